@@ -1,0 +1,659 @@
+/*
+ * pushwire.h: the stable C ABI of pushwire, a sans-IO WebSocket (RFC 6455) and
+ * Server-Sent Events core.
+ *
+ * Sans-IO: pushwire never opens, reads, writes, sleeps or reads a clock. The caller
+ * hands in the bytes it read (feed), pulls events (next_event), and drains the bytes
+ * to write (peek_output / consume_output). Time, where needed, is passed in (tick).
+ *
+ * Threading: a handle is single-threaded. Calls on one handle must not overlap;
+ * different handles are independent. There is no global state.
+ *
+ * Spans: every pushwire_span handed out by a handle points into memory owned by that
+ * handle (or into a buffer the caller lent it, see pushwire_ws_feed_mutable) and is
+ * valid until the next mutating call on this handle. Mutating calls are all calls
+ * taking a non-const handle pointer except the getters documented as not mutating.
+ *
+ * Ownership phrases used below: "copied" (the handle keeps its own copy, the caller
+ * may reuse its memory at once); "does not take ownership"; "left untouched on failure".
+ */
+#ifndef PUSHWIRE_H
+#define PUSHWIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pushwire/errors.h"
+#include "pushwire/version.h"
+
+#if defined(PUSHWIRE_STATIC) || defined(PUSHWIRE_HIDE_SYMBOLS)
+#define PUSHWIRE_API
+#elif defined(_WIN32)
+#if defined(PUSHWIRE_BUILDING)
+#define PUSHWIRE_API __declspec(dllexport)
+#else
+#define PUSHWIRE_API __declspec(dllimport)
+#endif
+#elif defined(PUSHWIRE_BUILDING) && (defined(__GNUC__) || defined(__clang__))
+#define PUSHWIRE_API __attribute__((visibility("default")))
+#else
+#define PUSHWIRE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* Section - Versioning                                                     */
+/* ======================================================================== */
+
+/** The library's version as 0xMMmmpp (compare with PUSHWIRE_VERSION_NUM). Never fails. */
+PUSHWIRE_API uint32_t pushwire_version_num(void);
+
+/** The library's version as "M.m.p", a static string. Never fails. */
+PUSHWIRE_API const char *pushwire_version_string(void);
+
+/* ======================================================================== */
+/* Section - Types                                                          */
+/* ======================================================================== */
+
+/** A read-only view of bytes. ptr may be NULL when len is 0. */
+typedef struct pushwire_span {
+  const uint8_t *ptr;
+  size_t len;
+} pushwire_span;
+
+/**
+ * Memory functions for one handle. The struct is copied at creation; `user` is passed
+ * back unchanged and the handle does not take ownership of it. malloc/realloc return
+ * NULL on failure, which pushwire reports as PUSHWIRE_ERR_NOMEM (it never aborts).
+ * A NULL allocator pointer at creation means the C library's malloc/realloc/free.
+ */
+typedef struct pushwire_allocator {
+  void *user;
+  void *(*malloc)(void *user, size_t size);
+  void *(*realloc)(void *user, void *ptr, size_t size);
+  void (*free)(void *user, void *ptr);
+} pushwire_allocator;
+
+/**
+ * A source of unpredictable bytes: fill buf[0..len) and return 0, or return nonzero
+ * on failure (reported as PUSHWIRE_ERR_INTERNAL). Used for Sec-WebSocket-Key and
+ * client masking keys. The default is the OS CSPRNG (getrandom / arc4random).
+ */
+typedef int (*pushwire_random_fn)(void *user, uint8_t *buf, size_t len);
+
+/* ======================================================================== */
+/* Section - Errors                                                         */
+/* ======================================================================== */
+
+/** A short English description of `code`; "unknown error" for codes not in the list. Static, never NULL. */
+PUSHWIRE_API const char *pushwire_strerror(int code);
+
+/** The code's name without prefix ("PROTOCOL"); "UNKNOWN" for codes not in the list. Static, never NULL. */
+PUSHWIRE_API const char *pushwire_error_name(int code);
+
+/** true for -900..-999: the handle that returned it may only be freed. */
+PUSHWIRE_API bool pushwire_error_is_fatal(int code);
+
+/** true for -200..-299: the peer broke the protocol. */
+PUSHWIRE_API bool pushwire_error_is_remote(int code);
+
+/** true for -100..-199: the caller misused the API. */
+PUSHWIRE_API bool pushwire_error_is_local(int code);
+
+/* ======================================================================== */
+/* Section - HTTP request head                                              */
+/* ======================================================================== */
+
+/**
+ * An incremental HTTP/1.1 request-head parser, for routing a request to WebSocket,
+ * SSE or plain HTTP. It is strict: CR LF line ends only, no obs-fold, no NUL or
+ * control bytes, token header names, bounded head size and header count.
+ */
+typedef struct pushwire_http_request pushwire_http_request;
+
+typedef enum pushwire_http_option {
+  /** Largest accepted head in bytes, request line and final CR LF included. Default 16384. */
+  PUSHWIRE_HTTP_OPT_MAX_HEAD_SIZE = 1,
+  /** Most header fields accepted. Default 64. */
+  PUSHWIRE_HTTP_OPT_MAX_HEADERS = 2
+} pushwire_http_option;
+
+/**
+ * Create a request parser. `alloc` is copied (NULL: libc).
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (out is NULL or the allocator is incomplete)
+ * or PUSHWIRE_ERR_NOMEM. *out is left untouched on failure.
+ */
+PUSHWIRE_API int pushwire_http_request_new(pushwire_http_request **out, const pushwire_allocator *alloc);
+
+/** Free the parser. NULL does nothing. */
+PUSHWIRE_API void pushwire_http_request_free(pushwire_http_request *req);
+
+/**
+ * Set an option; allowed only before the first feed. Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, or value 0), PUSHWIRE_ERR_UNSUPPORTED
+ * (unknown option) or PUSHWIRE_ERR_INVALID_STATE (after the first feed).
+ */
+PUSHWIRE_API int pushwire_http_request_set_option(pushwire_http_request *req, pushwire_http_option option,
+                                                  uint64_t value);
+
+/**
+ * Feed bytes of the request. The bytes that belong to the head are copied.
+ * *consumed (may be NULL) is set to the number of bytes of `data` that belong to the
+ * head; bytes after them belong to whatever follows the head and are not consumed.
+ * Returns 1 once the head is complete, 0 when more bytes are needed, or
+ * PUSHWIRE_ERR_BAD_HTTP (400), PUSHWIRE_ERR_HEAD_TOO_LARGE (431),
+ * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_NOMEM. Errors are sticky: every later
+ * feed returns the same code. After completion, feed returns 1 and consumes nothing.
+ */
+PUSHWIRE_API int pushwire_http_request_feed(pushwire_http_request *req, const uint8_t *data, size_t len,
+                                            size_t *consumed);
+
+/** The HTTP status to answer a failed request with (400 or 431), or 0 if it has not failed. Not mutating. */
+PUSHWIRE_API int pushwire_http_request_status_hint(const pushwire_http_request *req);
+
+/**
+ * The request line parts. Return 0, or PUSHWIRE_ERR_INVALID_STATE before the head is
+ * complete. Spans are valid until the next mutating call (feed, reset, free). Not mutating.
+ */
+PUSHWIRE_API int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out);
+PUSHWIRE_API int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out);
+/** The minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. Returns PUSHWIRE_ERR_INVALID_STATE before completion. */
+PUSHWIRE_API int pushwire_http_request_minor_version(const pushwire_http_request *req);
+
+/** Number of header fields, or PUSHWIRE_ERR_INVALID_STATE before completion. Not mutating. */
+PUSHWIRE_API int pushwire_http_request_header_count(const pushwire_http_request *req);
+
+/**
+ * The index-th header field, in arrival order. Returns 1, 0 when index is past the
+ * last, or PUSHWIRE_ERR_INVALID_STATE. Values have surrounding whitespace removed. Not mutating.
+ */
+PUSHWIRE_API int pushwire_http_request_header_at(const pushwire_http_request *req, size_t index,
+                                                 pushwire_span *name, pushwire_span *value);
+
+/**
+ * The index-th field named `name` (ASCII case-insensitive). Returns 1 when found, 0
+ * when not, or PUSHWIRE_ERR_INVALID_STATE / PUSHWIRE_ERR_INVALID_ARGUMENT. Not mutating.
+ */
+PUSHWIRE_API int pushwire_http_request_header(const pushwire_http_request *req, const char *name, size_t name_len,
+                                              size_t index, pushwire_span *value);
+
+/**
+ * Whether any field named `name` holds `token` as an element of its comma-separated
+ * list (ASCII case-insensitive, e.g. "Connection: keep-alive, Upgrade" holds "upgrade").
+ * Returns 1, 0, or PUSHWIRE_ERR_INVALID_STATE / PUSHWIRE_ERR_INVALID_ARGUMENT. Not mutating.
+ */
+PUSHWIRE_API int pushwire_http_request_has_token(const pushwire_http_request *req, const char *name, size_t name_len,
+                                                 const char *token, size_t token_len);
+
+/** Forget the current request (and any sticky error) to parse the next one; options stay. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+PUSHWIRE_API int pushwire_http_request_reset(pushwire_http_request *req);
+
+/* ======================================================================== */
+/* Section - WebSocket                                                      */
+/* ======================================================================== */
+
+/** A WebSocket connection: the opening handshake, then frames, under one handle. */
+typedef struct pushwire_ws pushwire_ws;
+
+typedef enum pushwire_ws_role { PUSHWIRE_WS_SERVER = 0, PUSHWIRE_WS_CLIENT = 1 } pushwire_ws_role;
+
+/** Options. Values are pinned; set them before the first feed (or client_start). */
+typedef enum pushwire_ws_option {
+  /** Largest message in bytes, all fragments together (buffered mode). Default 16 MiB. Over it: close 1009. */
+  PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE = 1,
+  /** Largest single frame payload in bytes. Default 16 MiB. Over it: close 1009. */
+  PUSHWIRE_WS_OPT_MAX_FRAME_SIZE = 2,
+  /** Most frames in one message. Default 4096. Over it: close 1008. */
+  PUSHWIRE_WS_OPT_MAX_FRAGMENTS = 3,
+  /** Largest handshake head in bytes. Default 16384. Over it: 431 (server) / failure (client). */
+  PUSHWIRE_WS_OPT_MAX_HEAD_SIZE = 4,
+  /** Most header fields in the handshake head. Default 64. Over it: 431. */
+  PUSHWIRE_WS_OPT_MAX_HEADERS = 5,
+  /** Most received bytes held unprocessed while events wait to be pulled. Default 4 MiB. */
+  PUSHWIRE_WS_OPT_MAX_INPUT_BUFFER = 6,
+  /** Most bytes queued for output. Default 64 MiB. A send that would pass it returns PUSHWIRE_ERR_BUFFER_FULL. */
+  PUSHWIRE_WS_OPT_MAX_OUTPUT_BUFFER = 7,
+  /** 1: answer each ping with a pong automatically (still reported as an event). Default 1. */
+  PUSHWIRE_WS_OPT_AUTO_PONG = 8,
+  /**
+   * 1: answer a close with a close, and on a protocol violation queue the close frame
+   * (or, during a server handshake, the 4xx response) automatically. Default 1.
+   */
+  PUSHWIRE_WS_OPT_AUTO_CLOSE = 9,
+  /** 1: hand out message data as it arrives (TEXT/BINARY events without the FIN flag until the last). Default 0. */
+  PUSHWIRE_WS_OPT_STREAMING = 10,
+  /** Keepalive: send a ping after this many ms without input. 0 (default): off. See pushwire_ws_tick. */
+  PUSHWIRE_WS_OPT_PING_INTERVAL_MS = 11,
+  /** Keepalive: the peer is dead when nothing arrives this many ms after a keepalive ping. 0 (default): equal to the interval. */
+  PUSHWIRE_WS_OPT_PONG_TIMEOUT_MS = 12,
+  /** 1 (default): perform the opening handshake. 0: start OPEN, for callers whose HTTP server did the upgrade. */
+  PUSHWIRE_WS_OPT_HANDSHAKE = 13,
+  /** Server: 1 accepts a valid request at once (first preferred subprotocol the client offered). Default 0. */
+  PUSHWIRE_WS_OPT_AUTO_ACCEPT = 14,
+  /** Server: 1 rejects a request without Origin (403) when an allow-list is set. Default 0 (non-browser clients send none). */
+  PUSHWIRE_WS_OPT_REQUIRE_ORIGIN = 15,
+  /** 1 (default): refuse to send a text message or close reason that is not valid UTF-8 (PUSHWIRE_ERR_INVALID_ARGUMENT). */
+  PUSHWIRE_WS_OPT_VALIDATE_OUTGOING_UTF8 = 16
+} pushwire_ws_option;
+
+typedef enum pushwire_ws_event_type {
+  /** Server: a valid upgrade request arrived; call pushwire_ws_accept or pushwire_ws_reject. data: the request target. */
+  PUSHWIRE_WS_EV_REQUEST = 1,
+  /** The handshake completed (client: a valid 101 arrived; server: with AUTO_ACCEPT). data: the chosen subprotocol, maybe empty. */
+  PUSHWIRE_WS_EV_ACCEPTED = 2,
+  /**
+   * The handshake failed. Client: the server answered with `code` (the HTTP status; 0 if
+   * the response was not valid HTTP). Server: the request was invalid; `code` is the
+   * status of the queued response. data: a reason. Always flagged PUSHWIRE_WS_EVF_FAILED.
+   */
+  PUSHWIRE_WS_EV_REJECTED = 3,
+  /** Text message data, valid UTF-8 (in streaming mode, a chunk never ends inside a character). */
+  PUSHWIRE_WS_EV_TEXT = 4,
+  /** Binary message data. */
+  PUSHWIRE_WS_EV_BINARY = 5,
+  /** A ping arrived; data: its payload. */
+  PUSHWIRE_WS_EV_PING = 6,
+  /** A pong arrived; data: its payload. */
+  PUSHWIRE_WS_EV_PONG = 7,
+  /**
+   * The receive side closed. `code`: the peer's close code (1005 when its close frame had
+   * none), 1006 when input ended or the keepalive timed out, or, with PUSHWIRE_WS_EVF_FAILED,
+   * the code pushwire failed the connection with (1002, 1007, 1008, 1009). data: the reason.
+   */
+  PUSHWIRE_WS_EV_CLOSE = 8
+} pushwire_ws_event_type;
+
+/** TEXT/BINARY: this chunk ends the message (always set in buffered mode). */
+#define PUSHWIRE_WS_EVF_FIN 0x1u
+/** CLOSE/REJECTED: the connection failed; the next next_event returns the sticky error. */
+#define PUSHWIRE_WS_EVF_FAILED 0x2u
+/** TEXT/BINARY: this chunk starts a message (streaming mode; always set in buffered mode). */
+#define PUSHWIRE_WS_EVF_FIRST 0x4u
+
+/**
+ * One event. The layout is pinned (48 bytes on LP64); new event types
+ * and flags may be added, and bindings skip types they do not know.
+ */
+typedef struct pushwire_ws_event {
+  uint32_t type;      /**< pushwire_ws_event_type */
+  uint32_t flags;     /**< PUSHWIRE_WS_EVF_* */
+  pushwire_span data; /**< valid until the next mutating call on the handle */
+  uint32_t code;      /**< close code (CLOSE) or HTTP status (REJECTED); 0 otherwise */
+  uint32_t reserved0;
+  uint64_t reserved[2];
+} pushwire_ws_event;
+
+/**
+ * Create a connection for `role`. `alloc` is copied (NULL: libc).
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out is left untouched on failure.
+ */
+PUSHWIRE_API int pushwire_ws_new(pushwire_ws **out, pushwire_ws_role role, const pushwire_allocator *alloc);
+
+/** Free the connection and everything it holds. NULL does nothing. */
+PUSHWIRE_API void pushwire_ws_free(pushwire_ws *ws);
+
+/**
+ * Set an option (before the first feed, client_start, or send). Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (value out of range), PUSHWIRE_ERR_UNSUPPORTED (unknown
+ * option) or PUSHWIRE_ERR_INVALID_STATE (too late).
+ */
+PUSHWIRE_API int pushwire_ws_set_option(pushwire_ws *ws, pushwire_ws_option option, uint64_t value);
+
+/** Read an option's current value into *value. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_UNSUPPORTED. Not mutating. */
+PUSHWIRE_API int pushwire_ws_get_option(const pushwire_ws *ws, pushwire_ws_option option, uint64_t *value);
+
+/**
+ * Replace the random source (NULL fn: back to the OS CSPRNG). The handle does not take
+ * ownership of `user`. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ */
+PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, void *user);
+
+/**
+ * Server: allow an Origin. Either an exact origin ("https://example.com", compared
+ * ASCII case-insensitively, default ports written or not as the browser sends them) or a
+ * wildcard-subdomain form ("https://\*.example.com", matching any subdomain at any depth
+ * but not the bare domain). With no origin added, every origin is accepted. Copied.
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (malformed), PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_add_origin(pushwire_ws *ws, const char *origin, size_t len);
+
+/**
+ * Add a subprotocol: for a server, the next entry of its preference list; for a client,
+ * the next protocol it offers. Must be an HTTP token. Copied. Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_add_subprotocol(pushwire_ws *ws, const char *name, size_t len);
+
+/**
+ * Add a header field to the next head this handle writes (client request, server 101 or
+ * rejection). The name must be a token; the value must not hold CR, LF or NUL; names that
+ * pushwire writes itself (Upgrade, Connection, Sec-WebSocket-*, Host, Content-Length) are
+ * refused. Copied. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_add_header(pushwire_ws *ws, const char *name, size_t name_len, const char *value,
+                                        size_t value_len);
+
+/**
+ * Client: queue the opening request for `host` (the Host header value, with port if not
+ * default) and `target` (path and query, starting with '/'). Origin, subprotocols and extra
+ * headers come from add_header / add_subprotocol. The key is 16 bytes from the random
+ * source. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (not a client,
+ * or already started), PUSHWIRE_ERR_INTERNAL (random source failed) or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_client_start(pushwire_ws *ws, const char *host, size_t host_len, const char *target,
+                                          size_t target_len);
+
+/**
+ * Server, after a REQUEST event: queue the 101 response. `subprotocol` (NULL or len 0:
+ * the first entry of the preference list that the client offered, or none) must be one the
+ * client offered. Extensions are never accepted. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
+ * PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM. Invalidates the request accessors.
+ */
+PUSHWIRE_API int pushwire_ws_accept(pushwire_ws *ws, const char *subprotocol, size_t len);
+
+/**
+ * Server, after a REQUEST event: queue a `status` response (100..599 except 101) with a
+ * text/plain `body` (copied) and Connection: close. The handle is then finished.
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_reject(pushwire_ws *ws, unsigned status, const char *body, size_t body_len);
+
+/**
+ * Server, between the REQUEST event and accept/reject: the request target (method is
+ * always GET), a header (index-th field of that name, case-insensitive), the offered
+ * subprotocols and extensions (name, and the raw parameters after the first ';').
+ * Return 1 (found), 0 (no such item) or PUSHWIRE_ERR_INVALID_STATE (outside that window).
+ * Spans are valid until accept, reject or free. Not mutating.
+ */
+PUSHWIRE_API int pushwire_ws_request_target(const pushwire_ws *ws, pushwire_span *out);
+PUSHWIRE_API int pushwire_ws_request_header(const pushwire_ws *ws, const char *name, size_t name_len, size_t index,
+                                            pushwire_span *value);
+PUSHWIRE_API int pushwire_ws_request_subprotocol(const pushwire_ws *ws, size_t index, pushwire_span *name);
+PUSHWIRE_API int pushwire_ws_request_extension(const pushwire_ws *ws, size_t index, pushwire_span *name,
+                                               pushwire_span *params);
+
+/**
+ * Feed received bytes; they are copied (payload bytes are copied exactly once, unmasked on
+ * the way). Events become available through next_event. Returns 0,
+ * PUSHWIRE_ERR_BUFFER_FULL (pull events first; nothing was taken), PUSHWIRE_ERR_INVALID_ARGUMENT,
+ * PUSHWIRE_ERR_NOMEM, or the sticky receive error once the connection has failed. Bytes fed
+ * after the peer's close frame are ignored.
+ */
+PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t len);
+
+/**
+ * Like pushwire_ws_feed, but `data` is lent to the handle: complete frames are unmasked in
+ * place and events point into `data`. The caller keeps `data` alive and unchanged until
+ * next_event has returned 0 or an error; bytes of a frame cut off at the end are copied.
+ * Returns as pushwire_ws_feed.
+ */
+PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t len);
+
+/**
+ * Signal the end of input (the peer closed its side of the transport). If the close
+ * handshake had not completed, a CLOSE event with code 1006 follows and the receive side
+ * fails with PUSHWIRE_ERR_CONNECTION_LOST. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ */
+PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws);
+
+/**
+ * Pull the next event into *ev. Returns 1 (an event), 0 (no event until more input), or a
+ * negative code: the sticky receive error once the connection failed (after the CLOSE or
+ * REJECTED event flagged PUSHWIRE_WS_EVF_FAILED), PUSHWIRE_ERR_INVALID_ARGUMENT, or PUSHWIRE_ERR_NOMEM.
+ * Spans in *ev are valid until the next mutating call on this handle.
+ */
+PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev);
+
+/**
+ * Queue a whole text (UTF-8) or binary message as one frame. Client frames are masked with a
+ * fresh key. Returns 0, PUSHWIRE_ERR_INVALID_STATE (handshake not done, or a fragmented send
+ * is under way), PUSHWIRE_ERR_CLOSED (close already sent), PUSHWIRE_ERR_INVALID_ARGUMENT (bad
+ * UTF-8), PUSHWIRE_ERR_BUFFER_FULL, PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_send_text(pushwire_ws *ws, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, size_t len);
+
+/**
+ * Queue one fragment of a message. The first call (binary: false for text, true for binary)
+ * starts a message; later calls continue it (binary is then ignored); fin ends it. Control
+ * frames queued meanwhile go out between fragments. Text fragments may split a UTF-8
+ * character; the whole message must be valid. Returns as pushwire_ws_send_text.
+ */
+PUSHWIRE_API int pushwire_ws_send_fragment(pushwire_ws *ws, bool binary, const uint8_t *data, size_t len, bool fin);
+
+/** Queue a ping / an unsolicited pong with at most 125 bytes of payload. Returns as pushwire_ws_send_text. */
+PUSHWIRE_API int pushwire_ws_ping(pushwire_ws *ws, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_pong(pushwire_ws *ws, const uint8_t *data, size_t len);
+
+/**
+ * Queue a close frame. `code` 0 sends no code (and then no reason); otherwise it must be
+ * 1000-1003, 1007-1014 or 3000-4999. The reason is at most 123 bytes of UTF-8.
+ * Afterwards sending data returns PUSHWIRE_ERR_CLOSED. Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_CLOSED, PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *reason, size_t reason_len);
+
+/**
+ * Server only: write into out[0..14) the header of an unfragmented message of
+ * `payload_len` bytes, for a vectored write of header and payload with no copy.
+ * The output queue must be empty (drain it first) so bytes stay in order.
+ * *out_len receives the header length (2, 4 or 10). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
+ * PUSHWIRE_ERR_INVALID_STATE (client role, handshake not done, output pending, fragmented send under way) or PUSHWIRE_ERR_CLOSED.
+ */
+PUSHWIRE_API int pushwire_ws_frame_header(pushwire_ws *ws, bool binary, uint64_t payload_len, uint8_t out[14],
+                                          size_t *out_len);
+
+/**
+ * The queued output: *out points at the first unsent bytes. Returns the number of bytes
+ * in *out (0: nothing to send). The span is valid until the next mutating call.
+ */
+PUSHWIRE_API size_t pushwire_ws_peek_output(pushwire_ws *ws, pushwire_span *out);
+
+/** Drop the first n bytes of the output (they were written). Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT (n too large). */
+PUSHWIRE_API int pushwire_ws_consume_output(pushwire_ws *ws, size_t n);
+
+/** Bytes queued for output (backpressure). Not mutating. */
+PUSHWIRE_API size_t pushwire_ws_output_size(const pushwire_ws *ws);
+
+/**
+ * Keepalive without a clock of its own: pass the current monotonic time in ms. Input fed
+ * since the previous tick counts as activity at `now_ms`. Queues a ping when the interval
+ * has passed without input; fails the receive side (CLOSE 1006 event, then
+ * PUSHWIRE_ERR_TIMEOUT) when nothing arrived within the timeout after it. *next_ms (may be
+ * NULL) receives when to tick next (UINT64_MAX: never). Returns 0, PUSHWIRE_ERR_TIMEOUT,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_ws_tick(pushwire_ws *ws, uint64_t now_ms, uint64_t *next_ms);
+
+typedef enum pushwire_ws_state {
+  PUSHWIRE_WS_STATE_HANDSHAKE = 0, /**< opening handshake under way */
+  PUSHWIRE_WS_STATE_OPEN = 1,      /**< messages flow both ways */
+  PUSHWIRE_WS_STATE_CLOSING = 2,   /**< one side has closed */
+  PUSHWIRE_WS_STATE_CLOSED = 3,    /**< both sides closed, or the handshake was rejected: drop the transport after draining output */
+  PUSHWIRE_WS_STATE_FAILED = 4     /**< the receive side failed; drain output (the close) and drop the transport */
+} pushwire_ws_state;
+
+/** The connection state. Not mutating. */
+PUSHWIRE_API pushwire_ws_state pushwire_ws_get_state(const pushwire_ws *ws);
+
+/**
+ * After a failure: the close code to send (1002, 1006, 1007, 1008, 1009) or the HTTP
+ * status to answer (400, 403, 426, 431); 0 if the connection has not failed. Not mutating.
+ */
+PUSHWIRE_API int pushwire_ws_close_code_hint(const pushwire_ws *ws);
+
+/** A static, human-readable reason for the current failure, or "" if none. Not mutating. */
+PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws);
+
+/* ======================================================================== */
+/* Section - SSE writer                                                     */
+/* ======================================================================== */
+
+/**
+ * One event to encode. A field with a NULL pointer is absent; a non-NULL pointer with
+ * length 0 is present and empty (data "" is an empty `data:` line: a browser dispatches
+ * it as an event with empty data). retry_ms < 0 means no retry field.
+ */
+typedef struct pushwire_sse_fields {
+  const char *event;
+  size_t event_len;
+  const char *data;
+  size_t data_len;
+  const char *id;
+  size_t id_len;
+  const char *comment;
+  size_t comment_len;
+  int64_t retry_ms;
+  uint64_t reserved[2]; /**< must be zero */
+} pushwire_sse_fields;
+
+/**
+ * Encode one event into out[0..cap). Data and comments are split on CR, LF and CRLF into
+ * one line each; the event ends with a blank line (unless only a comment was given).
+ * *written receives the bytes written, or on PUSHWIRE_ERR_BUFFER_TOO_SMALL the bytes
+ * needed (out may then be NULL with cap 0, as a size query). Returns 0,
+ * PUSHWIRE_ERR_BUFFER_TOO_SMALL, or PUSHWIRE_ERR_INVALID_ARGUMENT (event/id with CR or LF,
+ * id with NUL, non-zero reserved, no field at all).
+ */
+PUSHWIRE_API int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written);
+
+/** An event-stream writer with an output queue, so many events go out in one write. */
+typedef struct pushwire_sse_writer pushwire_sse_writer;
+
+typedef enum pushwire_sse_writer_option {
+  /** Most bytes queued for output. Default 64 MiB. */
+  PUSHWIRE_SSE_WRITER_OPT_MAX_OUTPUT_BUFFER = 1,
+  /** Heartbeat comment after this many ms without output. 0 (default): off. See pushwire_sse_writer_tick. */
+  PUSHWIRE_SSE_WRITER_OPT_HEARTBEAT_MS = 2
+} pushwire_sse_writer_option;
+
+/** Create a writer. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
+PUSHWIRE_API int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc);
+/** Free the writer. NULL does nothing. */
+PUSHWIRE_API void pushwire_sse_writer_free(pushwire_sse_writer *w);
+/** Set an option. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_UNSUPPORTED. */
+PUSHWIRE_API int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire_sse_writer_option option,
+                                                uint64_t value);
+
+/** Add a header to the response head (same rules as pushwire_ws_add_header). Copied. */
+PUSHWIRE_API int pushwire_sse_writer_add_header(pushwire_sse_writer *w, const char *name, size_t name_len,
+                                                const char *value, size_t value_len);
+
+/**
+ * Queue the response head: 200, Content-Type: text/event-stream; charset=utf-8,
+ * Cache-Control: no-cache, X-Accel-Buffering: no, and the added headers. Once only.
+ * Returns 0, PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_sse_writer_response_head(pushwire_sse_writer *w);
+
+/** Queue one event (see pushwire_sse_encode). Returns its codes plus PUSHWIRE_ERR_BUFFER_FULL and PUSHWIRE_ERR_NOMEM. */
+PUSHWIRE_API int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields);
+
+/** Queue a comment (e.g. a heartbeat), split into lines like data. Returns as pushwire_sse_writer_event. */
+PUSHWIRE_API int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len);
+
+/** Output queue, as for WebSocket. */
+PUSHWIRE_API size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out);
+PUSHWIRE_API int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n);
+PUSHWIRE_API size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w);
+
+/**
+ * Heartbeats without a clock of its own: pass the monotonic time in ms. Output queued since
+ * the previous tick counts as activity at now_ms. Queues ": heartbeat" when the interval
+ * passed without output. *next_ms (may be NULL) receives when to tick next (UINT64_MAX:
+ * never). Returns 1 if a heartbeat was queued, 0 if not, or PUSHWIRE_ERR_INVALID_ARGUMENT /
+ * PUSHWIRE_ERR_BUFFER_FULL / PUSHWIRE_ERR_NOMEM.
+ */
+PUSHWIRE_API int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms);
+
+/**
+ * Read an event-stream request: whether its Accept admits text/event-stream (1) or not
+ * (0), and its Last-Event-ID into *last_event_id (len 0 when absent; may be NULL).
+ * Returns 1, 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_INVALID_STATE (head not complete).
+ */
+PUSHWIRE_API int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id);
+
+/* ======================================================================== */
+/* Section - SSE parser                                                     */
+/* ======================================================================== */
+
+/** A browser-exact text/event-stream parser (WHATWG HTML, "event stream interpretation"). */
+typedef struct pushwire_sse_parser pushwire_sse_parser;
+
+typedef enum pushwire_sse_parser_option {
+  /** Longest line in bytes (after UTF-8 decoding). Default 64 KiB. Over it: PUSHWIRE_ERR_LINE_TOO_LONG. */
+  PUSHWIRE_SSE_PARSER_OPT_MAX_LINE = 1,
+  /** Largest event (data plus type plus id) in bytes. Default 1 MiB. Over it: PUSHWIRE_ERR_EVENT_TOO_BIG. */
+  PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT = 2,
+  /** 1: report comment lines as COMMENT events. Default 0. */
+  PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS = 3
+} pushwire_sse_parser_option;
+
+typedef enum pushwire_sse_event_type {
+  /** A dispatched event: type, data, last_event_id. */
+  PUSHWIRE_SSE_EV_EVENT = 1,
+  /** An accepted retry field: retry_ms. */
+  PUSHWIRE_SSE_EV_RETRY = 2,
+  /** A comment line (only with REPORT_COMMENTS): data is the text after ':'. */
+  PUSHWIRE_SSE_EV_COMMENT = 3
+} pushwire_sse_event_type;
+
+/** One parser event; the layout is pinned. Spans are valid until the next mutating call. */
+typedef struct pushwire_sse_event {
+  uint32_t type; /**< pushwire_sse_event_type */
+  uint32_t flags;
+  pushwire_span event_type;    /**< "message" when the stream set none */
+  pushwire_span data;          /**< UTF-8, lines joined with LF */
+  pushwire_span last_event_id; /**< UTF-8 */
+  uint64_t retry_ms;
+  uint64_t reserved;
+} pushwire_sse_event;
+
+/** Create a parser. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
+PUSHWIRE_API int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc);
+/** Free the parser. NULL does nothing. */
+PUSHWIRE_API void pushwire_sse_parser_free(pushwire_sse_parser *p);
+/** Set an option (before the first feed). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_UNSUPPORTED or PUSHWIRE_ERR_INVALID_STATE. */
+PUSHWIRE_API int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire_sse_parser_option option,
+                                                uint64_t value);
+
+/**
+ * Feed stream bytes (any chunking; copied). Returns 0, PUSHWIRE_ERR_BUFFER_FULL (pull events
+ * first), PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_NOMEM, or the sticky error
+ * (PUSHWIRE_ERR_LINE_TOO_LONG, PUSHWIRE_ERR_EVENT_TOO_BIG) once the parser has failed.
+ */
+PUSHWIRE_API int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len);
+
+/** End of stream: an unterminated event is discarded. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p);
+
+/** Pull the next event. Returns 1, 0 (need more input), or the sticky error / PUSHWIRE_ERR_INVALID_ARGUMENT / PUSHWIRE_ERR_NOMEM. */
+PUSHWIRE_API int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev);
+
+/** The current last event id (persisting across events). Not mutating. */
+PUSHWIRE_API pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p);
+
+/** The reconnection delay in ms: the last accepted retry, or `default_ms` if none. Not mutating. */
+PUSHWIRE_API uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms);
+
+/**
+ * Write the reconnect request's extra header lines (Accept: text/event-stream,
+ * Cache-Control: no-cache, and Last-Event-ID when one is set), each ending in CR LF, into
+ * out[0..cap). *written as for pushwire_sse_encode. Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL
+ * or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ */
+PUSHWIRE_API int pushwire_sse_parser_reconnect_headers(const pushwire_sse_parser *p, uint8_t *out, size_t cap,
+                                                       size_t *written);
+
+/** Forget the stream position (for a new connection); the last event id and retry persist. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+PUSHWIRE_API int pushwire_sse_parser_reset(pushwire_sse_parser *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PUSHWIRE_H */

@@ -1,0 +1,17 @@
+// Base64 (RFC 4648 §4, with '=' padding) for handshake keys.
+#pragma once
+
+#include "config.hpp"
+
+namespace pushwire {
+
+constexpr size_t base64_encoded_size(size_t n) { return (n + 2) / 3 * 4; }
+
+// Writes base64_encoded_size(len) bytes to out. No terminator.
+void base64_encode(const uint8_t *in, size_t len, char *out);
+
+// Strict decode: canonical padding, no whitespace, no non-zero trailing bits.
+// Returns the decoded length, or -1 if `in` is not canonical base64 or out_cap is too small.
+long base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);
+
+}  // namespace pushwire

@@ -1,0 +1,104 @@
+#include "buffer.hpp"
+
+namespace pushwire {
+
+int Buffer::reserve_extra(size_t extra) {
+  if (head_ > 0 && head_ >= cap_ / 2) compact();
+  if (cap_ - len_ >= extra) return 0;
+  if (extra > SIZE_MAX / 2 - len_) return ERR_NOMEM;
+  size_t want = len_ + extra;
+  size_t cap = cap_ ? cap_ : 64;
+  while (cap < want) cap *= 2;
+  void *p = alloc_->resize(ptr_, cap);
+  if (!p) return ERR_NOMEM;
+  ptr_ = static_cast<uint8_t *>(p);
+  cap_ = cap;
+  return 0;
+}
+
+void Buffer::compact() {
+  if (head_ == 0) return;
+  size_t n = len_ - head_;
+  if (n) std::memmove(ptr_, ptr_ + head_, n);
+  head_ = 0;
+  len_ = n;
+}
+
+void Buffer::release() {
+  alloc_->release(ptr_);
+  ptr_ = nullptr;
+  len_ = cap_ = head_ = 0;
+}
+
+int StringList::add(span s) {
+  if (s.len > UINT32_MAX) return ERR_INVALID_ARGUMENT;
+  uint32_t n = static_cast<uint32_t>(s.len);
+  int rc = buf_.reserve_extra(sizeof n + s.len);
+  if (rc) return rc;
+  buf_.append(&n, sizeof n);
+  buf_.append(s);
+  ++count_;
+  return 0;
+}
+
+bool StringList::next(size_t *pos, span *out) const {
+  span all = buf_.view();
+  if (*pos >= all.len) return false;
+  uint32_t n;
+  std::memcpy(&n, all.ptr + *pos, sizeof n);
+  *out = span{all.ptr + *pos + sizeof n, n};
+  *pos += sizeof n + n;
+  return true;
+}
+
+bool StringList::contains(span s) const {
+  size_t pos = 0;
+  span e;
+  while (next(&pos, &e))
+    if (e.len == s.len && (s.len == 0 || std::memcmp(e.ptr, s.ptr, s.len) == 0)) return true;
+  return false;
+}
+
+bool StringList::contains_ci(span s) const {
+  size_t pos = 0;
+  span e;
+  while (next(&pos, &e))
+    if (equals_ci(e, s)) return true;
+  return false;
+}
+
+bool equals_ci(span a, span b) {
+  if (a.len != b.len) return false;
+  for (size_t i = 0; i < a.len; ++i)
+    if (ascii_lower(a.ptr[i]) != ascii_lower(b.ptr[i])) return false;
+  return true;
+}
+
+bool equals_ci(span a, const char *lit) { return equals_ci(a, make_span(lit, std::strlen(lit))); }
+
+bool is_token_char(uint8_t c) {
+  // RFC 9110 tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_token(span s) {
+  if (s.len == 0) return false;
+  for (size_t i = 0; i < s.len; ++i)
+    if (!is_token_char(s.ptr[i])) return false;
+  return true;
+}
+
+span trim_ows(span s) {
+  while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) ++s.ptr, --s.len;
+  while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t')) --s.len;
+  return s;
+}
+
+}  // namespace pushwire

@@ -1,0 +1,96 @@
+// Growable byte storage from the handle allocator. Doubles as an output queue: bytes
+// are appended at the end and consumed from the front (peek/consume), so a partial
+// write only advances the read position.
+#pragma once
+
+#include <cstring>
+
+#include "alloc.hpp"
+
+namespace pushwire {
+
+class Buffer {
+ public:
+  explicit Buffer(const Allocator *alloc) : alloc_(alloc) {}
+  ~Buffer() { alloc_->release(ptr_); }
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+
+  uint8_t *data() { return ptr_ + head_; }
+  const uint8_t *data() const { return ptr_ + head_; }
+  size_t size() const { return len_ - head_; }
+  bool empty() const { return len_ == head_; }
+  size_t capacity() const { return cap_; }
+  span view() const { return span{ptr_ + head_, len_ - head_}; }
+
+  // Make room for `extra` more bytes after the end. 0 or ERR_NOMEM.
+  int reserve_extra(size_t extra);
+  // Append n bytes. 0 or ERR_NOMEM (the buffer is then unchanged).
+  int append(const void *p, size_t n) {
+    if (PUSHWIRE_UNLIKELY(cap_ - len_ < n)) {
+      int rc = reserve_extra(n);
+      if (rc) return rc;
+    }
+    if (n) std::memcpy(ptr_ + len_, p, n);
+    len_ += n;
+    return 0;
+  }
+  int append(span s) { return append(s.ptr, s.len); }
+  int append_str(const char *s) { return append(s, std::strlen(s)); }
+  // n writable bytes at the end, already counted in size(); nullptr on ERR_NOMEM.
+  uint8_t *extend(size_t n) {
+    if (PUSHWIRE_UNLIKELY(cap_ - len_ < n) && reserve_extra(n)) return nullptr;
+    uint8_t *p = ptr_ + len_;
+    len_ += n;
+    return p;
+  }
+  // Drop the last n bytes (undo of extend).
+  void shrink_by(size_t n) { len_ -= n; }
+
+  // Drop n bytes from the front; n <= size().
+  void consume(size_t n) {
+    head_ += n;
+    if (head_ == len_) head_ = len_ = 0;
+  }
+  // Move unread bytes to the front so the space before them can be reused.
+  void compact();
+  void clear() { head_ = len_ = 0; }
+  // Return the memory to the allocator (an idle connection should hold none).
+  void release();
+
+ private:
+  const Allocator *alloc_;
+  uint8_t *ptr_ = nullptr;
+  size_t len_ = 0;
+  size_t cap_ = 0;
+  size_t head_ = 0;
+};
+
+// A small list of byte strings (origins, subprotocols), stored back to back as
+// [uint32 length][bytes] in one Buffer.
+class StringList {
+ public:
+  explicit StringList(const Allocator *alloc) : buf_(alloc) {}
+  int add(span s);
+  size_t count() const { return count_; }
+  // Iteration: `pos` starts at 0; returns false at the end.
+  bool next(size_t *pos, span *out) const;
+  bool contains(span s) const;             // exact match
+  bool contains_ci(span s) const;          // ASCII case-insensitive match
+  void release() { buf_.release(); count_ = 0; }
+
+ private:
+  Buffer buf_;
+  size_t count_ = 0;
+};
+
+// ASCII helpers for HTTP, shared by the head parser, the handshake and SSE.
+inline uint8_t ascii_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? uint8_t(c + 32) : c; }
+bool equals_ci(span a, span b);
+bool equals_ci(span a, const char *lit);
+bool is_token_char(uint8_t c);
+bool is_token(span s);
+// Strip SP and HTAB from both ends.
+span trim_ows(span s);
+
+}  // namespace pushwire

@@ -1,0 +1,25 @@
+// SHA-1 (FIPS 180-4), only for Sec-WebSocket-Accept; not for security decisions.
+#pragma once
+
+#include "config.hpp"
+
+namespace pushwire {
+
+constexpr size_t SHA1_DIGEST_SIZE = 20;
+
+class Sha1 {
+ public:
+  Sha1();
+  void update(const void *data, size_t len);
+  void finish(uint8_t out[SHA1_DIGEST_SIZE]);
+
+ private:
+  uint32_t h_[5];
+  uint64_t total_ = 0;
+  uint8_t block_[64];
+  size_t used_ = 0;
+};
+
+void sha1(const void *data, size_t len, uint8_t out[SHA1_DIGEST_SIZE]);
+
+}  // namespace pushwire

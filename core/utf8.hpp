@@ -1,0 +1,31 @@
+// UTF-8 validation (RFC 3629: no surrogates, no overlongs, at most U+10FFFF), either of a
+// whole buffer or incrementally, with the state carried across frames and feeds.
+// Fail-fast: an invalid prefix is rejected at the first byte that makes every
+// continuation impossible (F4 90 fails at 90, ED A0 at A0), not at the end of the sequence.
+#pragma once
+
+#include "config.hpp"
+
+namespace pushwire {
+
+// Incremental validator state; zero-initialised means "between characters".
+struct Utf8State {
+  uint32_t state = 0;  // implementation-defined; 0 = at a character boundary
+  bool at_boundary() const { return state == 0; }
+  void reset() { state = 0; }
+};
+
+// Validate the next piece of a stream. Returns true if data is a valid continuation of
+// what came before (a character may remain unfinished: check at_boundary() at the end).
+// On false, *bad_offset (if non-NULL) receives the index in data of the first byte that
+// made the stream invalid, and the state is left failed (it keeps returning false).
+bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset = nullptr);
+
+// Whole-buffer validation: valid and complete.
+bool utf8_valid(const uint8_t *data, size_t len);
+
+// For streaming text delivery: the length of the longest prefix of data (which is a valid
+// continuation of `before`) that ends on a character boundary.
+size_t utf8_boundary_prefix(const uint8_t *data, size_t len);
+
+}  // namespace pushwire
