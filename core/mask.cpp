@@ -1,0 +1,52 @@
+#include "mask.hpp"
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace pushwire {
+
+unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4], unsigned phase) {
+  phase &= 3;
+  // Rotating the key by the phase once makes every 4-, 8- and 16-byte step start at key
+  // position 0, so the wide loops need no per-byte index arithmetic.
+  uint8_t rk[8];
+  for (unsigned j = 0; j < 8; ++j) rk[j] = key[(phase + j) & 3];
+  uint64_t k64;
+  std::memcpy(&k64, rk, 8);
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i k128 = _mm_set1_epi64x(static_cast<long long>(k64));
+  for (; len - i >= 64; i += 64) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i + 16));
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i + 32));
+    __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i + 48));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), _mm_xor_si128(a, k128));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i + 16), _mm_xor_si128(b, k128));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i + 32), _mm_xor_si128(c, k128));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i + 48), _mm_xor_si128(d, k128));
+  }
+  for (; len - i >= 16; i += 16) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), _mm_xor_si128(a, k128));
+  }
+#endif
+  for (; len - i >= 8; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, src + i, 8);
+    w ^= k64;
+    std::memcpy(dst + i, &w, 8);
+  }
+  // i is a multiple of 8 here, so the tail starts at key position 0 of rk.
+  for (unsigned j = 0; i < len; ++i, ++j) dst[i] = src[i] ^ rk[j];
+  return static_cast<unsigned>((phase + len) & 3);
+}
+
+unsigned mask_inplace(uint8_t *data, size_t len, const uint8_t key[4], unsigned phase) {
+  return mask_copy(data, data, len, key, phase);
+}
+
+}  // namespace pushwire
