@@ -8,5 +8,6 @@
 #include "random.cpp"
 #include "sha1.cpp"
 #include "utf8.cpp"
+#include "ws_frame.cpp"
 #include "ws_handshake.cpp"
 // Later modules (frames, state machine, SSE, C ABI shims) are appended as they land.
