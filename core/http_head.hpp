@@ -20,6 +20,16 @@ struct HttpField {
   span value;  // surrounding whitespace removed
 };
 
+// What the parser accepts (RFC 9112 grammar, with no leniency):
+//   request-line = method SP request-target SP "HTTP/1." ("0" / "1") CRLF
+//                  method: a token; target: one or more of %x21-7E
+//   status-line  = "HTTP/1." ("0" / "1") SP 3DIGIT SP reason CRLF
+//                  status 100..999; reason: HTAB / SP / VCHAR / obs-text, may be empty
+//   field-line   = token ":" OWS value OWS CRLF
+//                  value bytes: HTAB, SP, %x21-7E, %x80-FF (DEL and other controls are errors)
+// then an empty line. No empty lines before the start line, no obs-fold, no whitespace
+// before the colon or before the first field. Failures are ERR_BAD_HTTP (status 400);
+// passing max_head bytes or max_headers fields is ERR_HEAD_TOO_LARGE (status 431).
 class HttpHead {
  public:
   enum class Kind : uint8_t { Request, Response };
@@ -28,19 +38,28 @@ class HttpHead {
   HttpHead(const HttpHead &) = delete;
   HttpHead &operator=(const HttpHead &) = delete;
 
+  // Both at least 1 (0 is taken as 1). A head of exactly max_head bytes is accepted.
   void set_limits(size_t max_head, size_t max_headers);
-  size_t max_head() const;
-  size_t max_headers() const;
+  size_t max_head() const { return max_head_; }
+  size_t max_headers() const { return max_headers_; }
+  Kind kind() const { return kind_; }
 
   // Returns 1 once the head is complete, 0 when more bytes are needed, or ERR_BAD_HTTP,
   // ERR_HEAD_TOO_LARGE, ERR_NOMEM (sticky). *consumed (never NULL) receives how many bytes
-  // of data belong to the head; the rest is what follows it.
+  // of data belong to the head; the rest is what follows it. After completion or an
+  // error, feed consumes nothing.
   int feed(const uint8_t *data, size_t len, size_t *consumed);
   bool complete() const;
   bool started() const;  // any byte fed since construction/reset
-  int error() const;     // 0 or the sticky error
-  const char *error_reason() const;  // static text, "" if none
+  int error() const { return error_; }  // 0 or the sticky error
+  const char *error_reason() const { return reason_; }  // static text, "" if none
+  // The status to answer a failed request with: 400, 431, 500 (out of memory), or 0.
+  int status_hint() const;
+  // Bytes examined since construction/reset. Every byte is looked at once, so after a
+  // complete head this equals its size however the input was split.
+  size_t bytes_scanned() const;
 
+  // The accessors below return empty spans / zero until complete().
   // Request line (Kind::Request).
   span method() const;
   span target() const;
@@ -54,28 +73,32 @@ class HttpHead {
   // index-th field named `name` (case-insensitive).
   bool find(span name, size_t index, span *value) const;
   bool find(const char *name, size_t index, span *value) const;
+  // Number of fields named `name` (case-insensitive).
+  size_t count(const char *name) const;
   // Whether any field named `name` lists `token` in its comma-separated value (case-insensitive).
   bool has_token(span name, span token) const;
   bool has_token(const char *name, const char *token) const;
 
-  void reset();    // parse another head; limits stay
+  void reset();    // parse another head; limits stay, memory is kept for reuse
   void release();  // reset() and give the memory back
 
  private:
   struct Impl;
   Impl *impl_ = nullptr;  // allocated on first feed, so an unused parser costs no memory
   const Allocator *alloc_;
-  uint32_t max_head_ = HTTP_DEFAULT_MAX_HEAD;
-  uint32_t max_headers_ = HTTP_DEFAULT_MAX_HEADERS;
+  size_t max_head_ = HTTP_DEFAULT_MAX_HEAD;
+  size_t max_headers_ = HTTP_DEFAULT_MAX_HEADERS;
   Kind kind_;
   int error_ = 0;
   const char *reason_ = "";
   int ensure_impl();
+  int fail(int code, const char *reason);
 };
 
 // Comma-separated list iteration (RFC 9110 #rule): skips empty elements and OWS.
-// Quoted strings are honoured, so a comma inside quotes does not split.
-// Returns false when the list is exhausted.
+// Quoted strings are honoured (with backslash escapes), so a comma inside quotes does
+// not split. Returns false when the list is exhausted. One pass: each call advances
+// *rest past what it examined.
 bool next_list_element(span *rest, span *element);
 
 }  // namespace pushwire

@@ -10,4 +10,5 @@
 #include "utf8.cpp"
 #include "ws_frame.cpp"
 #include "ws_handshake.cpp"
+#include "../capi/capi_http.cpp"
 // Later modules (frames, state machine, SSE, C ABI shims) are appended as they land.

@@ -111,7 +111,10 @@ PUSHWIRE_API bool pushwire_error_is_local(int code);
 /**
  * An incremental HTTP/1.1 request-head parser, for routing a request to WebSocket,
  * SSE or plain HTTP. It is strict: CR LF line ends only, no obs-fold, no NUL or
- * control bytes, token header names, bounded head size and header count.
+ * control bytes, token header names, bounded head size and header count. The request
+ * line must be `METHOD SP target SP HTTP/1.0|1` (method a token, target printable
+ * ASCII without spaces). Input may be split at any byte; each byte is examined once.
+ * A parser that was never fed holds no memory.
  */
 typedef struct pushwire_http_request pushwire_http_request;
 
@@ -135,7 +138,8 @@ PUSHWIRE_API void pushwire_http_request_free(pushwire_http_request *req);
 /**
  * Set an option; allowed only before the first feed. Returns 0,
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, or value 0), PUSHWIRE_ERR_UNSUPPORTED
- * (unknown option) or PUSHWIRE_ERR_INVALID_STATE (after the first feed).
+ * (unknown option) or PUSHWIRE_ERR_INVALID_STATE (after the first feed; allowed again
+ * after pushwire_http_request_reset).
  */
 PUSHWIRE_API int pushwire_http_request_set_option(pushwire_http_request *req, pushwire_http_option option,
                                                   uint64_t value);
@@ -145,51 +149,73 @@ PUSHWIRE_API int pushwire_http_request_set_option(pushwire_http_request *req, pu
  * *consumed (may be NULL) is set to the number of bytes of `data` that belong to the
  * head; bytes after them belong to whatever follows the head and are not consumed.
  * Returns 1 once the head is complete, 0 when more bytes are needed, or
- * PUSHWIRE_ERR_BAD_HTTP (400), PUSHWIRE_ERR_HEAD_TOO_LARGE (431),
- * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_NOMEM. Errors are sticky: every later
- * feed returns the same code. After completion, feed returns 1 and consumes nothing.
+ * PUSHWIRE_ERR_BAD_HTTP (400), PUSHWIRE_ERR_HEAD_TOO_LARGE (431: more than MAX_HEAD_SIZE
+ * bytes or MAX_HEADERS fields), PUSHWIRE_ERR_NOMEM, or PUSHWIRE_ERR_INVALID_ARGUMENT
+ * (NULL handle, or NULL data with len > 0; not sticky). The other errors are sticky:
+ * every later feed returns the same code (until reset) and *consumed is 0 on any error.
+ * After completion, feed returns 1 and consumes nothing.
  */
 PUSHWIRE_API int pushwire_http_request_feed(pushwire_http_request *req, const uint8_t *data, size_t len,
                                             size_t *consumed);
 
-/** The HTTP status to answer a failed request with (400 or 431), or 0 if it has not failed. Not mutating. */
+/**
+ * The HTTP status to answer a failed request with: 400 (BAD_HTTP), 431 (HEAD_TOO_LARGE),
+ * 500 (NOMEM), or 0 if it has not failed (also for a NULL handle). Not mutating.
+ */
 PUSHWIRE_API int pushwire_http_request_status_hint(const pushwire_http_request *req);
 
 /**
- * The request line parts. Return 0, or PUSHWIRE_ERR_INVALID_STATE before the head is
- * complete. Spans are valid until the next mutating call (feed, reset, free). Not mutating.
+ * The request line parts. Return 0, PUSHWIRE_ERR_INVALID_STATE before the head is
+ * complete, or PUSHWIRE_ERR_INVALID_ARGUMENT (NULL pointer). Spans point into the
+ * parser's copy of the head and are valid until the next mutating call (feed, reset,
+ * free). Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out);
 PUSHWIRE_API int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out);
-/** The minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. Returns PUSHWIRE_ERR_INVALID_STATE before completion. */
+/**
+ * The minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. Returns PUSHWIRE_ERR_INVALID_STATE
+ * before completion or PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle). Not mutating.
+ */
 PUSHWIRE_API int pushwire_http_request_minor_version(const pushwire_http_request *req);
 
-/** Number of header fields, or PUSHWIRE_ERR_INVALID_STATE before completion. Not mutating. */
+/**
+ * Number of header fields, PUSHWIRE_ERR_INVALID_STATE before completion, or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle). Not mutating.
+ */
 PUSHWIRE_API int pushwire_http_request_header_count(const pushwire_http_request *req);
 
 /**
- * The index-th header field, in arrival order. Returns 1, 0 when index is past the
- * last, or PUSHWIRE_ERR_INVALID_STATE. Values have surrounding whitespace removed. Not mutating.
+ * The index-th header field, in arrival order (repeated fields stay separate). Returns 1,
+ * 0 when index is past the last, PUSHWIRE_ERR_INVALID_STATE before completion, or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL pointer). Values have surrounding whitespace
+ * removed. Spans are valid as for pushwire_http_request_method. Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_header_at(const pushwire_http_request *req, size_t index,
                                                  pushwire_span *name, pushwire_span *value);
 
 /**
  * The index-th field named `name` (ASCII case-insensitive). Returns 1 when found, 0
- * when not, or PUSHWIRE_ERR_INVALID_STATE / PUSHWIRE_ERR_INVALID_ARGUMENT. Not mutating.
+ * when not, PUSHWIRE_ERR_INVALID_STATE before completion, or PUSHWIRE_ERR_INVALID_ARGUMENT
+ * (NULL handle or value, or NULL name with name_len > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_header(const pushwire_http_request *req, const char *name, size_t name_len,
                                               size_t index, pushwire_span *value);
 
 /**
  * Whether any field named `name` holds `token` as an element of its comma-separated
- * list (ASCII case-insensitive, e.g. "Connection: keep-alive, Upgrade" holds "upgrade").
- * Returns 1, 0, or PUSHWIRE_ERR_INVALID_STATE / PUSHWIRE_ERR_INVALID_ARGUMENT. Not mutating.
+ * list (ASCII case-insensitive, e.g. "Connection: keep-alive, Upgrade" holds "upgrade";
+ * commas inside quoted strings do not split). Returns 1, 0, PUSHWIRE_ERR_INVALID_STATE
+ * before completion, or PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, or a NULL string with
+ * a length > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_has_token(const pushwire_http_request *req, const char *name, size_t name_len,
                                                  const char *token, size_t token_len);
 
-/** Forget the current request (and any sticky error) to parse the next one; options stay. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+/**
+ * Forget the current request (and any sticky error) to parse the next one; options stay
+ * and memory is kept for reuse (pushwire_http_request_free gives it back). Returns 0 or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle).
+ */
 PUSHWIRE_API int pushwire_http_request_reset(pushwire_http_request *req);
 
 /* ======================================================================== */

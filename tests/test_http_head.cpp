@@ -1,0 +1,416 @@
+#include <string>
+#include <vector>
+
+#include "alloc_counter.hpp"
+#include "harness.hpp"
+#include "http_head.hpp"
+
+using namespace pushwire;
+
+namespace {
+
+// RFC 6455 §1.3 (with the §4.2.1 version field).
+const char kRfcRequest[] =
+    "GET /chat HTTP/1.1\r\n"
+    "Host: server.example.com\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Origin: http://example.com\r\n"
+    "Sec-WebSocket-Protocol: chat, superchat\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n";
+
+int feed_all(HttpHead &h, const std::string &s, size_t *consumed = nullptr) {
+  size_t n = 0;
+  int rc = h.feed(reinterpret_cast<const uint8_t *>(s.data()), s.size(), &n);
+  if (consumed) *consumed = n;
+  return rc;
+}
+
+std::string str(span s) { return std::string(reinterpret_cast<const char *>(s.ptr), s.len); }
+
+// The fields as "name=value|..." for comparing parses.
+std::string dump(const HttpHead &h) {
+  std::string out = str(h.method()) + " " + str(h.target()) + " " + std::to_string(h.minor_version());
+  for (size_t i = 0; i < h.field_count(); ++i) out += "|" + str(h.field(i).name) + "=" + str(h.field(i).value);
+  return out;
+}
+
+int parse_request(const std::string &s, const char **reason = nullptr) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  int rc = feed_all(h, s);
+  if (reason) *reason = h.error_reason();
+  return rc;
+}
+
+int parse_response(const std::string &s) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Response);
+  return feed_all(h, s);
+}
+
+std::string request_with_fields(size_t n) {
+  std::string s = "GET / HTTP/1.1\r\n";
+  for (size_t i = 0; i < n; ++i) s += "X-F" + std::to_string(i) + ": v\r\n";
+  return s + "\r\n";
+}
+
+}  // namespace
+
+TEST(http_head_rfc6455_request) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  CHECK(!h.started());
+  size_t consumed = 0;
+  CHECK_EQ(feed_all(h, kRfcRequest, &consumed), 1);
+  CHECK_EQ(consumed, sizeof kRfcRequest - 1);
+  CHECK(h.complete());
+  CHECK_STR(h.method().ptr, h.method().len, "GET");
+  CHECK_STR(h.target().ptr, h.target().len, "/chat");
+  CHECK_EQ(h.minor_version(), 1);
+  CHECK_EQ(h.field_count(), 7);
+  CHECK_EQ(h.bytes_scanned(), sizeof kRfcRequest - 1);
+  HttpField f = h.field(3);
+  CHECK_STR(f.name.ptr, f.name.len, "Sec-WebSocket-Key");
+  CHECK_STR(f.value.ptr, f.value.len, "dGhlIHNhbXBsZSBub25jZQ==");
+  span v;
+  CHECK(h.find("sec-websocket-protocol", 0, &v));
+  CHECK_STR(v.ptr, v.len, "chat, superchat");
+  CHECK(!h.find("sec-websocket-protocol", 1, &v));
+  CHECK(h.find("HOST", 0, &v));
+  CHECK_STR(v.ptr, v.len, "server.example.com");
+  CHECK(h.has_token("connection", "UPGRADE"));
+  CHECK(h.has_token("Sec-WebSocket-Protocol", "superchat"));
+  CHECK(!h.has_token("Sec-WebSocket-Protocol", "super"));
+  CHECK_EQ(h.count("origin"), 1);
+  // Views point into the parser's own copy, not into the input.
+  const char *in = kRfcRequest;
+  CHECK(!(h.target().ptr >= reinterpret_cast<const uint8_t *>(in) &&
+          h.target().ptr < reinterpret_cast<const uint8_t *>(in) + sizeof kRfcRequest));
+  // After completion, feed consumes nothing and keeps returning 1.
+  CHECK_EQ(feed_all(h, "GET", &consumed), 1);
+  CHECK_EQ(consumed, 0);
+}
+
+TEST(http_head_split_at_every_byte) {
+  const std::string req = kRfcRequest;
+  const std::string next = "\x81\x85\x37\xfa\x21\x3d";  // a first frame right behind the head
+  const std::string all = req + next;
+  std::string expected;
+  {
+    Allocator a;
+    HttpHead h(&a, HttpHead::Kind::Request);
+    size_t consumed;
+    CHECK_EQ(feed_all(h, all, &consumed), 1);
+    CHECK_EQ(consumed, req.size());
+    expected = dump(h);
+  }
+  for (size_t cut = 0; cut <= all.size(); ++cut) {
+    Allocator a;
+    HttpHead h(&a, HttpHead::Kind::Request);
+    size_t c1 = 0, c2 = 0;
+    int rc1 = feed_all(h, all.substr(0, cut), &c1);
+    int rc2 = feed_all(h, all.substr(cut), &c2);
+    if (cut < req.size()) {
+      CHECK_EQ(rc1, 0);
+      CHECK_EQ(c1, cut);
+      CHECK_EQ(c2, req.size() - cut);
+    } else {
+      CHECK_EQ(rc1, 1);
+      CHECK_EQ(c1, req.size());
+      CHECK_EQ(c2, 0);
+    }
+    CHECK_EQ(rc2, 1);
+    CHECK(dump(h) == expected);
+    CHECK_EQ(h.bytes_scanned(), req.size());
+  }
+  // And one byte at a time.
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  size_t total = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    size_t c;
+    int rc = h.feed(reinterpret_cast<const uint8_t *>(all.data()) + i, 1, &c);
+    total += c;
+    CHECK_EQ(rc, i + 1 >= req.size() ? 1 : 0);
+  }
+  CHECK_EQ(total, req.size());
+  CHECK(dump(h) == expected);
+}
+
+TEST(http_head_linear_byte_by_byte_16k) {
+  // A head of exactly the default limit, fed one byte at a time: every byte is examined
+  // once, and the copy grows by doubling (a handful of reallocations, not one per byte).
+  std::string s = "GET / HTTP/1.1\r\nX-Big: ";
+  s += std::string(HTTP_DEFAULT_MAX_HEAD - s.size() - 4, 'a');
+  s += "\r\n\r\n";
+  CHECK_EQ(s.size(), HTTP_DEFAULT_MAX_HEAD);
+  AllocCounter counter;
+  Allocator a(&counter.api);
+  HttpHead h(&a, HttpHead::Kind::Request);
+  for (size_t i = 0; i < s.size(); ++i) {
+    size_t c;
+    int rc = h.feed(reinterpret_cast<const uint8_t *>(s.data()) + i, 1, &c);
+    CHECK_EQ(c, 1);
+    CHECK_EQ(rc, i + 1 == s.size() ? 1 : 0);
+    CHECK_EQ(h.bytes_scanned(), i + 1);
+  }
+  CHECK(h.complete());
+  CHECK_EQ(h.field(0).value.len, HTTP_DEFAULT_MAX_HEAD - 27);
+  CHECK(counter.allocs <= 12);
+}
+
+TEST(http_head_size_limit) {
+  std::string at = "GET / HTTP/1.1\r\nX: ";
+  at += std::string(100 - at.size() - 4, 'b') + "\r\n\r\n";
+  CHECK_EQ(at.size(), 100);
+  std::string over = "GET / HTTP/1.1\r\nX: " + std::string(100 - 19 - 4 + 1, 'b') + "\r\n\r\n";
+  CHECK_EQ(over.size(), 101);
+  Allocator a;
+  {
+    HttpHead h(&a, HttpHead::Kind::Request);
+    h.set_limits(100, 64);
+    CHECK_EQ(feed_all(h, at + "trailing"), 1);
+  }
+  {
+    HttpHead h(&a, HttpHead::Kind::Request);
+    h.set_limits(100, 64);
+    size_t c = 99;
+    CHECK_EQ(feed_all(h, over, &c), ERR_HEAD_TOO_LARGE);
+    CHECK_EQ(c, 0);
+    CHECK_EQ(h.status_hint(), 431);
+    CHECK_EQ(h.error(), ERR_HEAD_TOO_LARGE);
+  }
+  {
+    // The limit holds across feeds: 100 bytes of an unfinished head are accepted, the
+    // 101st byte is not.
+    HttpHead h(&a, HttpHead::Kind::Request);
+    h.set_limits(100, 64);
+    size_t c;
+    CHECK_EQ(feed_all(h, over.substr(0, 100), &c), 0);
+    CHECK_EQ(c, 100);
+    CHECK_EQ(feed_all(h, over.substr(100), &c), ERR_HEAD_TOO_LARGE);
+    CHECK_EQ(h.status_hint(), 431);
+  }
+  {
+    // Default limit, one byte over.
+    HttpHead h(&a, HttpHead::Kind::Request);
+    std::string big = "GET / HTTP/1.1\r\nX: " + std::string(HTTP_DEFAULT_MAX_HEAD - 19 - 3, 'c') + "\r\n\r\n";
+    CHECK_EQ(big.size(), HTTP_DEFAULT_MAX_HEAD + 1);
+    CHECK_EQ(feed_all(h, big), ERR_HEAD_TOO_LARGE);
+  }
+}
+
+TEST(http_head_field_count_limit) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  CHECK_EQ(feed_all(h, request_with_fields(HTTP_DEFAULT_MAX_HEADERS)), 1);
+  CHECK_EQ(h.field_count(), HTTP_DEFAULT_MAX_HEADERS);
+  h.reset();
+  CHECK_EQ(feed_all(h, request_with_fields(HTTP_DEFAULT_MAX_HEADERS + 1)), ERR_HEAD_TOO_LARGE);
+  CHECK_EQ(h.status_hint(), 431);
+  CHECK_STR(h.error_reason(), std::strlen(h.error_reason()), "too many header fields");
+  HttpHead small(&a, HttpHead::Kind::Request);
+  small.set_limits(HTTP_DEFAULT_MAX_HEAD, 2);
+  CHECK_EQ(feed_all(small, request_with_fields(2)), 1);
+  small.reset();
+  CHECK_EQ(feed_all(small, request_with_fields(3)), ERR_HEAD_TOO_LARGE);
+}
+
+TEST(http_head_strict_line_ends) {
+  CHECK_EQ(parse_request("GET / HTTP/1.1\nHost: a\r\n\r\n"), ERR_BAD_HTTP);    // bare LF, request line
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\n\r\n"), ERR_BAD_HTTP);    // bare LF, field
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\n\n"), ERR_BAD_HTTP);    // bare LF, end
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost\n: a\r\n\r\n"), ERR_BAD_HTTP);  // bare LF in a name
+  CHECK_EQ(parse_request("GET / HTTP/1.1\rHost: a\r\n\r\n"), ERR_BAD_HTTP);    // bare CR
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\n\rx"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("\r\nGET / HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);        // no leading empty line
+  const char *why = nullptr;
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\n\r\n", &why), ERR_BAD_HTTP);
+  CHECK_STR(why, std::strlen(why), "bare LF in head");
+  CHECK_EQ(parse_request("GET / HTTP/1.1\rX", &why), ERR_BAD_HTTP);
+  CHECK_STR(why, std::strlen(why), "bare CR in head");
+}
+
+TEST(http_head_strict_fields) {
+  const char *why = nullptr;
+  // obs-fold, and whitespace before the first field.
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", &why), ERR_BAD_HTTP);
+  CHECK_STR(why, std::strlen(why), "obs-fold or whitespace at the start of a field line");
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), ERR_BAD_HTTP);
+  // Whitespace before the colon; names must be tokens and non-empty.
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost : a\r\n\r\n", &why), ERR_BAD_HTTP);
+  CHECK_STR(why, std::strlen(why), "whitespace before colon");
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHo(st: a\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\n: a\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nHost a\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request(std::string("GET / HTTP/1.1\r\nHo\0st: a\r\n\r\n", 27)), ERR_BAD_HTTP);
+  // NUL and other control bytes in values; HTAB and obs-text are allowed.
+  CHECK_EQ(parse_request(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26), &why), ERR_BAD_HTTP);
+  CHECK_STR(why, std::strlen(why), "NUL in header value");
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nX: a\x1b" "b\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1\r\nX: a\x7f" "b\r\n\r\n"), ERR_BAD_HTTP);
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  CHECK_EQ(feed_all(h, "GET / HTTP/1.1\r\nX: \t a\tb \xc3\xa9 \t\r\nEmpty:\r\nE2:   \r\n\r\n"), 1);
+  CHECK_STR(h.field(0).value.ptr, h.field(0).value.len, "a\tb \xc3\xa9");
+  CHECK_EQ(h.field(1).value.len, 0);
+  CHECK_EQ(h.field(2).value.len, 0);
+}
+
+TEST(http_head_strict_request_line) {
+  CHECK_EQ(parse_request("GET /x HTTP/1.0\r\n\r\n"), 1);
+  CHECK_EQ(parse_request("M-SEARCH * HTTP/1.1\r\n\r\n"), 1);
+  CHECK_EQ(parse_request("G(T / HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);   // method not a token
+  CHECK_EQ(parse_request(" / HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);      // empty method
+  CHECK_EQ(parse_request("GET  / HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);  // empty target
+  CHECK_EQ(parse_request("GET /a b HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET /a\tb HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET /\x7f HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/2.0\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.2\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / http/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.1 \r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET / HTTP/1.10\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET /\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_request("GET\r\n\r\n"), ERR_BAD_HTTP);
+}
+
+TEST(http_head_plain_get_for_routing) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  CHECK_EQ(feed_all(h, "GET /events?x=1 HTTP/1.1\r\nHost: h\r\nAccept: text/event-stream\r\n\r\n"), 1);
+  CHECK_STR(h.target().ptr, h.target().len, "/events?x=1");
+  CHECK(!h.has_token("Upgrade", "websocket"));
+  CHECK(h.has_token("accept", "text/event-stream"));
+  span v;
+  CHECK(!h.find("Upgrade", 0, &v));
+  CHECK_EQ(h.count("Upgrade"), 0);
+}
+
+TEST(http_head_repeated_fields_and_tokens) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  CHECK_EQ(feed_all(h,
+                    "GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nX-A: 1\r\nx-a: 2\r\nX-A:3\r\n"
+                    "Y: \"a, upgrade\", b\r\n\r\n"),
+           1);
+  CHECK(h.has_token("Connection", "upgrade"));
+  CHECK(h.has_token("Connection", "keep-alive"));
+  CHECK(!h.has_token("Connection", "keep"));
+  CHECK_EQ(h.count("X-a"), 3);
+  span v;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(h.find("X-A", size_t(i), &v));
+    CHECK_EQ(v.len, 1);
+    CHECK_EQ(v.ptr[0], '1' + i);
+  }
+  CHECK(!h.has_token("Y", "upgrade"));  // inside a quoted string
+  CHECK(h.has_token("Y", "b"));
+}
+
+TEST(http_head_next_list_element) {
+  auto all = [](const char *s) {
+    std::string out;
+    span rest = make_span(s, std::strlen(s)), el;
+    while (next_list_element(&rest, &el)) out += "[" + str(el) + "]";
+    return out;
+  };
+  CHECK(all("") == "");
+  CHECK(all(" , ,, ") == "");
+  CHECK(all("a") == "[a]");
+  CHECK(all(" a ,b,\tc\t") == "[a][b][c]");
+  CHECK(all("a,,b") == "[a][b]");
+  CHECK(all("x; q=\"1,2\", y") == "[x; q=\"1,2\"][y]");
+  CHECK(all("\"a\\\",b\", c") == "[\"a\\\",b\"][c]");
+  CHECK(all("\"unterminated, x") == "[\"unterminated, x]");
+}
+
+TEST(http_head_response) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Response);
+  size_t c;
+  CHECK_EQ(feed_all(h, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00", &c), 1);
+  CHECK_EQ(c, 56);
+  CHECK_EQ(h.status(), 101);
+  CHECK_EQ(h.minor_version(), 1);
+  CHECK_STR(h.reason_phrase().ptr, h.reason_phrase().len, "Switching Protocols");
+  CHECK_EQ(h.method().len, 0);
+  h.reset();
+  CHECK_EQ(feed_all(h, "HTTP/1.0 404 \r\n\r\n"), 1);
+  CHECK_EQ(h.status(), 404);
+  CHECK_EQ(h.reason_phrase().len, 0);
+  CHECK_EQ(parse_response("HTTP/1.1 101\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 10 OK\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 099 OK\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 1011 OK\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1  101 OK\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/2 101 OK\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 200 O\x01K\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 200 OK\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("GET / HTTP/1.1\r\n\r\n"), ERR_BAD_HTTP);
+  CHECK_EQ(parse_response("HTTP/1.1 200 \xe2\x9c\x93\t ok\r\n\r\n"), 1);
+}
+
+TEST(http_head_sticky_error_and_reset) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  size_t c = 7;
+  CHECK_EQ(feed_all(h, "GET / HTTP/1.1\r\nBad Name: x\r\n", &c), ERR_BAD_HTTP);
+  CHECK_EQ(c, 0);
+  CHECK_EQ(h.status_hint(), 400);
+  CHECK_EQ(feed_all(h, "\r\n", &c), ERR_BAD_HTTP);
+  CHECK_EQ(feed_all(h, "", &c), ERR_BAD_HTTP);
+  CHECK(!h.complete());
+  CHECK_EQ(h.field_count(), 0);
+  h.reset();
+  CHECK_EQ(h.error(), 0);
+  CHECK_EQ(h.status_hint(), 0);
+  CHECK(!h.started());
+  CHECK_EQ(feed_all(h, kRfcRequest), 1);
+  CHECK_EQ(h.field_count(), 7);
+}
+
+TEST(http_head_memory_lazy_and_released) {
+  AllocCounter counter;
+  Allocator a(&counter.api);
+  {
+    HttpHead h(&a, HttpHead::Kind::Request);
+    CHECK_EQ(feed_all(h, ""), 0);
+    CHECK_EQ(counter.allocs, 0);  // an unused parser owns nothing
+    CHECK_EQ(feed_all(h, kRfcRequest), 1);
+    CHECK(counter.live > 0);
+    size_t before = counter.allocs;
+    h.reset();
+    CHECK_EQ(feed_all(h, kRfcRequest), 1);
+    CHECK_EQ(counter.allocs, before);  // reset keeps the memory for the next head
+    h.release();
+    CHECK_EQ(counter.live, 0);
+    CHECK(!h.complete());
+    CHECK_EQ(feed_all(h, kRfcRequest), 1);
+  }
+  CHECK_EQ(counter.live, 0);
+}
+
+TEST(http_head_out_of_memory) {
+  for (size_t n = 1; n <= 4; ++n) {
+    AllocCounter counter;
+    counter.fail_at = n;
+    Allocator a(&counter.api);
+    HttpHead h(&a, HttpHead::Kind::Request);
+    int rc = feed_all(h, kRfcRequest);
+    if (rc == 1) continue;  // this head needs fewer allocations
+    CHECK_EQ(rc, ERR_NOMEM);
+    CHECK_EQ(h.status_hint(), 500);
+    CHECK_EQ(feed_all(h, kRfcRequest), ERR_NOMEM);
+    h.release();
+    CHECK_EQ(counter.live, 0);
+  }
+}
