@@ -10,13 +10,26 @@ namespace pushwire {
 
 unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4], unsigned phase) {
   phase &= 3;
+  size_t i = 0;
+#if defined(__SSE2__)
+  // Long runs: bring dst to 16-byte alignment first, so no store of the wide loops splits
+  // a cache line (in place, that makes the loads aligned too).
+  if (len >= 128) {
+    size_t head = (16 - (reinterpret_cast<uintptr_t>(dst) & 15)) & 15;
+    for (; i < head; ++i) dst[i] = src[i] ^ key[(phase + i) & 3];
+    phase = (phase + unsigned(head)) & 3;
+    dst += head;
+    src += head;
+    len -= head;
+    i = 0;
+  }
+#endif
   // Rotating the key by the phase once makes every 4-, 8- and 16-byte step start at key
   // position 0, so the wide loops need no per-byte index arithmetic.
   uint8_t rk[8];
   for (unsigned j = 0; j < 8; ++j) rk[j] = key[(phase + j) & 3];
   uint64_t k64;
   std::memcpy(&k64, rk, 8);
-  size_t i = 0;
 #if defined(__SSE2__)
   const __m128i k128 = _mm_set1_epi64x(static_cast<long long>(k64));
   for (; len - i >= 64; i += 64) {
@@ -42,7 +55,7 @@ unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
   }
   // i is a multiple of 8 here, so the tail starts at key position 0 of rk.
   for (unsigned j = 0; i < len; ++i, ++j) dst[i] = src[i] ^ rk[j];
-  return static_cast<unsigned>((phase + len) & 3);
+  return (phase + static_cast<unsigned>(len & 3)) & 3;
 }
 
 unsigned mask_inplace(uint8_t *data, size_t len, const uint8_t key[4], unsigned phase) {

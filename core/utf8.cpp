@@ -5,6 +5,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PUSHWIRE_UTF8_AVX2 1
+#endif
 
 namespace pushwire {
 namespace {
@@ -98,17 +102,138 @@ PUSHWIRE_INLINE size_t utf8_skip_ascii(const uint8_t *p, size_t i, size_t len) {
   return i;
 }
 
+#if defined(PUSHWIRE_UTF8_AVX2)
+// Vectorised validation after Keiser and Lemire, "Validating UTF-8 in less than one
+// instruction per byte" (2021): every byte is classified together with the byte before it
+// through three 16-entry nibble tables whose AND is non-zero only for an invalid pair, and
+// the positions that must hold the 3rd or 4th byte of a character are derived from the
+// bytes 2 and 3 back. Each bit names one error kind:
+enum : uint8_t {
+  KL_TOO_SHORT = 1 << 0,   // lead then no continuation
+  KL_TOO_LONG = 1 << 1,    // ASCII then continuation
+  KL_OVERLONG_3 = 1 << 2,  // E0 80..9F
+  KL_TOO_LARGE = 1 << 3,   // F4 90..BF, F5..FF then continuation
+  KL_SURROGATE = 1 << 4,   // ED A0..BF
+  KL_OVERLONG_2 = 1 << 5,  // C0..C1 then continuation
+  KL_OVERLONG_4 = 1 << 6,  // F0 80..8F (shares its bit with F5..FF 80..8F)
+  KL_TWO_CONTS = 1 << 7,   // continuation then continuation: must be a 3rd or 4th byte
+  KL_CARRY = KL_TOO_SHORT | KL_TOO_LONG | KL_TWO_CONTS,
+};
+
+#define PUSHWIRE_KL_TABLE(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
+
+__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(__m256i in, __m256i prev) {
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i first_high = PUSHWIRE_KL_TABLE(
+      KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG,
+      char(KL_TWO_CONTS), char(KL_TWO_CONTS), char(KL_TWO_CONTS), char(KL_TWO_CONTS), KL_TOO_SHORT | KL_OVERLONG_2,
+      KL_TOO_SHORT, KL_TOO_SHORT | KL_OVERLONG_3 | KL_SURROGATE, KL_TOO_SHORT | KL_TOO_LARGE | KL_OVERLONG_4);
+  const char c = char(KL_CARRY);
+  const char big = char(KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4);
+  const __m256i first_low = PUSHWIRE_KL_TABLE(
+      char(KL_CARRY | KL_OVERLONG_3 | KL_OVERLONG_2 | KL_OVERLONG_4), char(KL_CARRY | KL_OVERLONG_2), c, c,
+      char(KL_CARRY | KL_TOO_LARGE), big, big, big, big, big, big, big, big,
+      char(KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4 | KL_SURROGATE), big, big);
+  const char s = KL_TOO_SHORT;
+  const __m256i second_high = PUSHWIRE_KL_TABLE(
+      s, s, s, s, s, s, s, s,
+      char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_OVERLONG_3 | KL_OVERLONG_4),
+      char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_OVERLONG_3 | KL_TOO_LARGE),
+      char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE),
+      char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE), s, s, s, s);
+  // The 32 bytes before each byte of `in`, shifted across the 128-bit lane boundary.
+  const __m256i carry = _mm256_permute2x128_si256(prev, in, 0x21);
+  const __m256i prev1 = _mm256_alignr_epi8(in, carry, 15);
+  const __m256i prev2 = _mm256_alignr_epi8(in, carry, 14);
+  const __m256i prev3 = _mm256_alignr_epi8(in, carry, 13);
+  __m256i special = _mm256_and_si256(
+      _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), lo4)),
+                       _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, lo4))),
+      _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(in, 4), lo4)));
+  // Bytes 2 back >= E0 or 3 back >= F0 make this a 3rd/4th byte: exactly then may a
+  // continuation follow a continuation (the TWO_CONTS bit), so XOR flags both mismatches.
+  const __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8(char(0xe0 - 0x80)));
+  const __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8(char(0xf0 - 0x80)));
+  const __m256i must23 = _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8(char(0x80)));
+  return _mm256_xor_si256(must23, special);
+}
+
+#undef PUSHWIRE_KL_TABLE
+
+// Validates 64-byte blocks from p, which must start on a character boundary. Returns the
+// offset of the first block holding an error, or the end of the last whole block. A
+// character cut by the end is only partly checked: the caller re-validates from its lead.
+__attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
+  // Subtracting these leaves a non-zero byte only where the block ends inside a character.
+  const __m256i open_max = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, char(0xf0 - 1),
+                                            char(0xe0 - 1), char(0xc0 - 1));
+  __m256i prev = _mm256_setzero_si256();
+  __m256i open = _mm256_setzero_si256();
+  size_t i = 0;
+  while (n - i >= 64) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i + 32));
+    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
+      // All ASCII: only a character left open by the previous block can be wrong here.
+      if (!_mm256_testz_si256(open, open)) break;
+      open = _mm256_setzero_si256();
+      i += 64;
+      while (n - i >= 128) {
+        const __m256i *q = reinterpret_cast<const __m256i *>(p + i);
+        __m256i x = _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256(q), _mm256_loadu_si256(q + 1)),
+                                    _mm256_or_si256(_mm256_loadu_si256(q + 2), _mm256_loadu_si256(q + 3)));
+        if (_mm256_movemask_epi8(x) != 0) break;
+        i += 128;
+      }
+      prev = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i - 32));
+      continue;
+    }
+    const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
+    if (!_mm256_testz_si256(err, err)) break;
+    open = _mm256_subs_epu8(b, open_max);
+    prev = b;
+    i += 64;
+  }
+  return i;
+}
+
+// Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.
+constexpr size_t kUtf8SimdMin = 128;
+#endif
+
 }  // namespace
 
-bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset) {
+namespace {
+
+PUSHWIRE_INLINE bool utf8_feed_impl(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset,
+                                    bool allow_simd) {
   uint64_t s = st.state;
   if (PUSHWIRE_UNLIKELY(s == U8_REJECT)) {
     if (bad_offset) *bad_offset = 0;
     return false;
   }
   size_t i = 0;
+#if defined(PUSHWIRE_UTF8_AVX2)
+  size_t simd_from = 0;  // after a vector stop, the scalar loop covers the next block
+  const bool avx2 = allow_simd && len >= kUtf8SimdMin && __builtin_cpu_supports("avx2");
+#else
+  (void)allow_simd;
+#endif
   while (i < len) {
     if ((s & 63) == U8_ACCEPT) {
+#if defined(PUSHWIRE_UTF8_AVX2)
+      if (avx2 && i >= simd_from && len - i >= kUtf8SimdMin) {
+        size_t q = i + utf8_scan_avx2(data + i, len - i);
+        // Resume at the lead of the character around q: everything before it is valid
+        // and complete, and the scalar DFA pins down the exact offset of any error.
+        size_t j = q;
+        while (j > i && q - j < 3 && (data[j - 1] & 0xc0) == 0x80) --j;
+        if (j > i && data[j - 1] >= 0xc0) --j;
+        i = j;
+        simd_from = q + 64;
+      }
+#endif
       i = utf8_skip_ascii(data, i, len);
       if (i == len) break;
     }
@@ -131,6 +256,16 @@ bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offse
   }
   st.state = uint32_t(s & 63);
   return true;
+}
+
+}  // namespace
+
+bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset) {
+  return utf8_feed_impl(st, data, len, bad_offset, true);
+}
+
+bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset) {
+  return utf8_feed_impl(st, data, len, bad_offset, false);
 }
 
 bool utf8_valid(const uint8_t *data, size_t len) {

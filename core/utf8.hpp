@@ -21,6 +21,10 @@ struct Utf8State {
 // made the stream invalid, and the state is left failed (it keeps returning false).
 bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset = nullptr);
 
+// utf8_feed without the vector paths picked at run time (same results): for tests that
+// must cover the portable code on any machine, and for benchmarks.
+bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset = nullptr);
+
 // Whole-buffer validation: valid and complete.
 bool utf8_valid(const uint8_t *data, size_t len);
 

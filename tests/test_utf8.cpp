@@ -50,10 +50,14 @@ Ref ref_check(const uint8_t *p, size_t n) {
   return {-1, true};
 }
 
+// utf8_feed, after checking that the portable path gives the same answer.
 long feed_bad(const uint8_t *p, size_t n, bool *boundary = nullptr) {
-  Utf8State st;
-  size_t off = 12345;
+  Utf8State st, st2;
+  size_t off = 12345, off2 = 12345;
   bool ok = utf8_feed(st, p, n, &off);
+  bool ok2 = utf8_feed_scalar(st2, p, n, &off2);
+  if (ok != ok2 || st.state != st2.state || (!ok && off != off2))
+    harness::fail(__FILE__, __LINE__, "utf8_feed and utf8_feed_scalar differ on " + harness::hex(p, n));
   if (boundary) *boundary = st.at_boundary();
   return ok ? -1 : long(off);
 }
@@ -246,14 +250,55 @@ TEST(utf8_random_strings_match_reference) {
     seed = seed * 1664525u + 1013904223u;
     return (seed >> 8) % n;
   };
-  for (int iter = 0; iter < 4000; ++iter) {
+  for (int iter = 0; iter < 6000; ++iter) {
     std::string s;
-    size_t target = rnd(300);
+    size_t target = rnd(iter % 2 ? 300 : 1000);
     while (s.size() < target) s += pool[rnd(10)];
     if (iter % 4 != 0 && !s.empty()) s[rnd(uint32_t(s.size()))] = char(bad[rnd(sizeof bad)]);
     if (iter % 8 == 1 && !s.empty()) s.resize(s.size() - 1);  // maybe cut a character
     if (!agrees(reinterpret_cast<const uint8_t *>(s.data()), s.size())) break;
   }
+}
+
+TEST(utf8_sequences_across_vector_block_boundaries) {
+  // Pairs (all of them) and triples (third byte sampled) dropped into long ASCII and
+  // multi-byte texts at the 32/64/128-byte seams of the vector scan. The text around them
+  // is valid and resumes at a character start, so the local reference decides.
+  std::string ascii(300, 'a');
+  std::string multi;
+  while (multi.size() < 300) multi += "\xd0\x96\xe2\x82\xac\xf0\x9f\x98\x80z";
+  const uint8_t thirds[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
+                            0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+  size_t mismatches = 0;
+  for (const std::string *ctx : {&ascii, &multi}) {
+    for (size_t want : {size_t(30), size_t(63), size_t(127)}) {
+      size_t pos = want;
+      while ((uint8_t(ctx->at(pos)) & 0xc0) == 0x80) ++pos;  // a character start
+      for (size_t k : {size_t(2), size_t(3)}) {
+        std::vector<uint8_t> buf(ctx->begin(), ctx->begin() + long(pos));
+        buf.resize(pos + k);
+        buf.insert(buf.end(), ctx->begin() + long(pos), ctx->end());
+        uint8_t local[4];
+        local[k] = uint8_t(ctx->at(pos));
+        // A third byte only matters after a lead.
+        for (unsigned x = k == 3 ? 0xc0 : 0; x < 256; ++x)
+          for (unsigned y = 0; y < 256; ++y)
+            for (size_t t = 0; t < (k == 3 ? sizeof thirds : 1); ++t) {
+              local[0] = buf[pos] = uint8_t(x);
+              local[1] = buf[pos + 1] = uint8_t(y);
+              if (k == 3) local[2] = buf[pos + 2] = thirds[t];
+              Ref r = ref_check(local, k + 1);
+              long expect = r.bad < 0 ? -1 : long(pos) + r.bad;
+              long got = feed_bad(buf.data(), buf.size());
+              if (got != expect && ++mismatches <= 10)
+                harness::fail(__FILE__, __LINE__,
+                              "at " + std::to_string(pos) + ": " + harness::hex(local, k) + " got " +
+                                  std::to_string(got) + " expected " + std::to_string(expect));
+            }
+      }
+    }
+  }
+  CHECK_EQ(mismatches, 0);
 }
 
 TEST(utf8_incremental_every_split) {
@@ -277,6 +322,15 @@ TEST(utf8_incremental_every_split) {
   Utf8State st;
   for (uint8_t c : m) CHECK(utf8_feed(st, &c, 1));
   CHECK(st.at_boundary());
+  // A long text (vector path in each piece) split at every position.
+  std::vector<uint8_t> big;
+  for (int i = 0; i < 8; ++i) big.insert(big.end(), m.begin(), m.end());
+  for (size_t k = 0; k <= big.size(); ++k) {
+    Utf8State s2;
+    CHECK(utf8_feed(s2, big.data(), k));
+    CHECK(utf8_feed(s2, big.data() + k, big.size() - k));
+    CHECK(s2.at_boundary());
+  }
 }
 
 TEST(utf8_incremental_failure_offsets_are_per_call) {
@@ -317,6 +371,13 @@ TEST(utf8_long_inputs_fail_at_exact_offset) {
     std::vector<uint8_t> v(400, 'x');
     v[pos] = 0xff;
     CHECK_EQ(feed_bad(v.data(), v.size()), long(pos));
+  }
+  std::string emoji;
+  for (int i = 0; i < 100; ++i) emoji += "\xf0\x9f\x98\x80";
+  for (size_t pos = 0; pos < emoji.size(); ++pos) {
+    std::string s = emoji;
+    s[pos] = (pos % 4 == 0) ? '\x80' : 'x';  // stray continuation, or a character cut short
+    CHECK_EQ(feed_bad(reinterpret_cast<const uint8_t *>(s.data()), s.size()), long(pos));
   }
   std::string cyr;
   for (int i = 0; i < 200; ++i) cyr += "\xd0\x96";
