@@ -199,7 +199,7 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
 }
 
 // Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.
-constexpr size_t kUtf8SimdMin = 128;
+constexpr size_t kUtf8SimdMin = 64;
 #endif
 
 }  // namespace
@@ -241,8 +241,17 @@ PUSHWIRE_INLINE bool utf8_feed_impl(Utf8State &st, const uint8_t *data, size_t l
     // so on failure the chunk is replayed byte by byte to find the exact offset.
     const size_t start = i;
     const uint64_t s0 = s;
-    const size_t end = len - i > 16 ? i + 16 : len;
-    for (; i < end; ++i) s = utf8_step(s, data[i]);
+    if (len - i >= 16) {
+#if defined(__clang__)
+#pragma clang loop unroll(full)
+#elif defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
+      for (size_t k = 0; k < 16; ++k) s = utf8_step(s, data[i + k]);
+      i += 16;
+    } else {
+      for (; i < len; ++i) s = utf8_step(s, data[i]);
+    }
     if (PUSHWIRE_UNLIKELY((s & 63) == U8_REJECT)) {
       s = s0;
       for (i = start;; ++i) {
