@@ -4,24 +4,6 @@ namespace pushwire {
 
 namespace {
 
-enum State : uint8_t {
-  S_METHOD,
-  S_TARGET,
-  S_VERSION,  // "HTTP/1." of either start line, matched through `lit`
-  S_MINOR,
-  S_RL_END,   // request line: CR after the minor version
-  S_SP_STATUS,
-  S_STATUS,
-  S_SP_REASON,
-  S_REASON,
-  S_LINE_LF,  // LF of a start or field line
-  S_FIELD_START,
-  S_NAME,
-  S_VALUE,
-  S_END_LF,   // LF of the empty line that ends the head
-  S_DONE,
-};
-
 const char kVersion[] = "HTTP/1.";
 constexpr size_t kVersionLen = sizeof kVersion - 1;
 constexpr size_t kNone = SIZE_MAX;
@@ -37,6 +19,26 @@ inline bool is_value_char(uint8_t c) { return c > 0x20 && c != 0x7f; }
 
 // Positions are offsets into `head` (the copy), which may move while it grows.
 struct HttpHead::Impl {
+  // Declared here, not in the anonymous namespace: Impl has external linkage, and in the
+  // unity build a member of an internal type would make g++ warn (subobject-linkage).
+  enum State : uint8_t {
+    S_METHOD,
+    S_TARGET,
+    S_VERSION,  // "HTTP/1." of either start line, matched through `lit`
+    S_MINOR,
+    S_RL_END,   // request line: CR after the minor version
+    S_SP_STATUS,
+    S_STATUS,
+    S_SP_REASON,
+    S_REASON,
+    S_LINE_LF,  // LF of a start or field line
+    S_FIELD_START,
+    S_NAME,
+    S_VALUE,
+    S_END_LF,   // LF of the empty line that ends the head
+    S_DONE,
+  };
+
   explicit Impl(const Allocator *a) : head(a), fields(a) {}
   Buffer head;
   Buffer fields;  // FieldRec records, back to back
@@ -68,7 +70,201 @@ struct HttpHead::Impl {
     return r;
   }
   span at(size_t off, size_t len) const { return span{head.data() + off, len}; }
+  size_t scan(const uint8_t *data, size_t n, bool request, size_t max_fields, const char **err, int *code);
 };
+
+// The parser proper: examines data[0..n) once, from where the previous call stopped.
+// Returns how many bytes it examined; sets *err (and *code) on a violation.
+size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t max_fields, const char **err_out,
+                            int *code_out) {
+  const size_t base = scanned;
+  const char *err = nullptr;
+  int code = ERR_BAD_HTTP;
+  size_t i = 0;
+  State st = state;
+
+  while (i < n && st != S_DONE && !err) {
+    uint8_t c = data[i];
+    switch (st) {
+      case S_METHOD:
+        if (is_token_char(c)) {
+          ++i;
+          continue;
+        }
+        if (c == ' ' && base + i > 0) {
+          method_len = base + i;
+          target_off = base + i + 1;
+          st = S_TARGET;
+        } else {
+          err = "invalid request method";
+        }
+        break;
+      case S_TARGET:
+        if (c > 0x20 && c < 0x7f) {
+          ++i;
+          continue;
+        }
+        if (c == ' ' && base + i > target_off) {
+          target_len = base + i - target_off;
+          st = S_VERSION;
+        } else {
+          err = "invalid request target";
+        }
+        break;
+      case S_VERSION:
+        if (c != uint8_t(kVersion[lit])) {
+          err = "unsupported HTTP version";
+        } else if (++lit == kVersionLen) {
+          st = S_MINOR;
+        }
+        break;
+      case S_MINOR:
+        if (c != '0' && c != '1') {
+          err = "unsupported HTTP version";
+        } else {
+          minor = c - '0';
+          st = request ? S_RL_END : S_SP_STATUS;
+        }
+        break;
+      case S_RL_END:
+        if (c == '\r') st = S_LINE_LF;
+        else err = c == '\n' ? "bare LF in head" : "invalid HTTP version";
+        break;
+      case S_SP_STATUS:
+        if (c == ' ') {
+          lit = 0;
+          st = S_STATUS;
+        } else {
+          err = "invalid status line";
+        }
+        break;
+      case S_STATUS:
+        if (c < '0' || c > '9') {
+          err = "invalid status code";
+        } else {
+          status = status * 10 + (c - '0');
+          if (++lit == 3) {
+            if (status < 100) err = "invalid status code";
+            st = S_SP_REASON;
+          }
+        }
+        break;
+      case S_SP_REASON:
+        if (c == ' ') {
+          reason_off = base + i + 1;
+          st = S_REASON;
+        } else {
+          err = "invalid status line";
+        }
+        break;
+      case S_REASON:
+        if (is_value_char(c) || c == ' ' || c == '\t') {
+          ++i;
+          continue;
+        }
+        if (c == '\r') {
+          reason_len = base + i - reason_off;
+          st = S_LINE_LF;
+        } else {
+          err = c == '\n' ? "bare LF in head" : "control byte in reason phrase";
+        }
+        break;
+      case S_LINE_LF:
+        if (c == '\n') st = S_FIELD_START;
+        else err = "bare CR in head";
+        break;
+      case S_FIELD_START:
+        if (c == '\r') {
+          st = S_END_LF;
+        } else if (is_token_char(c)) {
+          if (nfields == max_fields) {
+            err = "too many header fields";
+            code = ERR_HEAD_TOO_LARGE;
+          } else {
+            tok_start = base + i;
+            st = S_NAME;
+          }
+        } else if (c == ' ' || c == '\t') {
+          err = "obs-fold or whitespace at the start of a field line";
+        } else if (c == '\n') {
+          err = "bare LF in head";
+        } else {
+          err = "invalid header name";
+        }
+        break;
+      case S_NAME:
+        if (is_token_char(c)) {
+          ++i;
+          continue;
+        }
+        if (c == ':') {
+          name_len = base + i - tok_start;
+          value_start = kNone;
+          st = S_VALUE;
+        } else if (c == ' ' || c == '\t') {
+          err = "whitespace before colon";
+        } else if (c == '\n') {
+          err = "bare LF in head";
+        } else {
+          err = "invalid header name";
+        }
+        break;
+      case S_VALUE:
+        if (is_value_char(c) || c == ' ' || c == '\t') {
+          // Values are the bulk of a head: take the whole run, spaces included, in one
+          // loop; `last` tracks the end of the value without its trailing whitespace.
+          size_t first = kNone, last = 0;
+          do {
+            if (is_value_char(c)) {
+              if (first == kNone) first = i;
+              last = i + 1;
+            }
+            if (++i == n) break;
+            c = data[i];
+          } while (is_value_char(c) || c == ' ' || c == '\t');
+          if (first != kNone) {
+            if (value_start == kNone) value_start = base + first;
+            value_end = base + last;
+          }
+          continue;
+        }
+        if (c == '\r') {
+          if (value_start == kNone) value_start = value_end = base + i;
+          FieldRec r{tok_start, name_len, value_start, value_end - value_start};
+          if (nfields == 0 && fields.reserve_extra(16 * sizeof r)) {
+            err = "out of memory";
+            code = ERR_NOMEM;
+            break;
+          }
+          if (fields.append(&r, sizeof r)) {
+            err = "out of memory";
+            code = ERR_NOMEM;
+            break;
+          }
+          ++nfields;
+          st = S_LINE_LF;
+        } else if (c == '\n') {
+          err = "bare LF in head";
+        } else {
+          err = c == 0 ? "NUL in header value" : "control byte in header value";
+        }
+        break;
+      case S_END_LF:
+        if (c == '\n') st = S_DONE;
+        else err = "bare CR in head";
+        break;
+      case S_DONE:
+        break;
+    }
+    ++i;
+  }
+  state = st;
+  scanned += i;
+  *err_out = err;
+  *code_out = code;
+  return i;
+}
+
 
 HttpHead::HttpHead(const Allocator *alloc, Kind kind) : alloc_(alloc), kind_(kind) {}
 
@@ -93,7 +289,7 @@ int HttpHead::fail(int code, const char *reason) {
   return code;
 }
 
-bool HttpHead::complete() const { return impl_ && impl_->state == S_DONE; }
+bool HttpHead::complete() const { return impl_ && impl_->state == Impl::S_DONE; }
 bool HttpHead::started() const { return error_ != 0 || (impl_ && impl_->scanned > 0); }
 size_t HttpHead::bytes_scanned() const { return impl_ ? impl_->scanned : 0; }
 
@@ -121,186 +317,13 @@ int HttpHead::feed(const uint8_t *data, size_t len, size_t *consumed) {
   const size_t n = len < room ? len : room;
   const char *err = nullptr;
   int code = ERR_BAD_HTTP;
-  size_t i = 0;
-  State st = s.state;
-
-  while (i < n && st != S_DONE && !err) {
-    uint8_t c = data[i];
-    switch (st) {
-      case S_METHOD:
-        if (is_token_char(c)) {
-          ++i;
-          continue;
-        }
-        if (c == ' ' && base + i > 0) {
-          s.method_len = base + i;
-          s.target_off = base + i + 1;
-          st = S_TARGET;
-        } else {
-          err = "invalid request method";
-        }
-        break;
-      case S_TARGET:
-        if (c > 0x20 && c < 0x7f) {
-          ++i;
-          continue;
-        }
-        if (c == ' ' && base + i > s.target_off) {
-          s.target_len = base + i - s.target_off;
-          st = S_VERSION;
-        } else {
-          err = "invalid request target";
-        }
-        break;
-      case S_VERSION:
-        if (c != uint8_t(kVersion[s.lit])) {
-          err = "unsupported HTTP version";
-        } else if (++s.lit == kVersionLen) {
-          st = S_MINOR;
-        }
-        break;
-      case S_MINOR:
-        if (c != '0' && c != '1') {
-          err = "unsupported HTTP version";
-        } else {
-          s.minor = c - '0';
-          st = kind_ == Kind::Request ? S_RL_END : S_SP_STATUS;
-        }
-        break;
-      case S_RL_END:
-        if (c == '\r') st = S_LINE_LF;
-        else err = c == '\n' ? "bare LF in head" : "invalid HTTP version";
-        break;
-      case S_SP_STATUS:
-        if (c == ' ') {
-          s.lit = 0;
-          st = S_STATUS;
-        } else {
-          err = "invalid status line";
-        }
-        break;
-      case S_STATUS:
-        if (c < '0' || c > '9') {
-          err = "invalid status code";
-        } else {
-          s.status = s.status * 10 + (c - '0');
-          if (++s.lit == 3) {
-            if (s.status < 100) err = "invalid status code";
-            st = S_SP_REASON;
-          }
-        }
-        break;
-      case S_SP_REASON:
-        if (c == ' ') {
-          s.reason_off = base + i + 1;
-          st = S_REASON;
-        } else {
-          err = "invalid status line";
-        }
-        break;
-      case S_REASON:
-        if (is_value_char(c) || c == ' ' || c == '\t') {
-          ++i;
-          continue;
-        }
-        if (c == '\r') {
-          s.reason_len = base + i - s.reason_off;
-          st = S_LINE_LF;
-        } else {
-          err = c == '\n' ? "bare LF in head" : "control byte in reason phrase";
-        }
-        break;
-      case S_LINE_LF:
-        if (c == '\n') st = S_FIELD_START;
-        else err = "bare CR in head";
-        break;
-      case S_FIELD_START:
-        if (c == '\r') {
-          st = S_END_LF;
-        } else if (is_token_char(c)) {
-          if (s.nfields == max_headers_) {
-            err = "too many header fields";
-            code = ERR_HEAD_TOO_LARGE;
-          } else {
-            s.tok_start = base + i;
-            st = S_NAME;
-          }
-        } else if (c == ' ' || c == '\t') {
-          err = "obs-fold or whitespace at the start of a field line";
-        } else if (c == '\n') {
-          err = "bare LF in head";
-        } else {
-          err = "invalid header name";
-        }
-        break;
-      case S_NAME:
-        if (is_token_char(c)) {
-          ++i;
-          continue;
-        }
-        if (c == ':') {
-          s.name_len = base + i - s.tok_start;
-          s.value_start = kNone;
-          st = S_VALUE;
-        } else if (c == ' ' || c == '\t') {
-          err = "whitespace before colon";
-        } else if (c == '\n') {
-          err = "bare LF in head";
-        } else {
-          err = "invalid header name";
-        }
-        break;
-      case S_VALUE:
-        if (is_value_char(c)) {
-          if (s.value_start == kNone) s.value_start = base + i;
-          // Runs of value bytes are the bulk of a head; take them in one go.
-          do ++i;
-          while (i < n && is_value_char(data[i]));
-          s.value_end = base + i;
-          continue;
-        }
-        if (c == ' ' || c == '\t') {
-          ++i;
-          continue;
-        }
-        if (c == '\r') {
-          if (s.value_start == kNone) s.value_start = s.value_end = base + i;
-          FieldRec r{s.tok_start, s.name_len, s.value_start, s.value_end - s.value_start};
-          if (s.nfields == 0 && s.fields.reserve_extra(16 * sizeof r)) {
-            err = "out of memory";
-            code = ERR_NOMEM;
-            break;
-          }
-          if (s.fields.append(&r, sizeof r)) {
-            err = "out of memory";
-            code = ERR_NOMEM;
-            break;
-          }
-          ++s.nfields;
-          st = S_LINE_LF;
-        } else if (c == '\n') {
-          err = "bare LF in head";
-        } else {
-          err = c == 0 ? "NUL in header value" : "control byte in header value";
-        }
-        break;
-      case S_END_LF:
-        if (c == '\n') st = S_DONE;
-        else err = "bare CR in head";
-        break;
-      case S_DONE:
-        break;
-    }
-    ++i;
-  }
-  s.state = st;
-  s.scanned += i;
+  size_t i = s.scan(data, n, kind_ == Kind::Request, max_headers_, &err, &code);
 
   if (err) return fail(code, err);
-  if (st != S_DONE && n < len) return fail(ERR_HEAD_TOO_LARGE, "head larger than the limit");
+  if (s.state != Impl::S_DONE && n < len) return fail(ERR_HEAD_TOO_LARGE, "head larger than the limit");
   if (s.head.append(data, i)) return fail(ERR_NOMEM, "out of memory");
   *consumed = i;
-  return st == S_DONE ? 1 : 0;
+  return s.state == Impl::S_DONE ? 1 : 0;
 }
 
 span HttpHead::method() const {
@@ -360,9 +383,7 @@ bool HttpHead::has_token(span name, span token) const {
   for (size_t i = 0; i < n; ++i) {
     HttpField f = field(i);
     if (!equals_ci(f.name, name)) continue;
-    span rest = f.value, el;
-    while (next_list_element(&rest, &el))
-      if (equals_ci(el, token)) return true;
+    if (list_contains_ci(f.value, token)) return true;
   }
   return false;
 }
@@ -382,6 +403,13 @@ void HttpHead::release() {
   reason_ = "";
   alloc_->destroy(impl_);
   impl_ = nullptr;
+}
+
+bool list_contains_ci(span list, span token) {
+  span el;
+  while (next_list_element(&list, &el))
+    if (equals_ci(el, token)) return true;
+  return false;
 }
 
 bool next_list_element(span *rest, span *element) {

@@ -100,5 +100,7 @@ class HttpHead {
 // not split. Returns false when the list is exhausted. One pass: each call advances
 // *rest past what it examined.
 bool next_list_element(span *rest, span *element);
+// Whether the list holds `token` as an element (ASCII case-insensitive).
+bool list_contains_ci(span list, span token);
 
 }  // namespace pushwire

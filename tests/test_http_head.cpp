@@ -4,22 +4,11 @@
 #include "alloc_counter.hpp"
 #include "harness.hpp"
 #include "http_head.hpp"
+#include "http_samples.hpp"
 
 using namespace pushwire;
 
 namespace {
-
-// RFC 6455 §1.3 (with the §4.2.1 version field).
-const char kRfcRequest[] =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
 
 int feed_all(HttpHead &h, const std::string &s, size_t *consumed = nullptr) {
   size_t n = 0;

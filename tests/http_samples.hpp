@@ -1,0 +1,15 @@
+// Sample heads shared by the HTTP and handshake tests.
+#pragma once
+
+// RFC 6455 §1.3 opening request (with the §4.2.1 version field); its key gives the
+// accept value s3pPLMBiTxaQ9kYGzzhZRbK+xOo=.
+static const char kRfcRequest[] =
+    "GET /chat HTTP/1.1\r\n"
+    "Host: server.example.com\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Origin: http://example.com\r\n"
+    "Sec-WebSocket-Protocol: chat, superchat\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n";
