@@ -103,6 +103,8 @@ demo: $(BUILD)/examples/echo_server
 	$(BUILD)/examples/echo_server --port $${PORT:-8080}
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-cov
+
+include fuzz/fuzz.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
