@@ -18,14 +18,14 @@ LLVM_PROFDATA ?= $(firstword $(shell command -v llvm-profdata llvm-profdata-14 2
 LLVM_COV ?= $(firstword $(shell command -v llvm-cov llvm-cov-14 2>/dev/null) llvm-cov)
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
-.PHONY: fuzz-replay fuzz-engines fuzz fuzz-merge coverage memcheck
+.PHONY: fuzz-replay fuzz-engines fuzz fuzz-merge fuzz-seeds coverage memcheck
 all: fuzz-replay
 fuzz-replay: $(FUZZ_REPLAYS)
 fuzz-engines: $(FUZZ_ENGINES)
 
 $(BUILD)/fuzz/%.o: fuzz/%.cpp $(VERSION_H)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS_ALL) -Ifuzz $(TEST_CXXFLAGS) -MMD -MP -c $< -o $@
+	$(CXX) $(CPPFLAGS_ALL) -Ifuzz -Itests $(TEST_CXXFLAGS) -MMD -MP -c $< -o $@
 
 # A target whose library functions have not landed yet is skipped (NAME.missing lists
 # them for the regression suite) rather than breaking the build.
@@ -39,6 +39,15 @@ $(FUZZ_REPLAYS): $(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(BUILD)/fuzz/driver_main.o 
 
 $(FUZZ_ENGINES): $(BUILD)/fuzz/%.fuzzer: $(BUILD)/fuzz/%.o $(STATIC_LIB)
 	$(CXX) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^
+
+# Seeds from the RFC/WHATWG examples and tests/vectors, filed by SHA-256 into fuzz/corpus.
+$(BUILD)/fuzz/seeds: $(BUILD)/fuzz/seeds.o $(BUILD)/tests/vector_file.o
+	$(CXX) -o $@ $^ $(LDLIBS_SAN)
+
+fuzz-seeds: $(BUILD)/fuzz/seeds
+	@rm -rf $(BUILD)/fuzz/seeds.out
+	$(BUILD)/fuzz/seeds $(BUILD)/fuzz/seeds.out tests/vectors
+	@sh fuzz/run.sh file $(BUILD)/fuzz/seeds.out
 
 # Each target in turn (one process, one job: the machine is shared), new inputs kept in
 # build-fuzz/corpus/NAME; `make fuzz-merge` moves the ones adding coverage into the seeds.

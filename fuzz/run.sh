@@ -5,11 +5,27 @@
 #                                  crashes to build-fuzz/artifacts/NAME-*
 #   fuzz/run.sh merge NAME         add the inputs of build-fuzz/corpus/NAME that reach new
 #                                  coverage to fuzz/corpus/NAME, named by their SHA-256
+#   fuzz/run.sh file DIR           copy DIR/NAME/* into fuzz/corpus/NAME/<sha256> (seeds,
+#                                  reproducers of fixed bugs)
 # Extra libFuzzer flags may be given in FUZZ_FLAGS.
 set -eu
 cmd=$1
-t=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$cmd" = file ]; then
+  added=0
+  for d in "$2"/*/; do
+    t=$(basename "$d")
+    mkdir -p "$top/fuzz/corpus/$t"
+    for f in "$d"*; do
+      [ -f "$f" ] || continue
+      h=$(sha256sum "$f" | cut -c1-64)
+      [ -e "$top/fuzz/corpus/$t/$h" ] || { cp "$f" "$top/fuzz/corpus/$t/$h"; added=$((added + 1)); }
+    done
+  done
+  echo "$added new corpus files"
+  exit 0
+fi
+t=$2
 out="$top/build-fuzz"
 bin="$out/fuzz/$t.fuzzer"
 seeds="$top/fuzz/corpus/$t"

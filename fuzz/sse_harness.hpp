@@ -105,8 +105,10 @@ class SseReader {
         FUZZ_CHECK(attempt == 0 && drain() > 0, "BUFFER_FULL with no event left to pull");
         continue;
       }
-      if (rc < 0) stick(rc);
+      // Events completed before the error may still come first.
       drain();
+      if (rc < 0) FUZZ_CHECK(sticky == rc, "feed returned %s, next_event %s", pushwire_error_name(rc),
+                             pushwire_error_name(sticky));
       return rc;
     }
   }

@@ -10,7 +10,7 @@ for src in fuzz/fuzz_*.cpp; do
   bin="$BUILD/fuzz/$t"
   if [ ! -x "$bin" ]; then
     if [ -f "$bin.missing" ]; then
-      echo "skip $t: not in the library yet: $(tr '\n' ' ' < "$bin.missing")"
+      echo "skip $t: $(wc -l < "$bin.missing") library functions not landed yet"
       continue
     fi
     echo "FAIL $t: $bin not built"
