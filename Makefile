@@ -44,7 +44,7 @@ STATIC_LIB := $(BUILD)/libpushwire.a
 SHARED_LIB := $(BUILD)/libpushwire.so.$(VERSION)
 SONAME := libpushwire.so.$(ABI_VERSION)
 
-.PHONY: all lib test demo clean
+.PHONY: all lib test demo clean bench
 all: lib $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
@@ -96,8 +96,34 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -D_GNU_SOURCE -std=c11 $(OPT) $(WARN) $(SANFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS_SAN)
 
-test: all
+test: all $(BUILD)/bench/pwbench
 	BUILD=$(BUILD) sh tests/run_all.sh
+
+# ---- benchmarks: tests/bench, see tests/bench/README.md ----
+# pwbench is test code (C++17 with exceptions, which Boost needs), not part of `all`.
+# The peers are compiled in only when their headers are installed (__has_include), so
+# it builds without them and reports them as unavailable.
+BENCH_SRCS := $(wildcard tests/bench/*.cpp)
+BENCH_OBJS := $(BENCH_SRCS:tests/bench/%.cpp=$(BUILD)/bench/%.o)
+BENCH_CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread $(SANFLAGS) $(CXXFLAGS)
+BENCH_LIBS = $(if $(shell echo "#include <wslay/wslay.h>" | $(CXX) -E -x c++ - >/dev/null 2>&1 && echo y),-lwslay)
+
+$(BUILD)/bench/%.o: tests/bench/%.cpp $(VERSION_H)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS_ALL) $(BENCH_CXXFLAGS) -MMD -MP -c $< -o $@
+
+# --whole-archive: pwbench references the C ABI weakly (tests/bench/pw_weak.hpp).
+$(BUILD)/bench/pwbench: $(BENCH_OBJS) $(STATIC_LIB)
+	$(CXX) -pthread -o $@ $(BENCH_OBJS) -Wl,--whole-archive $(STATIC_LIB) -Wl,--no-whole-archive $(BENCH_LIBS) \
+	  $(LDLIBS_SAN)
+
+# The release build is meson's buildtype=release (-O3, NDEBUG), no -march: what packagers
+# ship. BENCH_ROUNDS, BENCH_SUBSET, BENCH_MIN_TIME, BENCH_DIR tune the run.
+bench:
+	@$(MAKE) --no-print-directory BUILD=build/release OPT='-O3 -DNDEBUG' SANITIZE= build/release/bench/pwbench
+	python3 tests/bench/driver.py --bin build/release/bench/pwbench --out build/bench \
+	  --rounds $${BENCH_ROUNDS:-5} --subset $${BENCH_SUBSET:-full} --min-time $${BENCH_MIN_TIME:-0.5} \
+	  --dir $${BENCH_DIR:-/tmp/pushwire-bench}
 
 demo: $(BUILD)/examples/echo_server
 	$(BUILD)/examples/echo_server --port $${PORT:-8080}

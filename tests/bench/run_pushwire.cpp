@@ -1,0 +1,420 @@
+// pushwire runners, through the public C ABI only:
+//   pushwire          W1-W6 pushwire_ws_feed (copying), W7 one AUTO_ACCEPT server handle per
+//                     request, W8 pushwire_sse_encode into the output buffer, W9 pushwire_sse_parser
+//   pushwire-inplace  W1-W5, W3b pushwire_ws_feed_mutable on a fresh (untimed) copy of the input
+//   pushwire-writer   W8 through pushwire_sse_writer (queue, then drain 64 KiB at a time)
+#include <cstring>
+
+#include "bench.hpp"
+#include "pw_weak.hpp"
+
+namespace bench {
+namespace {
+
+std::string pw_error(const char *what, int rc) {
+  return std::string(what) + ": " + pushwire_error_name(rc) + " (" + pushwire_strerror(rc) + ")";
+}
+
+}  // namespace
+
+// The library may not implement every section yet (it lands in stages); a runner whose
+// functions are missing says so instead of failing to link.
+bool pw_have_ws() {
+  return PW_HAVE(pushwire_ws_new) && PW_HAVE(pushwire_ws_free) && PW_HAVE(pushwire_ws_set_option) &&
+         PW_HAVE(pushwire_ws_feed) && PW_HAVE(pushwire_ws_next_event) && PW_HAVE(pushwire_ws_peek_output) &&
+         PW_HAVE(pushwire_ws_consume_output);
+}
+
+bool pw_drain_ws(pushwire_ws *ws, PassResult &r) {
+  pushwire_ws_event ev;
+  int rc;
+  while ((rc = pushwire_ws_next_event(ws, &ev)) == 1) {
+    switch (ev.type) {
+      case PUSHWIRE_WS_EV_TEXT:
+      case PUSHWIRE_WS_EV_BINARY:
+        r.checksum += msg_checksum(ev.data.ptr, ev.data.len);
+        r.units++;
+        break;
+      case PUSHWIRE_WS_EV_PING:
+        r.pings++;
+        break;
+      case PUSHWIRE_WS_EV_CLOSE:
+        r.error = "CLOSE event, code " + std::to_string(ev.code) + ": " + pushwire_ws_error_reason(ws);
+        return false;
+      default:
+        break;
+    }
+  }
+  if (rc < 0) {
+    r.error = pw_error("pushwire_ws_next_event", rc);
+    return false;
+  }
+  pushwire_span out;
+  size_t n;
+  while ((n = pushwire_ws_peek_output(ws, &out)) > 0) {
+    r.pong_bytes += n;
+    pushwire_ws_consume_output(ws, n);
+  }
+  return true;
+}
+
+// Limits that admit W3b (16 MiB in one frame) with room to spare; the same for every peer.
+pushwire_ws *pw_open_ws(const pushwire_allocator *alloc, bool streaming, uint64_t max_fragments, std::string &why) {
+  pushwire_ws *ws = nullptr;
+  int rc = pushwire_ws_new(&ws, PUSHWIRE_WS_SERVER, alloc);
+  if (rc != 0) {
+    why = pw_error("pushwire_ws_new", rc);
+    return nullptr;
+  }
+  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE, 32u << 20);
+  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, 32u << 20);
+  if (max_fragments) pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAGMENTS, max_fragments);
+  if (streaming) pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_STREAMING, 1);
+  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
+  rc = pushwire_ws_feed(ws, reinterpret_cast<const uint8_t *>(kSampleRequest), sizeof kSampleRequest - 1);
+  pushwire_ws_event ev;
+  if (rc == 0) rc = pushwire_ws_next_event(ws, &ev);
+  if (rc != 1 || ev.type != PUSHWIRE_WS_EV_ACCEPTED) {
+    why = rc < 0 ? pw_error("sample handshake", rc) : "sample handshake: no ACCEPTED event";
+    pushwire_ws_free(ws);
+    return nullptr;
+  }
+  pushwire_span out;
+  size_t n = pushwire_ws_peek_output(ws, &out);
+  uint64_t sum = 0;
+  if (!accept_checksum(out.ptr, n, sum, why) ||
+      std::string(reinterpret_cast<const char *>(out.ptr), n).find(kSampleAccept) == std::string::npos) {
+    if (why.empty()) why = "sample handshake: wrong Sec-WebSocket-Accept";
+    pushwire_ws_free(ws);
+    return nullptr;
+  }
+  pushwire_ws_consume_output(ws, n);
+  return ws;
+}
+
+namespace {
+
+class PushwireWs : public Runner {
+ public:
+  explicit PushwireWs(bool inplace) : inplace_(inplace) {}
+  const char *name() const override { return inplace_ ? "pushwire-inplace" : "pushwire"; }
+  std::string unavailable() const override {
+    if (!pw_have_ws() || (inplace_ && !PW_HAVE(pushwire_ws_feed_mutable)))
+      return "pushwire_ws_* not in this libpushwire yet";
+    return "";
+  }
+  bool supports(const Workload &w) const override {
+    // In place only matters where payloads are large enough to be copied at all.
+    return w.is_ws() && (!inplace_ || w.id != "W6");
+  }
+  void prepare(const Workload &w) override {
+    if (inplace_) copy_.resize(w.data.size());
+  }
+  void before_pass(const Workload &w) override {
+    if (inplace_) std::memcpy(copy_.data(), w.data.data(), w.data.size());
+  }
+  void release(const Workload &) override { std::vector<uint8_t>().swap(copy_); }
+
+  void pass(const Workload &w, PassResult &r) override {
+    pushwire_ws *ws = pw_open_ws(nullptr, false, 0, r.error);
+    if (!ws) return;
+    const size_t total = w.data.size();
+    for (size_t off = 0; off < total; off += chunk) {
+      size_t len = total - off < chunk ? total - off : chunk;
+      int rc = feed(ws, off, len, w);
+      if (rc == PUSHWIRE_ERR_BUFFER_FULL) {  // cannot happen while we drain after each feed
+        if (!pw_drain_ws(ws, r)) break;
+        rc = feed(ws, off, len, w);
+      }
+      if (rc != 0) {
+        r.error = pw_error(inplace_ ? "pushwire_ws_feed_mutable" : "pushwire_ws_feed", rc);
+        break;
+      }
+      if (!pw_drain_ws(ws, r)) break;
+    }
+    pushwire_ws_free(ws);
+  }
+
+  std::string extras(const Workload &) const override {
+    return std::string(",\"utf8_validated\":true,\"chunk\":65536,\"handshake\":\"rfc6455-sample\",\"api\":\"") +
+           (inplace_ ? "pushwire_ws_feed_mutable" : "pushwire_ws_feed") + "\"";
+  }
+
+ private:
+  int feed(pushwire_ws *ws, size_t off, size_t len, const Workload &w) {
+    if (inplace_) return pushwire_ws_feed_mutable(ws, copy_.data() + off, len);
+    return pushwire_ws_feed(ws, w.data.data() + off, len);
+  }
+  bool inplace_;
+  std::vector<uint8_t> copy_;
+};
+
+// W7: per request, a fresh server handle with AUTO_ACCEPT; the 101 is copied out the way
+// it would be written to the socket, and checked after the timed region.
+class PushwireHandshake : public Runner {
+ public:
+  const char *name() const override { return "pushwire"; }
+  std::string unavailable() const override { return pw_have_ws() ? "" : "pushwire_ws_* not in this libpushwire yet"; }
+  bool supports(const Workload &w) const override { return w.id == "W7"; }
+  void prepare(const Workload &w) override {
+    reqs_.clear();
+    const uint8_t *p = w.data.data();
+    size_t n = w.data.size(), start = 0;
+    for (size_t i = 3; i < n; i++) {
+      if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r') {
+        reqs_.push_back({start, i + 1 - start});
+        start = i + 1;
+      }
+    }
+    arena_.assign(reqs_.size() * 256, 0);
+    resp_.assign(reqs_.size(), {0, 0});
+  }
+  void release(const Workload &) override {
+    std::vector<uint8_t>().swap(arena_);
+    reqs_.clear();
+    resp_.clear();
+  }
+
+  void pass(const Workload &w, PassResult &r) override {
+    size_t pos = 0;
+    for (size_t i = 0; i < reqs_.size(); i++) {
+      pushwire_ws *ws = nullptr;
+      int rc = pushwire_ws_new(&ws, PUSHWIRE_WS_SERVER, nullptr);
+      if (rc != 0) {
+        r.error = pw_error("pushwire_ws_new", rc);
+        return;
+      }
+      pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
+      rc = pushwire_ws_feed(ws, w.data.data() + reqs_[i].first, reqs_[i].second);
+      pushwire_ws_event ev;
+      if (rc == 0) rc = pushwire_ws_next_event(ws, &ev);
+      if (rc != 1 || ev.type != PUSHWIRE_WS_EV_ACCEPTED) {
+        r.error = "request " + std::to_string(i) + ": " +
+                  (rc < 0 ? pw_error("handshake", rc) : std::string("no ACCEPTED event"));
+        pushwire_ws_free(ws);
+        return;
+      }
+      pushwire_span out;
+      size_t n = pushwire_ws_peek_output(ws, &out);
+      if (pos + n > arena_.size()) arena_.resize(2 * (pos + n));
+      std::memcpy(arena_.data() + pos, out.ptr, n);
+      resp_[i] = {pos, n};
+      pos += n;
+      pushwire_ws_consume_output(ws, n);
+      pushwire_ws_free(ws);
+      r.units++;
+    }
+  }
+
+  void after_pass(const Workload &, PassResult &r) override {
+    if (!r.error.empty()) return;
+    for (size_t i = 0; i < resp_.size(); i++) {
+      std::string why;
+      if (!accept_checksum(arena_.data() + resp_[i].first, resp_[i].second, r.checksum, why)) {
+        r.error = "response " + std::to_string(i) + ": " + why;
+        return;
+      }
+    }
+  }
+  std::string extras(const Workload &) const override {
+    return ",\"api\":\"pushwire_ws_new+AUTO_ACCEPT+feed+next_event+peek_output+free per request\"";
+  }
+
+ private:
+  std::vector<std::pair<size_t, size_t>> reqs_;
+  std::vector<std::pair<size_t, size_t>> resp_;
+  std::vector<uint8_t> arena_;
+};
+
+// W8 input records (name 0x1F id 0x1F data 0x1E) as encoder fields; parsed untimed.
+std::vector<pushwire_sse_fields> parse_w8(const Workload &w) {
+  std::vector<pushwire_sse_fields> out;
+  out.reserve(w.units);
+  const char *p = reinterpret_cast<const char *>(w.data.data());
+  const char *end = p + w.data.size();
+  while (p < end) {
+    const char *a = static_cast<const char *>(std::memchr(p, 0x1f, size_t(end - p)));
+    const char *b = a ? static_cast<const char *>(std::memchr(a + 1, 0x1f, size_t(end - a - 1))) : nullptr;
+    const char *c = b ? static_cast<const char *>(std::memchr(b + 1, 0x1e, size_t(end - b - 1))) : nullptr;
+    if (!c) break;
+    pushwire_sse_fields f;
+    std::memset(&f, 0, sizeof f);
+    f.event = p;
+    f.event_len = size_t(a - p);
+    f.id = a + 1;
+    f.id_len = size_t(b - a - 1);
+    f.data = b + 1;
+    f.data_len = size_t(c - b - 1);
+    f.retry_ms = -1;
+    out.push_back(f);
+    p = c + 1;
+  }
+  return out;
+}
+
+class PushwireSseEncode : public Runner {
+ public:
+  explicit PushwireSseEncode(bool writer) : writer_(writer) {}
+  const char *name() const override { return writer_ ? "pushwire-writer" : "pushwire"; }
+  std::string unavailable() const override {
+    bool ok = writer_ ? PW_HAVE(pushwire_sse_writer_new) && PW_HAVE(pushwire_sse_writer_event) &&
+                            PW_HAVE(pushwire_sse_writer_peek_output) && PW_HAVE(pushwire_sse_writer_response_head)
+                      : PW_HAVE(pushwire_sse_encode);
+    return ok ? "" : "pushwire_sse_* writer not in this libpushwire yet";
+  }
+  bool supports(const Workload &w) const override { return w.id == "W8"; }
+  void prepare(const Workload &w) override {
+    events_ = parse_w8(w);
+    out_.assign(w.output_bytes + 4096, 0);  // pre-touched, like the memcpy reference
+  }
+  void release(const Workload &) override {
+    std::vector<uint8_t>().swap(out_);
+    events_.clear();
+  }
+
+  void pass(const Workload &, PassResult &r) override {
+    pos_ = 0;
+    if (writer_) {
+      pass_writer(r);
+      return;
+    }
+    for (const pushwire_sse_fields &f : events_) {
+      size_t written = 0;
+      int rc = pushwire_sse_encode(&f, out_.data() + pos_, out_.size() - pos_, &written);
+      if (rc != 0) {
+        r.error = pw_error("pushwire_sse_encode", rc);
+        return;
+      }
+      pos_ += written;
+      r.units++;
+    }
+  }
+
+  void after_pass(const Workload &w, PassResult &r) override {
+    r.checksum = pos_;
+    if (r.error.empty() && (pos_ != w.expected.size() || std::memcmp(out_.data(), w.expected.data(), pos_) != 0))
+      r.error = "output differs from w9.sse";
+  }
+  std::string extras(const Workload &w) const override {
+    return ",\"input_bytes\":" + std::to_string(w.wire_bytes) + ",\"api\":\"" +
+           (writer_ ? "pushwire_sse_writer_event, drained every 64 KiB" : "pushwire_sse_encode into one buffer") +
+           "\"";
+  }
+
+ private:
+  void drain(pushwire_sse_writer *sw, bool keep) {
+    pushwire_span out;
+    size_t n;
+    while ((n = pushwire_sse_writer_peek_output(sw, &out)) > 0) {
+      if (keep) {
+        std::memcpy(out_.data() + pos_, out.ptr, n);
+        pos_ += n;
+      }
+      pushwire_sse_writer_consume_output(sw, n);
+    }
+  }
+  void pass_writer(PassResult &r) {
+    pushwire_sse_writer *sw = nullptr;
+    int rc = pushwire_sse_writer_new(&sw, nullptr);
+    if (rc != 0) {
+      r.error = pw_error("pushwire_sse_writer_new", rc);
+      return;
+    }
+    rc = pushwire_sse_writer_response_head(sw);
+    if (rc != 0) r.error = pw_error("pushwire_sse_writer_response_head", rc);
+    drain(sw, false);  // the HTTP head is not part of the event stream
+    for (size_t i = 0; rc == 0 && i < events_.size(); i++) {
+      rc = pushwire_sse_writer_event(sw, &events_[i]);
+      if (rc != 0) {
+        r.error = pw_error("pushwire_sse_writer_event", rc);
+        break;
+      }
+      r.units++;
+      if (pushwire_sse_writer_output_size(sw) >= kChunk) {
+        if (pos_ + pushwire_sse_writer_output_size(sw) > out_.size()) {
+          r.error = "writer produced more than w9.sse";
+          break;
+        }
+        drain(sw, true);
+      }
+    }
+    if (pos_ + pushwire_sse_writer_output_size(sw) > out_.size())
+      r.error = "writer produced more than w9.sse";
+    else
+      drain(sw, true);
+    pushwire_sse_writer_free(sw);
+  }
+
+  bool writer_;
+  std::vector<pushwire_sse_fields> events_;
+  std::vector<uint8_t> out_;
+  size_t pos_ = 0;
+};
+
+class PushwireSseParse : public Runner {
+ public:
+  const char *name() const override { return "pushwire"; }
+  std::string unavailable() const override {
+    return PW_HAVE(pushwire_sse_parser_new) && PW_HAVE(pushwire_sse_parser_feed) &&
+                   PW_HAVE(pushwire_sse_parser_next_event)
+               ? ""
+               : "pushwire_sse_parser_* not in this libpushwire yet";
+  }
+  bool supports(const Workload &w) const override { return w.id == "W9"; }
+
+  void pass(const Workload &w, PassResult &r) override {
+    pushwire_sse_parser *p = nullptr;
+    int rc = pushwire_sse_parser_new(&p, nullptr);
+    if (rc != 0) {
+      r.error = pw_error("pushwire_sse_parser_new", rc);
+      return;
+    }
+    const size_t total = w.data.size();
+    for (size_t off = 0; off < total && r.error.empty(); off += chunk) {
+      size_t len = total - off < chunk ? total - off : chunk;
+      rc = pushwire_sse_parser_feed(p, w.data.data() + off, len);
+      if (rc == PUSHWIRE_ERR_BUFFER_FULL && drain(p, r)) rc = pushwire_sse_parser_feed(p, w.data.data() + off, len);
+      if (rc != 0) {
+        r.error = pw_error("pushwire_sse_parser_feed", rc);
+        break;
+      }
+      drain(p, r);
+    }
+    if (r.error.empty() && pushwire_sse_parser_feed_eof(p) == 0) drain(p, r);
+    pushwire_sse_parser_free(p);
+  }
+  std::string extras(const Workload &) const override {
+    return ",\"utf8_validated\":true,\"chunk\":65536,\"api\":\"pushwire_sse_parser_feed+next_event\"";
+  }
+
+ private:
+  static bool drain(pushwire_sse_parser *p, PassResult &r) {
+    pushwire_sse_event ev;
+    int rc;
+    while ((rc = pushwire_sse_parser_next_event(p, &ev)) == 1) {
+      if (ev.type != PUSHWIRE_SSE_EV_EVENT) continue;
+      uint64_t c = ev.data.len + ev.event_type.len + ev.last_event_id.len;
+      if (ev.data.len) c += ev.data.ptr[0] + 7u * ev.data.ptr[ev.data.len - 1];
+      r.checksum += c;
+      r.units++;
+    }
+    if (rc < 0) {
+      r.error = pw_error("pushwire_sse_parser_next_event", rc);
+      return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+void add_pushwire_runners(std::vector<std::unique_ptr<Runner>> &out) {
+  out.emplace_back(new PushwireWs(false));
+  out.emplace_back(new PushwireHandshake());
+  out.emplace_back(new PushwireSseEncode(false));
+  out.emplace_back(new PushwireSseParse());
+  out.emplace_back(new PushwireWs(true));
+  out.emplace_back(new PushwireSseEncode(true));
+}
+
+}  // namespace bench
