@@ -18,6 +18,10 @@
 
 #if __has_include(<boost/beast/websocket.hpp>)
 #define PWBENCH_HAVE_BEAST 1
+// GCC 12 with the sanitizers reports a false maybe-uninitialized inside Beast's HTTP parser.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
