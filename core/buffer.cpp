@@ -76,18 +76,6 @@ bool equals_ci(span a, span b) {
 
 bool equals_ci(span a, const char *lit) { return equals_ci(a, make_span(lit, std::strlen(lit))); }
 
-bool is_token_char(uint8_t c) {
-  // RFC 9110 tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool is_token(span s) {
   if (s.len == 0) return false;
   for (size_t i = 0; i < s.len; ++i)

@@ -88,7 +88,11 @@ class StringList {
 inline uint8_t ascii_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? uint8_t(c + 32) : c; }
 bool equals_ci(span a, span b);
 bool equals_ci(span a, const char *lit);
-bool is_token_char(uint8_t c);
+// RFC 9110 tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
+// "`" / "|" / "~" / DIGIT / ALPHA, as a 256-bit set; inline because the head parser asks
+// once per byte of every field name.
+inline constexpr uint64_t kTokenCharSet[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0};
+inline bool is_token_char(uint8_t c) { return (kTokenCharSet[c >> 6] >> (c & 63)) & 1; }
 bool is_token(span s);
 // Strip SP and HTAB from both ends.
 span trim_ows(span s);

@@ -15,6 +15,37 @@ struct FieldRec {
 // Field-value and reason-phrase bytes besides OWS: VCHAR and obs-text.
 inline bool is_value_char(uint8_t c) { return c > 0x20 && c != 0x7f; }
 
+// Values are the bulk of a head. Skips the run of value bytes and OWS starting at i and
+// returns where it ends (the first other byte, or n); *last receives one past the last
+// non-OWS byte of the run (unchanged if there is none). Each byte is examined once:
+// eight at a time while a word holds no control byte, one at a time around those.
+size_t value_run(const uint8_t *p, size_t i, size_t n, size_t *last) {
+  for (;;) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr uint64_t kHigh = 0x8080808080808080ull, kLow7 = 0x7f7f7f7f7f7f7f7full;
+    // Per byte, exact (no carry crosses a byte): the high bit is set where the byte is
+    // below 0x20, equal to 0x7f, equal to 0x20.
+    while (n - i >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p + i, 8);
+      uint64_t below = ~(((x & kLow7) + 0x6060606060606060ull) | x) & kHigh;
+      uint64_t d = x ^ kLow7;
+      uint64_t del = ~(((d & kLow7) + kLow7) | d) & kHigh;
+      if (below | del) break;  // a control byte (HTAB, CR, ...) is in this word
+      uint64_t sp = x ^ 0x2020202020202020ull;
+      uint64_t visible = (((sp & kLow7) + kLow7) | sp) & kHigh;
+      if (visible) *last = i + size_t(63 - __builtin_clzll(visible)) / 8 + 1;
+      i += 8;
+    }
+#endif
+    if (i == n) return i;
+    uint8_t c = p[i];
+    if (is_value_char(c)) *last = i + 1;
+    else if (c != ' ' && c != '\t') return i;
+    ++i;
+  }
+}
+
 }  // namespace
 
 // Positions are offsets into `head` (the copy), which may move while it grows.
@@ -101,7 +132,8 @@ size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t 
         break;
       case S_TARGET:
         if (c > 0x20 && c < 0x7f) {
-          ++i;
+          do ++i;
+          while (i < n && data[i] > 0x20 && data[i] < 0x7f);
           continue;
         }
         if (c == ' ' && base + i > target_off) {
@@ -194,7 +226,8 @@ size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t 
         break;
       case S_NAME:
         if (is_token_char(c)) {
-          ++i;
+          do ++i;
+          while (i < n && is_token_char(data[i]));
           continue;
         }
         if (c == ':') {
@@ -210,22 +243,17 @@ size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t 
         }
         break;
       case S_VALUE:
-        if (is_value_char(c) || c == ' ' || c == '\t') {
-          // Values are the bulk of a head: take the whole run, spaces included, in one
-          // loop; `last` tracks the end of the value without its trailing whitespace.
-          size_t first = kNone, last = 0;
-          do {
-            if (is_value_char(c)) {
-              if (first == kNone) first = i;
-              last = i + 1;
-            }
-            if (++i == n) break;
-            c = data[i];
-          } while (is_value_char(c) || c == ' ' || c == '\t');
-          if (first != kNone) {
-            if (value_start == kNone) value_start = base + first;
-            value_end = base + last;
+        if (value_start == kNone) {  // leading OWS
+          if (c == ' ' || c == '\t') {
+            ++i;
+            continue;
           }
+          if (is_value_char(c)) value_start = base + i;
+        }
+        if (value_start != kNone && (is_value_char(c) || c == ' ' || c == '\t')) {
+          size_t last = kNone;
+          i = value_run(data, i, n, &last);
+          if (last != kNone) value_end = base + last;
           continue;
         }
         if (c == '\r') {
@@ -264,7 +292,6 @@ size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t 
   *code_out = code;
   return i;
 }
-
 
 HttpHead::HttpHead(const Allocator *alloc, Kind kind) : alloc_(alloc), kind_(kind) {}
 

@@ -403,3 +403,54 @@ TEST(http_head_out_of_memory) {
     CHECK_EQ(counter.live, 0);
   }
 }
+
+TEST(http_head_value_runs_word_boundaries) {
+  // Values are scanned eight bytes at a time; check trimming, control bytes and splits
+  // at every position of values long enough to span several words.
+  auto trim = [](const std::string &v) {
+    size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+  };
+  const std::string values[] = {
+      "abcdefghijklmnopqrstuvwxyz0123456789",
+      "  a  b  c  d  e  f  g  h  i  j  k  l           ",
+      "\t\tx\ty\tz\t\t",
+      "\x80\x81\xfe\xff obs-text \xc3\xa9\xe2\x82\xac      \x7e",
+      "a                                 b",
+      std::string(23, ' ') + "x" + std::string(17, ' '),
+      std::string(40, ' '),
+  };
+  for (const std::string &v : values) {
+    std::string req = "GET / HTTP/1.1\r\nV:" + v + "\r\nW: 1\r\n\r\n";
+    for (size_t cut = 0; cut <= req.size(); ++cut) {
+      Allocator a;
+      HttpHead h(&a, HttpHead::Kind::Request);
+      size_t c;
+      int rc = feed_all(h, req.substr(0, cut), &c);
+      if (cut < req.size()) CHECK_EQ(rc, 0);
+      if (rc == 0) CHECK_EQ(feed_all(h, req.substr(cut), &c), 1);
+      CHECK(str(h.field(0).value) == trim(v));
+      CHECK_STR(h.field(1).value.ptr, h.field(1).value.len, "1");
+    }
+  }
+  // A control byte anywhere in a long value is refused, whatever its place in a word.
+  const std::string base(40, 'v');
+  for (size_t pos = 0; pos < base.size(); ++pos) {
+    for (char bad : {'\0', '\x01', '\x0b', '\x1f', '\x7f', '\n'}) {
+      std::string v = base;
+      v[pos] = bad;
+      CHECK_EQ(parse_request("GET / HTTP/1.1\r\nV: " + v + "\r\n\r\n"), ERR_BAD_HTTP);
+    }
+    std::string cr = base;
+    cr[pos] = '\r';  // a CR inside a value ends the line; the next byte must be LF
+    CHECK_EQ(parse_request("GET / HTTP/1.1\r\nV: " + cr + "\r\n\r\n"), ERR_BAD_HTTP);
+  }
+}
+
+TEST(http_head_token_char_set_exact) {
+  const char *tchar = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (int c = 0; c < 256; ++c) {
+    bool want = c != 0 && std::strchr(tchar, c) != nullptr;
+    if (is_token_char(uint8_t(c)) != want) harness::fail(__FILE__, __LINE__, "tchar " + std::to_string(c));
+  }
+}
