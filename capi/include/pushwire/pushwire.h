@@ -523,6 +523,18 @@ PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws);
  * One event to encode. A field with a NULL pointer is absent; a non-NULL pointer with
  * length 0 is present and empty (data "" is an empty `data:` line: a browser dispatches
  * it as an event with empty data). retry_ms < 0 means no retry field.
+ *
+ * The bytes written, with LF line ends and in this order:
+ *   ":" [" " line] LF          per line of `comment`
+ *   "event:" [" " event] LF
+ *   "id:" [" " id] LF          (an empty id makes the browser forget its last event ID)
+ *   "retry: " decimal LF
+ *   "data:" [" " line] LF      per line of `data`
+ *   LF                         ends the event, when any field but `comment` is present
+ * The space after the colon is written exactly when the value is non-empty, so a value
+ * that starts with a space keeps it (a browser strips one). `data` and `comment` are split
+ * on CR LF, LF and CR: a browser receives the data with every line break turned into LF
+ * and nothing else changed. A browser dispatches an event iff `data` is present.
  */
 typedef struct pushwire_sse_fields {
   const char *event;
@@ -541,9 +553,11 @@ typedef struct pushwire_sse_fields {
  * Encode one event into out[0..cap). Data and comments are split on CR, LF and CRLF into
  * one line each; the event ends with a blank line (unless only a comment was given).
  * *written receives the bytes written, or on PUSHWIRE_ERR_BUFFER_TOO_SMALL the bytes
- * needed (out may then be NULL with cap 0, as a size query). Returns 0,
- * PUSHWIRE_ERR_BUFFER_TOO_SMALL, or PUSHWIRE_ERR_INVALID_ARGUMENT (event/id with CR or LF,
- * id with NUL, non-zero reserved, no field at all).
+ * needed (out may then be NULL with cap 0, as a size query; SIZE_MAX when the event could
+ * never be encoded). Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL, or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (event/id with CR or LF, id with NUL, non-zero reserved,
+ * no field at all, a NULL pointer with a non-zero length, fields or written NULL, out NULL
+ * with cap > 0).
  */
 PUSHWIRE_API int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written);
 
@@ -557,49 +571,83 @@ typedef enum pushwire_sse_writer_option {
   PUSHWIRE_SSE_WRITER_OPT_HEARTBEAT_MS = 2
 } pushwire_sse_writer_option;
 
-/** Create a writer. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
+/** Create a writer. `alloc` is copied (NULL: libc). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
 PUSHWIRE_API int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc);
 /** Free the writer. NULL does nothing. */
 PUSHWIRE_API void pushwire_sse_writer_free(pushwire_sse_writer *w);
-/** Set an option. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_UNSUPPORTED. */
+/**
+ * Set an option, at any time. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle,
+ * MAX_OUTPUT_BUFFER 0) or PUSHWIRE_ERR_UNSUPPORTED (unknown option).
+ */
 PUSHWIRE_API int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire_sse_writer_option option,
                                                 uint64_t value);
 
-/** Add a header to the response head (same rules as pushwire_ws_add_header). Copied. */
+/**
+ * Add a header to the response head (same rules as pushwire_ws_add_header; the names the
+ * head writes itself, Content-Type, Cache-Control and X-Accel-Buffering, are refused too).
+ * Copied. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (the head is
+ * already queued) or PUSHWIRE_ERR_NOMEM.
+ */
 PUSHWIRE_API int pushwire_sse_writer_add_header(pushwire_sse_writer *w, const char *name, size_t name_len,
                                                 const char *value, size_t value_len);
 
 /**
- * Queue the response head: 200, Content-Type: text/event-stream; charset=utf-8,
- * Cache-Control: no-cache, X-Accel-Buffering: no, and the added headers. Once only.
- * Returns 0, PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
+ * Queue the response head, exactly "HTTP/1.1 200 OK\r\n"
+ * "Content-Type: text/event-stream; charset=utf-8\r\n" "Cache-Control: no-cache\r\n"
+ * "X-Accel-Buffering: no\r\n", the added headers, then "\r\n". It has no Content-Length:
+ * the stream ends when the connection closes. Once only, and before any other output.
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (called again, or
+ * after an event, comment or heartbeat was queued), PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_sse_writer_response_head(pushwire_sse_writer *w);
 
-/** Queue one event (see pushwire_sse_encode). Returns its codes plus PUSHWIRE_ERR_BUFFER_FULL and PUSHWIRE_ERR_NOMEM. */
+/**
+ * Queue one event (see pushwire_sse_encode for the bytes). All or nothing: on failure
+ * nothing is queued. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (as for pushwire_sse_encode,
+ * or a NULL handle), PUSHWIRE_ERR_BUFFER_FULL (the queue would pass MAX_OUTPUT_BUFFER) or
+ * PUSHWIRE_ERR_NOMEM.
+ */
 PUSHWIRE_API int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields);
 
-/** Queue a comment (e.g. a heartbeat), split into lines like data. Returns as pushwire_sse_writer_event. */
+/**
+ * Queue a comment (e.g. a heartbeat), split into lines like data: text "ping" is
+ * ": ping\n", an empty text (or NULL with len 0) is ":\n". Returns as pushwire_sse_writer_event.
+ */
 PUSHWIRE_API int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len);
 
-/** Output queue, as for WebSocket. */
+/**
+ * The queued output: *out (may be NULL) points at the first unsent bytes. Returns the
+ * number of bytes in *out (0: nothing to send, or a NULL handle). The span is valid until
+ * the next mutating call.
+ */
 PUSHWIRE_API size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out);
+/** Drop the first n bytes of the output (they were written). Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT (n too large, NULL handle). */
 PUSHWIRE_API int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n);
+/** Bytes queued for output (backpressure); 0 for a NULL handle. Not mutating. */
 PUSHWIRE_API size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w);
 
 /**
  * Heartbeats without a clock of its own: pass the monotonic time in ms. Output queued since
- * the previous tick counts as activity at now_ms. Queues ": heartbeat" when the interval
- * passed without output. *next_ms (may be NULL) receives when to tick next (UINT64_MAX:
- * never). Returns 1 if a heartbeat was queued, 0 if not, or PUSHWIRE_ERR_INVALID_ARGUMENT /
- * PUSHWIRE_ERR_BUFFER_FULL / PUSHWIRE_ERR_NOMEM.
+ * the previous tick counts as activity at now_ms; the first tick starts the clock. Queues
+ * ": heartbeat\n" when HEARTBEAT_MS passed without output. *next_ms (may be NULL) receives
+ * when to tick next (UINT64_MAX: never, heartbeats are off). Returns 1 if a heartbeat was
+ * queued, 0 if not, or PUSHWIRE_ERR_INVALID_ARGUMENT / PUSHWIRE_ERR_BUFFER_FULL /
+ * PUSHWIRE_ERR_NOMEM (nothing queued; the next tick tries again).
  */
 PUSHWIRE_API int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms);
 
 /**
  * Read an event-stream request: whether its Accept admits text/event-stream (1) or not
- * (0), and its Last-Event-ID into *last_event_id (len 0 when absent; may be NULL).
- * Returns 1, 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_INVALID_STATE (head not complete).
+ * (0), and its Last-Event-ID into *last_event_id (the first such field, surrounding
+ * whitespace removed; {NULL, 0} when absent; may be NULL; valid as the request's spans).
+ * Accept follows RFC 9110: of the media ranges `text/event-stream`, `text/ *` and `* / *`
+ * (written spaced only inside this comment; matched case-insensitively, across every
+ * Accept field), the most specific one listed decides, and admits
+ * when its q is above 0 (q=0 refuses; parameters other than q are ignored; an element with
+ * a malformed q is ignored). A request with no Accept field admits every type (Go's client
+ * sends none); an Accept that lists none of the three ranges does not (a browser's
+ * EventSource sends "Accept: text/event-stream"). Not mutating.
+ * Returns 1, 0, PUSHWIRE_ERR_INVALID_ARGUMENT (req NULL) or PUSHWIRE_ERR_INVALID_STATE (head not complete).
  */
 PUSHWIRE_API int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id);
 
@@ -607,28 +655,49 @@ PUSHWIRE_API int pushwire_sse_request_check(const pushwire_http_request *req, pu
 /* Section - SSE parser                                                     */
 /* ======================================================================== */
 
-/** A browser-exact text/event-stream parser (WHATWG HTML, "event stream interpretation"). */
+/**
+ * A browser-exact text/event-stream parser (WHATWG HTML, "Parsing an event stream" and
+ * "Interpreting an event stream"), for any chunking of the input:
+ * - bytes are decoded as UTF-8 the way a browser does (WHATWG Encoding "UTF-8 decode"):
+ *   one leading BOM is dropped (a second is data), and every maximal invalid subpart
+ *   becomes one U+FFFD (F0 9F 98 then 'A' gives U+FFFD 'A'; ED A0 80 gives three);
+ * - lines end in CR LF, LF or CR (a CR and the LF after it are one line end even when
+ *   fed apart); a line starting with ':' is a comment; a line without ':' is a field name
+ *   with an empty value; one space after the colon is removed;
+ * - `data` appends its value and LF to the data buffer; `event` sets the type; `id` sets
+ *   the last event ID unless the value holds NUL (an empty id clears it); `retry` counts
+ *   only when all ASCII digits (and below 2^64); other fields are ignored;
+ * - a blank line makes the pending id the last event ID, then dispatches when the data
+ *   buffer is not empty: data without its final LF, type "message" unless set, the last
+ *   event ID (which persists across events); an unterminated event at the end is dropped.
+ */
 typedef struct pushwire_sse_parser pushwire_sse_parser;
 
 typedef enum pushwire_sse_parser_option {
-  /** Longest line in bytes (after UTF-8 decoding). Default 64 KiB. Over it: PUSHWIRE_ERR_LINE_TOO_LONG. */
+  /** Longest line in bytes (after UTF-8 decoding, line end excluded). Default 64 KiB. Over it: PUSHWIRE_ERR_LINE_TOO_LONG. */
   PUSHWIRE_SSE_PARSER_OPT_MAX_LINE = 1,
   /** Largest event (data plus type plus id) in bytes. Default 1 MiB. Over it: PUSHWIRE_ERR_EVENT_TOO_BIG. */
   PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT = 2,
   /** 1: report comment lines as COMMENT events. Default 0. */
-  PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS = 3
+  PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS = 3,
+  /**
+   * Most fed bytes held unparsed while events wait to be pulled. Default 4 MiB. A feed
+   * that would pass it while unparsed bytes are held returns PUSHWIRE_ERR_BUFFER_FULL; a
+   * feed into an empty input buffer is always taken, whatever its size.
+   */
+  PUSHWIRE_SSE_PARSER_OPT_MAX_INPUT_BUFFER = 4
 } pushwire_sse_parser_option;
 
 typedef enum pushwire_sse_event_type {
-  /** A dispatched event: type, data, last_event_id. */
+  /** A dispatched event: event_type, data, last_event_id. */
   PUSHWIRE_SSE_EV_EVENT = 1,
-  /** An accepted retry field: retry_ms. */
+  /** An accepted retry field: retry_ms (reported when its line is parsed, before the event it is in). */
   PUSHWIRE_SSE_EV_RETRY = 2,
-  /** A comment line (only with REPORT_COMMENTS): data is the text after ':'. */
+  /** A comment line (only with REPORT_COMMENTS): data is the text after ':', a leading space included. */
   PUSHWIRE_SSE_EV_COMMENT = 3
 } pushwire_sse_event_type;
 
-/** One parser event; the layout is pinned. Spans are valid until the next mutating call. */
+/** One parser event; the layout is pinned. Spans are valid until the next mutating call; unused fields are zero. */
 typedef struct pushwire_sse_event {
   uint32_t type; /**< pushwire_sse_event_type */
   uint32_t flags;
@@ -639,43 +708,63 @@ typedef struct pushwire_sse_event {
   uint64_t reserved;
 } pushwire_sse_event;
 
-/** Create a parser. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
+/** Create a parser. `alloc` is copied (NULL: libc). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
 PUSHWIRE_API int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc);
 /** Free the parser. NULL does nothing. */
 PUSHWIRE_API void pushwire_sse_parser_free(pushwire_sse_parser *p);
-/** Set an option (before the first feed). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_UNSUPPORTED or PUSHWIRE_ERR_INVALID_STATE. */
+/**
+ * Set an option, before the first feed (after creation or reset). Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, a limit of 0, REPORT_COMMENTS not 0 or 1),
+ * PUSHWIRE_ERR_UNSUPPORTED (unknown option) or PUSHWIRE_ERR_INVALID_STATE (after a feed).
+ */
 PUSHWIRE_API int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire_sse_parser_option option,
                                                 uint64_t value);
 
 /**
- * Feed stream bytes (any chunking; copied). Returns 0, PUSHWIRE_ERR_BUFFER_FULL (pull events
- * first), PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_NOMEM, or the sticky error
- * (PUSHWIRE_ERR_LINE_TOO_LONG, PUSHWIRE_ERR_EVENT_TOO_BIG) once the parser has failed.
+ * Feed stream bytes (any chunking; copied; parsed by next_event). Returns 0,
+ * PUSHWIRE_ERR_BUFFER_FULL (pull events first, see MAX_INPUT_BUFFER; nothing taken),
+ * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (after feed_eof),
+ * PUSHWIRE_ERR_NOMEM, or the sticky error (PUSHWIRE_ERR_LINE_TOO_LONG,
+ * PUSHWIRE_ERR_EVENT_TOO_BIG) once the parser has failed.
  */
 PUSHWIRE_API int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len);
 
-/** End of stream: an unterminated event is discarded. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+/** End of stream: an unterminated event (and line) is discarded. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
 PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p);
 
-/** Pull the next event. Returns 1, 0 (need more input), or the sticky error / PUSHWIRE_ERR_INVALID_ARGUMENT / PUSHWIRE_ERR_NOMEM. */
+/**
+ * Pull the next event. Returns 1, 0 (need more input; every fed byte has been parsed), or
+ * the sticky error (PUSHWIRE_ERR_LINE_TOO_LONG, PUSHWIRE_ERR_EVENT_TOO_BIG, after the events
+ * that came before the offending line), PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM.
+ * Spans in *ev are valid until the next mutating call on this handle.
+ */
 PUSHWIRE_API int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev);
 
-/** The current last event id (persisting across events). Not mutating. */
+/**
+ * The current last event ID (persisting across events and reset; what a reconnect sends).
+ * Empty ({NULL, 0} or len 0) when none, or for a NULL handle. Valid until the next mutating call. Not mutating.
+ */
 PUSHWIRE_API pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p);
 
-/** The reconnection delay in ms: the last accepted retry, or `default_ms` if none. Not mutating. */
+/** The reconnection delay in ms: the last accepted retry, or `default_ms` if none (or a NULL handle). Not mutating. */
 PUSHWIRE_API uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms);
 
 /**
- * Write the reconnect request's extra header lines (Accept: text/event-stream,
- * Cache-Control: no-cache, and Last-Event-ID when one is set), each ending in CR LF, into
- * out[0..cap). *written as for pushwire_sse_encode. Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL
- * or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ * Write the reconnect request's extra header lines into out[0..cap): exactly
+ * "Accept: text/event-stream\r\nCache-Control: no-cache\r\n", then, when the last event ID is
+ * not empty, "Last-Event-ID: " + the ID verbatim + "\r\n". *written as for
+ * pushwire_sse_encode. Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle or written, out NULL with cap > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_sse_parser_reconnect_headers(const pushwire_sse_parser *p, uint8_t *out, size_t cap,
                                                        size_t *written);
 
-/** Forget the stream position (for a new connection); the last event id and retry persist. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
+/**
+ * Forget the stream position for a new connection: unparsed input, the unfinished line
+ * and event (an id inside it included), end of stream and the sticky error. The options,
+ * the last event ID and the retry delay persist. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT
+ * or PUSHWIRE_ERR_NOMEM.
+ */
 PUSHWIRE_API int pushwire_sse_parser_reset(pushwire_sse_parser *p);
 
 #ifdef __cplusplus

@@ -1,0 +1,296 @@
+#include "sse_parser.hpp"
+
+#include "sse_lines.hpp"
+#include "utf8.hpp"
+
+namespace pushwire {
+
+namespace {
+
+const uint8_t kSseReplacement[3] = {0xEF, 0xBF, 0xBD};  // U+FFFD
+const uint8_t kSseBom[3] = {0xEF, 0xBB, 0xBF};
+
+bool sse_is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
+
+// Length of the sequence a lead byte announces (1 for ASCII and for bytes that cannot lead).
+size_t sse_sequence_length(uint8_t b) {
+  if (b >= 0xF0 && b <= 0xF4) return 4;
+  if (b >= 0xE0 && b <= 0xEF) return 3;
+  if (b >= 0xC2 && b <= 0xDF) return 2;
+  return 1;
+}
+
+// p[0..bad) is valid UTF-8 from a character boundary and p[bad] is the first byte that no
+// valid continuation allows (utf8_feed's fail-fast offset, which is exactly where the WHATWG
+// decoder reports its error). Returns where the maximal invalid subpart starts: at the lead
+// of the character p[bad] cuts short (the subpart is [start, bad) and p[bad] is read again),
+// or at bad itself when p[bad] stands where a character should start (the subpart is p[bad]).
+size_t sse_invalid_subpart_start(const uint8_t *p, size_t bad) {
+  size_t i = bad;
+  while (i > 0 && bad - i < 3 && sse_is_continuation(p[i - 1])) --i;
+  if (i == 0) return bad;
+  size_t lead = i - 1;
+  return lead + sse_sequence_length(p[lead]) > bad ? lead : bad;
+}
+
+void sse_clear_event(pushwire_sse_event *ev, uint32_t type) {
+  std::memset(ev, 0, sizeof *ev);
+  ev->type = type;
+}
+
+bool sse_name_is(span name, const char *lit, size_t n) { return name.len == n && std::memcmp(name.ptr, lit, n) == 0; }
+
+}  // namespace
+
+SseParser::SseParser(const Allocator *alloc)
+    : in_(alloc), line_(alloc), data_(alloc), type_(alloc), id_(alloc), last_id_(alloc) {}
+
+int SseParser::feed(const uint8_t *data, size_t len) {
+  if (error_) return error_;
+  if (eof_) return ERR_INVALID_STATE;
+  started_ = true;
+  if (!in_.empty() && (in_.size() > max_input_ || len > max_input_ - in_.size())) return ERR_BUFFER_FULL;
+  if (in_.append(data, len)) return fail(ERR_NOMEM);
+  return 0;
+}
+
+int SseParser::append_line(const void *p, size_t n) {
+  if (n > max_line_ - line_.size()) return ERR_LINE_TOO_LONG;
+  return line_.append(p, n) ? ERR_NOMEM : 0;
+}
+
+// Completes the character held in pending_ with the first bytes of p, or replaces it with
+// U+FFFD when p shows it invalid. *used: bytes of p taken (the byte that showed the error
+// is not taken: the decoder reads it again as the start of what follows).
+int SseParser::finish_pending(const uint8_t *p, size_t n, size_t *used) {
+  size_t need = sse_sequence_length(pending_[0]);
+  size_t have = pending_len_;
+  size_t take = need - have < n ? need - have : n;
+  uint8_t tmp[4];
+  std::memcpy(tmp, pending_, have);
+  std::memcpy(tmp + have, p, take);
+  Utf8State st;
+  size_t bad = 0;
+  if (utf8_feed(st, tmp, have + take, &bad)) {
+    *used = take;
+    if (have + take < need) {
+      std::memcpy(pending_ + have, p, take);
+      pending_len_ = uint8_t(have + take);
+      return 0;
+    }
+    pending_len_ = 0;
+    return append_line(tmp, need);
+  }
+  *used = bad - have;  // pending_ itself was a valid prefix, so bad >= have
+  pending_len_ = 0;
+  return append_line(kSseReplacement, 3);
+}
+
+// Appends the decoded text of p[0..n) (no CR or LF in it) to line_. Valid runs are
+// copied whole; only the maximal invalid subparts take the slow step.
+int SseParser::decode(const uint8_t *p, size_t n) {
+  while (n) {
+    if (pending_len_) {
+      size_t used = 0;
+      int rc = finish_pending(p, n, &used);
+      if (rc) return rc;
+      p += used;
+      n -= used;
+      continue;
+    }
+    Utf8State st;
+    size_t bad = 0;
+    if (utf8_feed(st, p, n, &bad)) {
+      size_t keep = n;
+      if (!st.at_boundary()) {  // a character continues in the next feed
+        keep = utf8_boundary_prefix(p, n);
+        pending_len_ = uint8_t(n - keep);
+        std::memcpy(pending_, p + keep, pending_len_);
+      }
+      return append_line(p, keep);
+    }
+    size_t start = sse_invalid_subpart_start(p, bad);
+    int rc = append_line(p, start);
+    if (!rc) rc = append_line(kSseReplacement, 3);
+    if (rc) return rc;
+    size_t skip = start == bad ? bad + 1 : bad;
+    p += skip;
+    n -= skip;
+  }
+  return 0;
+}
+
+int SseParser::next(pushwire_sse_event *ev) {
+  if (error_) return error_;
+  if (event_out_) {
+    data_.clear();
+    type_.clear();
+    event_out_ = false;
+  }
+  if (line_out_) {
+    line_.clear();
+    line_out_ = false;
+  }
+  for (;;) {
+    span in = in_.view();
+    if (in.len == 0) return 0;
+    if (!bom_checked_) {
+      // The BOM may arrive a byte at a time: wait until three bytes tell, or eof.
+      size_t k = in.len < 3 ? in.len : 3;
+      if (std::memcmp(in.ptr, kSseBom, k) == 0 && k < 3 && !eof_) return 0;
+      bom_checked_ = true;
+      if (k == 3 && std::memcmp(in.ptr, kSseBom, 3) == 0) in_.consume(3);
+      continue;
+    }
+    if (after_cr_) {
+      after_cr_ = false;
+      if (in.ptr[0] == '\n') {
+        in_.consume(1);
+        continue;
+      }
+    }
+    size_t e = sse_find_line_end(in.ptr, in.len);
+    if (e == in.len) {  // an unfinished line: decode it now, so it is never scanned again
+      int rc = decode(in.ptr, e);
+      in_.consume(e);
+      return rc ? fail(rc) : 0;
+    }
+    span line;
+    bool in_place = line_.empty() && pending_len_ == 0 && e <= max_line_ && utf8_valid(in.ptr, e);
+    if (in_place) {
+      line = span{in.ptr, e};
+    } else {
+      int rc = decode(in.ptr, e);
+      if (!rc && pending_len_) {  // the line end cut a character short
+        pending_len_ = 0;
+        rc = append_line(kSseReplacement, 3);
+      }
+      if (rc) return fail(rc);
+      line = line_.view();
+    }
+    after_cr_ = in.ptr[e] == '\r';
+    in_.consume(e + 1);  // the bytes stay in place until the next feed: `line` still holds
+    int r = process_line(line, ev);
+    if (r < 0) return fail(r);
+    if (!in_place) {
+      if (r) {
+        line_out_ = true;
+      } else {
+        line_.clear();
+      }
+    }
+    if (r) return r;
+  }
+}
+
+int SseParser::process_line(span line, pushwire_sse_event *ev) {
+  if (line.len == 0) return dispatch(ev);
+  if (line.ptr[0] == ':') {
+    if (!report_comments_) return 0;
+    sse_clear_event(ev, PUSHWIRE_SSE_EV_COMMENT);
+    ev->data = span{line.ptr + 1, line.len - 1};
+    return 1;
+  }
+  span name = line, value{line.ptr + line.len, 0};
+  if (const void *c = std::memchr(line.ptr, ':', line.len)) {
+    name.len = size_t(static_cast<const uint8_t *>(c) - line.ptr);
+    value = span{line.ptr + name.len + 1, line.len - name.len - 1};
+    if (value.len && value.ptr[0] == ' ') ++value.ptr, --value.len;
+  }
+  // The event so far must stay within max_event_ once this field is applied.
+  size_t type_len = type_.size(), id_len = id_.size(), data_len = data_.size();
+  if (sse_name_is(name, "data", 4)) {
+    if (!event_fits(type_len + id_len + data_len, value.len + 1)) return ERR_EVENT_TOO_BIG;
+    uint8_t *o = data_.extend(value.len + 1);
+    if (!o) return ERR_NOMEM;
+    if (value.len) std::memcpy(o, value.ptr, value.len);
+    o[value.len] = '\n';
+    return 0;
+  }
+  if (sse_name_is(name, "event", 5)) {
+    if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
+    type_.clear();
+    return type_.append(value) ? ERR_NOMEM : 0;
+  }
+  if (sse_name_is(name, "id", 2)) {
+    if (value.len && std::memchr(value.ptr, 0, value.len)) return 0;
+    if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
+    id_.clear();
+    id_changed_ = true;
+    return id_.append(value) ? ERR_NOMEM : 0;
+  }
+  if (sse_name_is(name, "retry", 5)) {
+    // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
+    if (value.len == 0) return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < value.len; ++i) {
+      unsigned d = unsigned(value.ptr[i]) - '0';
+      if (d > 9 || v > (UINT64_MAX - d) / 10) return 0;
+      v = v * 10 + d;
+    }
+    retry_ms_ = v;
+    has_retry_ = true;
+    sse_clear_event(ev, PUSHWIRE_SSE_EV_RETRY);
+    ev->retry_ms = v;
+    return 1;
+  }
+  return 0;  // any other field is ignored
+}
+
+int SseParser::dispatch(pushwire_sse_event *ev) {
+  if (id_changed_) {  // step 1: the string takes the buffer's value, even if nothing fires
+    last_id_.clear();
+    if (last_id_.append(id_.view())) return ERR_NOMEM;
+    id_changed_ = false;
+  }
+  if (data_.empty()) {
+    type_.clear();
+    return 0;
+  }
+  sse_clear_event(ev, PUSHWIRE_SSE_EV_EVENT);
+  ev->data = span{data_.data(), data_.size() - 1};  // the trailing LF goes
+  ev->event_type = type_.empty() ? make_span("message", 7) : type_.view();
+  ev->last_event_id = last_id_.view();
+  event_out_ = true;
+  return 1;
+}
+
+int SseParser::reset() {
+  in_.release();
+  line_.release();
+  data_.release();
+  type_.release();
+  pending_len_ = 0;
+  error_ = 0;
+  bom_checked_ = after_cr_ = eof_ = started_ = false;
+  event_out_ = line_out_ = false;
+  if (id_changed_) {  // an id from an event the old stream never finished goes with that event
+    id_.clear();
+    if (id_.append(last_id_.view())) return fail(ERR_NOMEM);
+    id_changed_ = false;
+  }
+  return 0;
+}
+
+namespace {
+const char kSseReconnectFixed[] = "Accept: text/event-stream\r\nCache-Control: no-cache\r\n";
+const char kSseIdName[] = "Last-Event-ID: ";
+}  // namespace
+
+int sse_reconnect_headers(span last_event_id, uint8_t *out, size_t cap, size_t *written) {
+  size_t n = sizeof kSseReconnectFixed - 1;
+  if (last_event_id.len) n += sizeof kSseIdName - 1 + last_event_id.len + 2;
+  *written = n;
+  if (cap < n) return ERR_BUFFER_TOO_SMALL;
+  std::memcpy(out, kSseReconnectFixed, sizeof kSseReconnectFixed - 1);
+  if (last_event_id.len) {
+    uint8_t *o = out + sizeof kSseReconnectFixed - 1;
+    std::memcpy(o, kSseIdName, sizeof kSseIdName - 1);
+    o += sizeof kSseIdName - 1;
+    std::memcpy(o, last_event_id.ptr, last_event_id.len);
+    std::memcpy(o + last_event_id.len, "\r\n", 2);
+  }
+  return 0;
+}
+
+}  // namespace pushwire

@@ -1,0 +1,98 @@
+// The client side of Server-Sent Events: a text/event-stream parser that does what a
+// browser's EventSource does (WHATWG HTML, "Parsing an event stream" and "Interpreting an
+// event stream"), byte for byte, for any chunking of the input.
+//
+// Decoding is the WHATWG Encoding "UTF-8 decode": one leading BOM is dropped, and every
+// maximal invalid subpart becomes one U+FFFD (F0 9F 98 41 gives U+FFFD 'A'; ED A0 80 gives
+// three; C0 80 two). Lines end in CR LF, LF or CR, also when the CR and the LF arrive in
+// different feeds. A character cut by a line end is invalid there (U+FFFD), exactly as a
+// browser sees it, since line ends are split from the decoded text.
+//
+// Buffers are the spec's: the data buffer, the event type buffer, the last event ID buffer,
+// and beside them the last event ID *string* that a blank line copies the buffer into
+// (dispatch step 1, even when nothing is dispatched). The string is what events carry and
+// what a reconnect sends; an id inside an event cut off by the end of the stream never
+// reaches it. Both persist across reset(), as Chromium keeps them across reconnects.
+//
+// Work is lazy and linear: feed() only copies; next() parses until one event is ready. An
+// unfinished line is decoded once into its own buffer, never rescanned; a line that arrives
+// whole and valid is parsed in place. Memory is bounded by the line, event and input limits.
+#pragma once
+
+#include "buffer.hpp"
+
+namespace pushwire {
+
+constexpr size_t SSE_DEFAULT_MAX_LINE = size_t(64) << 10;
+constexpr size_t SSE_DEFAULT_MAX_EVENT = size_t(1) << 20;
+constexpr size_t SSE_DEFAULT_MAX_INPUT = size_t(4) << 20;
+
+class SseParser {
+ public:
+  explicit SseParser(const Allocator *alloc);
+  SseParser(const SseParser &) = delete;
+  SseParser &operator=(const SseParser &) = delete;
+
+  // Limits (bytes, at least 1) and options; only before the first feed after creation or reset.
+  void set_max_line(size_t n) { max_line_ = n; }
+  void set_max_event(size_t n) { max_event_ = n; }
+  void set_max_input(size_t n) { max_input_ = n; }
+  void set_report_comments(bool on) { report_comments_ = on; }
+  bool started() const { return started_; }
+
+  // Copy stream bytes. 0, ERR_BUFFER_FULL (unparsed bytes are held and these would pass the
+  // input limit; a feed into an empty input buffer is always taken), ERR_INVALID_STATE
+  // (after feed_eof), ERR_NOMEM, or the sticky error.
+  int feed(const uint8_t *data, size_t len);
+  // End of stream: the unfinished line and event are dropped once the input is parsed.
+  void feed_eof() { eof_ = true; }
+  // The next event: 1 (*ev filled; spans valid until the next non-const call), 0 (needs
+  // input), or the sticky error: ERR_LINE_TOO_LONG, ERR_EVENT_TOO_BIG, ERR_NOMEM.
+  int next(pushwire_sse_event *ev);
+
+  span last_event_id() const { return last_id_.view(); }
+  bool has_retry() const { return has_retry_; }
+  uint64_t retry_ms() const { return retry_ms_; }
+
+  // A new stream (reconnect): drops input, the unfinished line and event, and the sticky
+  // error; keeps the options, the last event ID and the retry delay. 0 or ERR_NOMEM.
+  int reset();
+
+ private:
+  int decode(const uint8_t *p, size_t n);
+  int finish_pending(const uint8_t *p, size_t n, size_t *used);
+  int append_line(const void *p, size_t n);
+  int process_line(span line, pushwire_sse_event *ev);
+  int dispatch(pushwire_sse_event *ev);
+  int fail(int code) { return error_ = code; }
+  bool event_fits(size_t used, size_t add) const { return used <= max_event_ && add <= max_event_ - used; }
+
+  Buffer in_;       // fed, not yet parsed
+  Buffer line_;     // decoded text of the line under way (or of the last line handed out)
+  Buffer data_;     // data buffer
+  Buffer type_;     // event type buffer
+  Buffer id_;       // last event ID buffer
+  Buffer last_id_;  // last event ID string
+  size_t max_line_ = SSE_DEFAULT_MAX_LINE;
+  size_t max_event_ = SSE_DEFAULT_MAX_EVENT;
+  size_t max_input_ = SSE_DEFAULT_MAX_INPUT;
+  uint64_t retry_ms_ = 0;
+  int error_ = 0;
+  uint8_t pending_[4];       // a character cut off at the end of the input so far
+  uint8_t pending_len_ = 0;
+  bool bom_checked_ = false;
+  bool after_cr_ = false;    // the last line ended in CR: a LF next is part of that line end
+  bool eof_ = false;
+  bool started_ = false;
+  bool report_comments_ = false;
+  bool has_retry_ = false;
+  bool id_changed_ = false;  // id_ differs from last_id_
+  bool event_out_ = false;   // data_ and type_ back the event handed out last
+  bool line_out_ = false;    // line_ backs the line handed out last
+};
+
+// The reconnect request's extra header lines (see pushwire_sse_parser_reconnect_headers).
+// *written receives the size written, or the size needed with ERR_BUFFER_TOO_SMALL.
+int sse_reconnect_headers(span last_event_id, uint8_t *out, size_t cap, size_t *written);
+
+}  // namespace pushwire

@@ -1,0 +1,271 @@
+#include "sse_writer.hpp"
+
+#include "sse_lines.hpp"
+#include "ws_handshake.hpp"
+
+namespace pushwire {
+
+namespace {
+
+bool sse_present(span s) { return s.ptr != nullptr; }
+
+bool sse_has_byte(span s, int c) { return s.len && std::memchr(s.ptr, c, s.len) != nullptr; }
+
+// Calls f(ptr, len) for each line of s, split on CR LF, LF and CR. A string with k line
+// breaks has k + 1 lines (the last may be empty), so the split is lossless up to the
+// spelling of the breaks.
+template <class F>
+void sse_for_each_line(span s, F f) {
+  const uint8_t *p = s.ptr;
+  size_t n = s.len;
+  for (;;) {
+    size_t e = sse_find_line_end(p, n);
+    f(p, e);
+    if (e == n) return;
+    size_t k = sse_line_end_size(p + e, n - e);
+    p += e + k;
+    n -= e + k;
+  }
+}
+
+// Bytes of `name ":" [" " line] LF` for every line of s.
+size_t sse_lines_size(span s, size_t name_len) {
+  size_t total = 0;
+  sse_for_each_line(s, [&](const uint8_t *, size_t len) { total += name_len + 2 + (len ? len + 1 : 0); });
+  return total;
+}
+
+uint8_t *sse_put(uint8_t *o, const void *p, size_t n) {
+  if (n) std::memcpy(o, p, n);
+  return o + n;
+}
+
+uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
+  sse_for_each_line(s, [&](const uint8_t *p, size_t len) {
+    o = sse_put(o, name, name_len);
+    *o++ = ':';
+    if (len) {
+      *o++ = ' ';
+      o = sse_put(o, p, len);
+    }
+    *o++ = '\n';
+  });
+  return o;
+}
+
+size_t sse_decimal_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 10) v /= 10, ++n;
+  return n;
+}
+
+bool sse_has_message_fields(const SseFields &f) {
+  return sse_present(f.event) || sse_present(f.data) || sse_present(f.id) || f.retry >= 0;
+}
+
+}  // namespace
+
+int sse_check_fields(const SseFields &f) {
+  const span all[] = {f.event, f.data, f.id, f.comment};
+  for (const span &s : all)
+    if (!s.ptr && s.len) return ERR_INVALID_ARGUMENT;
+  if (!sse_has_message_fields(f) && !sse_present(f.comment)) return ERR_INVALID_ARGUMENT;
+  // A line break would end the field early and start another line the caller never wrote.
+  if (sse_has_byte(f.event, '\r') || sse_has_byte(f.event, '\n')) return ERR_INVALID_ARGUMENT;
+  // A browser ignores an id holding NUL: refuse rather than let the client keep an older id.
+  if (sse_has_byte(f.id, '\r') || sse_has_byte(f.id, '\n') || sse_has_byte(f.id, '\0')) return ERR_INVALID_ARGUMENT;
+  return 0;
+}
+
+size_t sse_encoded_size(const SseFields &f) {
+  // Every input byte costs at most 6 output bytes ("data:\n" per lone line break); past
+  // this bound the sum could wrap, and no real buffer could hold the result anyway.
+  const size_t limit = (SIZE_MAX - 64) / 8;
+  if (f.event.len > limit || f.id.len > limit || f.data.len > limit || f.comment.len > limit ||
+      f.data.len + f.comment.len > limit)
+    return SIZE_MAX;
+  size_t n = 0;
+  if (sse_present(f.comment)) n += sse_lines_size(f.comment, 0);
+  if (sse_present(f.event)) n += sse_lines_size(f.event, 5);
+  if (sse_present(f.id)) n += sse_lines_size(f.id, 2);
+  if (f.retry >= 0) n += 8 + sse_decimal_size(uint64_t(f.retry));
+  if (sse_present(f.data)) n += sse_lines_size(f.data, 4);
+  if (sse_has_message_fields(f)) n += 1;
+  return n;
+}
+
+void sse_encode(const SseFields &f, uint8_t *o) {
+  if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
+  if (sse_present(f.event)) o = sse_put_lines(o, "event", 5, f.event);
+  if (sse_present(f.id)) o = sse_put_lines(o, "id", 2, f.id);
+  if (f.retry >= 0) {
+    o = sse_put(o, "retry: ", 7);
+    uint64_t v = uint64_t(f.retry);
+    size_t d = sse_decimal_size(v);
+    for (size_t i = d; i-- > 0; v /= 10) o[i] = uint8_t('0' + v % 10);
+    o += d;
+    *o++ = '\n';
+  }
+  if (sse_present(f.data)) o = sse_put_lines(o, "data", 4, f.data);
+  if (sse_has_message_fields(f)) *o++ = '\n';
+}
+
+// ---------------------------------------------------------------------------
+// Request
+
+namespace {
+
+// RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")], in thousandths; -1 if malformed.
+int sse_parse_qvalue(span s) {
+  if (s.len == 0 || s.len > 5 || (s.ptr[0] != '0' && s.ptr[0] != '1')) return -1;
+  int q = (s.ptr[0] - '0') * 1000;
+  if (s.len == 1) return q;
+  if (s.ptr[1] != '.') return -1;
+  int scale = 100;
+  for (size_t i = 2; i < s.len; ++i, scale /= 10) {
+    if (s.ptr[i] < '0' || s.ptr[i] > '9') return -1;
+    q += (s.ptr[i] - '0') * scale;
+  }
+  return q > 1000 ? -1 : q;
+}
+
+// How specifically a media range names text/event-stream: 3 exactly, 2 text/*, 1 */*, 0 not at all.
+int sse_range_rank(span range) {
+  if (equals_ci(range, "text/event-stream")) return 3;
+  if (equals_ci(range, "text/*")) return 2;
+  if (equals_ci(range, "*/*")) return 1;
+  return 0;
+}
+
+bool sse_accept_admits(const HttpHead &req) {
+  int best_rank = 0, best_q = 0;
+  bool any_field = false;
+  span value;
+  for (size_t i = 0; req.find("Accept", i, &value); ++i) {
+    any_field = true;
+    span rest = value, element;
+    while (next_list_element(&rest, &element)) {
+      const uint8_t *semi = static_cast<const uint8_t *>(std::memchr(element.ptr, ';', element.len));
+      size_t range_len = semi ? size_t(semi - element.ptr) : element.len;
+      int rank = sse_range_rank(trim_ows(span{element.ptr, range_len}));
+      if (!rank) continue;
+      int q = 1000;
+      span params{element.ptr + range_len, element.len - range_len};
+      while (params.len) {  // each starts with ';'
+        const uint8_t *next = static_cast<const uint8_t *>(std::memchr(params.ptr + 1, ';', params.len - 1));
+        size_t len = next ? size_t(next - params.ptr) : params.len;
+        span param = trim_ows(span{params.ptr + 1, len - 1});
+        if (param.len >= 2 && (param.ptr[0] == 'q' || param.ptr[0] == 'Q') && param.ptr[1] == '=')
+          q = sse_parse_qvalue(span{param.ptr + 2, param.len - 2});
+        params = span{params.ptr + len, params.len - len};
+      }
+      if (q < 0) continue;  // a malformed weight: ignore the element, as if not listed
+      if (rank > best_rank) {
+        best_rank = rank;
+        best_q = q;
+      } else if (rank == best_rank && q > best_q) {
+        best_q = q;
+      }
+    }
+  }
+  if (!any_field) return true;
+  return best_rank > 0 && best_q > 0;
+}
+
+}  // namespace
+
+int sse_check_request(const HttpHead &req, span *last_event_id) {
+  if (!req.complete()) return ERR_INVALID_STATE;
+  if (last_event_id) {
+    span id{nullptr, 0};
+    if (!req.find("Last-Event-ID", 0, &id)) id = span{nullptr, 0};
+    *last_event_id = id;
+  }
+  return sse_accept_admits(req) ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+
+namespace {
+const char kSseHead[] =
+    "HTTP/1.1 200 OK\r\n"
+    "Content-Type: text/event-stream; charset=utf-8\r\n"
+    "Cache-Control: no-cache\r\n"
+    "X-Accel-Buffering: no\r\n";
+// The head writes these; Content-Length would cut an endless stream short.
+const char *const kSseOwnHeaders[] = {"Content-Type", "Cache-Control", "X-Accel-Buffering", "Content-Length"};
+}  // namespace
+
+SseWriter::SseWriter(const Allocator *alloc) : out_(alloc), headers_(alloc) {}
+
+int SseWriter::add_header(span name, span value) {
+  if (head_queued_) return ERR_INVALID_STATE;
+  for (const char *own : kSseOwnHeaders)
+    if (equals_ci(name, own)) return ERR_INVALID_ARGUMENT;
+  return ws_add_extra_header(headers_, name, value);
+}
+
+int SseWriter::response_head() {
+  if (head_queued_ || output_started_) return ERR_INVALID_STATE;
+  size_t n = sizeof kSseHead - 1 + headers_.size() + 2;
+  if (n > max_output_ || out_.size() > max_output_ - n) return ERR_BUFFER_FULL;
+  uint8_t *o = out_.extend(n);
+  if (!o) return ERR_NOMEM;
+  o = sse_put(o, kSseHead, sizeof kSseHead - 1);
+  o = sse_put(o, headers_.data(), headers_.size());
+  sse_put(o, "\r\n", 2);
+  head_queued_ = output_started_ = active_ = true;
+  headers_.release();
+  return 0;
+}
+
+int SseWriter::event(const SseFields &f) {
+  int rc = sse_check_fields(f);
+  if (rc) return rc;
+  size_t n = sse_encoded_size(f);
+  if (n > max_output_ || out_.size() > max_output_ - n) return ERR_BUFFER_FULL;
+  uint8_t *o = out_.extend(n);
+  if (!o) return ERR_NOMEM;
+  sse_encode(f, o);
+  output_started_ = active_ = true;
+  return 0;
+}
+
+int SseWriter::comment(span text) {
+  if (!text.ptr && text.len) return ERR_INVALID_ARGUMENT;
+  SseFields f;
+  f.comment = text.ptr ? text : make_span("", 0);
+  return event(f);
+}
+
+int SseWriter::consume(size_t n) {
+  if (n > out_.size()) return ERR_INVALID_ARGUMENT;
+  out_.consume(n);
+  return 0;
+}
+
+int SseWriter::tick(uint64_t now_ms, uint64_t *next_ms) {
+  if (heartbeat_ms_ == 0) {
+    if (next_ms) *next_ms = UINT64_MAX;
+    return 0;
+  }
+  if (!clock_started_ || active_ || now_ms < last_activity_ms_) {
+    last_activity_ms_ = now_ms;
+    clock_started_ = true;
+    active_ = false;
+  }
+  int queued = 0;
+  if (now_ms - last_activity_ms_ >= heartbeat_ms_) {
+    int rc = comment(make_span("heartbeat", 9));
+    if (rc) return rc;
+    last_activity_ms_ = now_ms;
+    active_ = false;
+    queued = 1;
+  }
+  if (next_ms)
+    *next_ms = last_activity_ms_ > UINT64_MAX - heartbeat_ms_ ? UINT64_MAX : last_activity_ms_ + heartbeat_ms_;
+  return queued;
+}
+
+}  // namespace pushwire

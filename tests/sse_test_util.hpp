@@ -1,0 +1,119 @@
+// Runs an event stream through the C ABI's SSE parser and renders what comes out in the
+// transcript-vector notation (tests/vectors/README.md), so unit tests, the vector replay and
+// the property tests compare the same strings.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pushwire/pushwire.h"
+#include "vector_file.hpp"
+
+namespace sse_test {
+
+struct Options {
+  std::vector<std::pair<pushwire_sse_parser_option, uint64_t>> set;
+  Options &add(pushwire_sse_parser_option o, uint64_t v) {
+    set.emplace_back(o, v);
+    return *this;
+  }
+};
+
+// Option names as in vector files: the enum name without its prefix, lower case.
+inline bool option_by_name(const std::string &name, pushwire_sse_parser_option *out) {
+  static const struct {
+    const char *name;
+    pushwire_sse_parser_option value;
+  } kNames[] = {{"max_line", PUSHWIRE_SSE_PARSER_OPT_MAX_LINE},
+                {"max_event", PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT},
+                {"report_comments", PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS},
+                {"max_input_buffer", PUSHWIRE_SSE_PARSER_OPT_MAX_INPUT_BUFFER}};
+  for (const auto &n : kNames)
+    if (name == n.name) {
+      *out = n.value;
+      return true;
+    }
+  return false;
+}
+
+inline std::string str(pushwire_span s) { return s.len ? std::string(reinterpret_cast<const char *>(s.ptr), s.len) : ""; }
+
+// One event in transcript notation: `event type="t" data="d" id="i"`, `retry N`, `comment "c"`.
+inline std::string render(const pushwire_sse_event &ev) {
+  switch (ev.type) {
+    case PUSHWIRE_SSE_EV_EVENT:
+      return "event type=" + vectors::escape(str(ev.event_type)) + " data=" + vectors::escape(str(ev.data)) +
+             " id=" + vectors::escape(str(ev.last_event_id));
+    case PUSHWIRE_SSE_EV_RETRY:
+      return "retry " + std::to_string(ev.retry_ms);
+    case PUSHWIRE_SSE_EV_COMMENT:
+      return "comment " + vectors::escape(str(ev.data));
+    default:
+      return "unknown " + std::to_string(ev.type);
+  }
+}
+
+struct Result {
+  std::vector<std::string> events;
+  std::string error;          // error name after the events, "" if none
+  std::string last_event_id;  // the parser's last event ID at the end
+  uint64_t retry_ms = 0;      // the parser's retry delay at the end (0: none)
+};
+
+// Pulls every event; returns false (and records the error) on a negative code.
+inline bool drain(pushwire_sse_parser *p, Result *r) {
+  pushwire_sse_event ev;
+  for (;;) {
+    int rc = pushwire_sse_parser_next_event(p, &ev);
+    if (rc == 1) {
+      r->events.push_back(render(ev));
+      continue;
+    }
+    if (rc < 0) r->error = pushwire_error_name(rc);
+    return rc == 0;
+  }
+}
+
+// Feeds the chunks (pulling events after each), then eof if asked.
+inline Result run_chunks(const std::vector<std::string> &chunks, bool eof, const Options &opts = Options()) {
+  Result r;
+  pushwire_sse_parser *p = nullptr;
+  if (pushwire_sse_parser_new(&p, nullptr) != 0) {
+    r.error = "NEW_FAILED";
+    return r;
+  }
+  for (const auto &o : opts.set)
+    if (pushwire_sse_parser_set_option(p, o.first, o.second) != 0) r.error = "OPTION_FAILED";
+  bool ok = r.error.empty();
+  for (size_t i = 0; ok && i < chunks.size(); ++i) {
+    const std::string &c = chunks[i];
+    int rc = pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(c.data()), c.size());
+    if (rc < 0) {
+      r.error = pushwire_error_name(rc);
+      ok = false;
+    } else {
+      ok = drain(p, &r);
+    }
+  }
+  if (ok && eof) {
+    pushwire_sse_parser_feed_eof(p);
+    drain(p, &r);
+  }
+  r.last_event_id = str(pushwire_sse_parser_last_event_id(p));
+  r.retry_ms = pushwire_sse_parser_retry_ms(p, 0);
+  pushwire_sse_parser_free(p);
+  return r;
+}
+
+inline Result run(const std::string &input, bool eof = true, const Options &opts = Options()) {
+  return run_chunks(std::vector<std::string>{input}, eof, opts);
+}
+
+// `event type="message" data="..." id="..."` for expectations written in C++.
+inline std::string ev(const std::string &data, const std::string &id = "", const std::string &type = "message") {
+  return "event type=" + vectors::escape(type) + " data=" + vectors::escape(data) + " id=" + vectors::escape(id);
+}
+
+}  // namespace sse_test

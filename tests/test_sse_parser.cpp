@@ -1,0 +1,562 @@
+// The event-stream parser, rule by rule (WHATWG HTML "Parsing an event stream" and
+// "Interpreting an event stream"), the spec's own examples, the limits, and a differential
+// property test against a literal transcription of the spec.
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "sse_parser.hpp"
+#include "sse_test_util.hpp"
+
+using sse_test::ev;
+using sse_test::Options;
+using sse_test::run;
+using sse_test::run_chunks;
+using Events = std::vector<std::string>;
+
+namespace {
+
+void expect(const char *file, int line, const sse_test::Result &r, const Events &want, const std::string &error = "") {
+  std::string problem;
+  if (r.events != want) {
+    problem += "\n    events:";
+    for (const auto &e : r.events) problem += "\n      " + e;
+    problem += "\n    expected:";
+    for (const auto &e : want) problem += "\n      " + e;
+  }
+  if (r.error != error) problem += "\n    error '" + r.error + "', expected '" + error + "'";
+  if (!problem.empty()) harness::fail(file, line, problem);
+}
+#define EXPECT_EVENTS(r, ...) expect(__FILE__, __LINE__, (r), __VA_ARGS__)
+
+// Every way to cut the input in two, and byte by byte, must give the same result.
+void expect_any_split(const char *file, int line, const std::string &in, const Events &want,
+                      const Options &opts = Options(), const std::string &error = "") {
+  expect(file, line, run(in, true, opts), want, error);
+  std::vector<std::string> bytes;
+  for (char c : in) bytes.push_back(std::string(1, c));
+  expect(file, line, run_chunks(bytes, true, opts), want, error);
+  for (size_t cut = 1; cut < in.size(); ++cut)
+    expect(file, line, run_chunks({in.substr(0, cut), in.substr(cut)}, true, opts), want, error);
+}
+#define EXPECT_SPLITS(in, ...) expect_any_split(__FILE__, __LINE__, (in), __VA_ARGS__)
+
+const std::string R = "\xEF\xBF\xBD";  // U+FFFD
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The examples of the WHATWG section, as the spec describes their outcome.
+
+TEST(sse_spec_example_stock_ticker) {
+  EXPECT_SPLITS("data: YHOO\ndata: +2\ndata: 10\n\n", Events{ev("YHOO\n+2\n10")});
+}
+
+TEST(sse_spec_example_comment_ids_and_leading_space) {
+  std::string in =
+      ": test stream\n\n"
+      "data: first event\nid: 1\n\n"
+      "data:second event\nid\n\n"
+      "data:  third event\n\n";
+  // The comment block fires nothing; "id" with no colon resets the last event ID; one
+  // space after the colon goes, so the third data keeps its second space.
+  EXPECT_SPLITS(in, Events{ev("first event", "1"), ev("second event", ""), ev(" third event", "")});
+  // Without the final blank line the end of the stream is not enough to fire the last one.
+  EXPECT_SPLITS(": test stream\n\ndata: first event\nid: 1\n\ndata:  third event\n",
+                Events{ev("first event", "1")});
+}
+
+TEST(sse_spec_example_empty_data_lines) {
+  // The first block fires data "", the middle one "\n"; the last is not followed by a blank line.
+  EXPECT_SPLITS("data\n\ndata\ndata\n\ndata:", Events{ev(""), ev("\n")});
+}
+
+TEST(sse_spec_example_space_after_colon_is_optional) {
+  EXPECT_SPLITS("data:test\n\ndata: test\n\n", Events{ev("test"), ev("test")});
+}
+
+TEST(sse_spec_example_event_types) {
+  EXPECT_SPLITS("event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n",
+                Events{ev("73857293", "", "add"), ev("2153", "", "remove"), ev("113411", "", "add")});
+}
+
+// ---------------------------------------------------------------------------
+// Lines
+
+TEST(sse_line_ends_crlf_lf_cr) {
+  EXPECT_SPLITS("data: a\r\ndata: b\rdata: c\n\r\n", Events{ev("a\nb\nc")});
+  EXPECT_SPLITS("data: a\r\r", Events{ev("a")});
+  EXPECT_SPLITS("data: a\n\rdata: b\r\n\r\n", Events{ev("a"), ev("b")});
+  // LF CR is two line ends, CR LF one: "a\n\r" dispatched, then nothing pending.
+  EXPECT_SPLITS("data: a\r\n\r\ndata: b\r\n", Events{ev("a")});
+}
+
+TEST(sse_cr_then_lf_in_the_next_feed_is_one_line_end) {
+  // Fed apart, the LF must not become a second (blank) line that would dispatch early.
+  sse_test::Result r = run_chunks({"data: a\r", "\ndata: b\r", "\n\r", "\n"}, true);
+  EXPECT_EVENTS(r, Events{ev("a\nb")});
+  r = run_chunks({"data: a\r", "", "\n", "\r", "", "\n"}, true);
+  EXPECT_EVENTS(r, Events{ev("a")});
+}
+
+TEST(sse_unterminated_event_or_line_at_eof_is_dropped) {
+  EXPECT_SPLITS("data: a\n", Events{});
+  EXPECT_SPLITS("data: a\n\ndata: b", Events{ev("a")});
+  EXPECT_SPLITS("data: a\n\ndata: b\nid: 7\n", Events{ev("a")});
+  // The id of the dropped event never becomes the last event ID.
+  sse_test::Result r = run("id: 1\ndata: a\n\nid: 2\ndata: b\n", true);
+  CHECK(r.last_event_id == "1");
+  // Without eof nothing is lost yet: the rest may still come.
+  r = run("data: a\n", false);
+  EXPECT_EVENTS(r, Events{});
+}
+
+// ---------------------------------------------------------------------------
+// Fields
+
+TEST(sse_field_parsing) {
+  EXPECT_SPLITS("data:x:y\n\n", Events{ev("x:y")});
+  EXPECT_SPLITS("data:\n\n", Events{ev("")});
+  EXPECT_SPLITS("data: \n\n", Events{ev("")});
+  EXPECT_SPLITS("data:  \n\n", Events{ev(" ")});
+  EXPECT_SPLITS("data:\tx\n\n", Events{ev("\tx")});  // only a space is stripped
+  EXPECT_SPLITS("data : x\n\n", Events{});            // the name is "data "
+  EXPECT_SPLITS("Data: x\n\n", Events{});             // names are case-sensitive
+  EXPECT_SPLITS("foo: bar\ndata: x\nbaz\n\n", Events{ev("x")});
+  EXPECT_SPLITS(std::string("data: a\0b\n\n", 11), Events{ev(std::string("a\0b", 3))});
+}
+
+TEST(sse_event_type) {
+  EXPECT_SPLITS("event: add\ndata: 1\n\ndata: 2\n\n", Events{ev("1", "", "add"), ev("2")});
+  EXPECT_SPLITS("event:\ndata: 1\n\n", Events{ev("1")});
+  EXPECT_SPLITS("event: a\nevent: b\ndata: 1\n\n", Events{ev("1", "", "b")});
+  // A blank line with no data resets the type too.
+  EXPECT_SPLITS("event: add\n\ndata: 1\n\n", Events{ev("1")});
+  EXPECT_SPLITS("event:  sp\ndata: 1\n\n", Events{ev("1", "", " sp")});
+}
+
+TEST(sse_last_event_id) {
+  // The id persists across events until set again; an empty id resets it.
+  EXPECT_SPLITS("id: 1\ndata: a\n\ndata: b\n\nid:\ndata: c\n\nid: 2\n\ndata: d\n\n",
+                Events{ev("a", "1"), ev("b", "1"), ev("c", ""), ev("d", "2")});
+  // An id with NUL is ignored entirely.
+  static const char kNul[] = "id: 1\n\nid: x\0y\ndata: a\n\n";
+  EXPECT_SPLITS(std::string(kNul, sizeof kNul - 1), Events{ev("a", "1")});
+  // The id applies to the event it is in, wherever in the event it stands.
+  EXPECT_SPLITS("data: a\nid: 5\n\n", Events{ev("a", "5")});
+  EXPECT_SPLITS("id\ndata: a\n\n", Events{ev("a", "")});
+  // An id-only event fires nothing but sets the last event ID at its blank line.
+  sse_test::Result r = run("id: 42\n\n", true);
+  EXPECT_EVENTS(r, Events{});
+  CHECK(r.last_event_id == "42");
+  r = run("id: 42\n", true);
+  CHECK(r.last_event_id.empty());
+}
+
+TEST(sse_retry) {
+  EXPECT_SPLITS("retry: 3000\n\n", Events{"retry 3000"});
+  EXPECT_SPLITS("retry:0\ndata: a\n\n", Events{"retry 0", ev("a")});
+  // Only ASCII digits: anything else, an empty value or an overflow, is ignored.
+  EXPECT_SPLITS("retry: 1x\nretry: -1\nretry:  10\nretry:\nretry\nretry: 1.5\nretry: +1\n\n", Events{});
+  EXPECT_SPLITS("retry: 18446744073709551616\nretry: 99999999999999999999\n\n", Events{});
+  EXPECT_SPLITS("retry: 18446744073709551615\n", Events{"retry 18446744073709551615"});
+  EXPECT_SPLITS("retry: 007\n", Events{"retry 7"});
+  // The retry is reported as soon as its line ends, even in an event that never fires.
+  sse_test::Result r = run("retry: 5\nretry: 6\ndata: x", true);
+  EXPECT_EVENTS(r, Events{"retry 5", "retry 6"});
+  CHECK_EQ(r.retry_ms, 6);
+  r = run("retry: x\n", true);
+  CHECK_EQ(r.retry_ms, 0);  // the default passed in
+}
+
+TEST(sse_blank_line_dispatch_rules) {
+  EXPECT_SPLITS("\n\n\n", Events{});
+  EXPECT_SPLITS("data: a\ndata: b\n\n", Events{ev("a\nb")});
+  EXPECT_SPLITS("data: a\n\n\n\ndata: b\n\n", Events{ev("a"), ev("b")});
+  EXPECT_SPLITS("data:\ndata:\n\n", Events{ev("\n")});
+  EXPECT_SPLITS("data: a\ndata:\n\n", Events{ev("a\n")});
+}
+
+TEST(sse_comments) {
+  EXPECT_SPLITS(": hi\ndata: a\n: there\n\n", Events{ev("a")});
+  Options rc;
+  rc.add(PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1);
+  EXPECT_SPLITS(": hi\ndata: a\n:\n::x\n\n", Events{"comment \" hi\"", "comment \"\"", "comment \":x\"", ev("a")}, rc);
+  // A comment does not end or reset the event.
+  EXPECT_SPLITS("event: e\n: keepalive\ndata: a\n\n", Events{"comment \" keepalive\"", ev("a", "", "e")}, rc);
+}
+
+// ---------------------------------------------------------------------------
+// UTF-8 decoding (WHATWG Encoding, "UTF-8 decode", maximal subparts)
+
+TEST(sse_utf8_replacement_is_maximal_subpart) {
+  struct {
+    const char *in;
+    std::string out;
+  } cases[] = {
+      {"\xF0\x9F\x98" "A", R + "A"},
+      {"\xED\xA0\x80", R + R + R},
+      {"\xC0\x80", R + R},
+      {"\xE0\x80", R + R},
+      {"\xE0\xA0", R},  // cut short by the line end
+      {"\xF4\x90\x80\x80", R + R + R + R},
+      {"\xF5", R},
+      {"\xFF\xFE", R + R},
+      {"\x80\xBF", R + R},
+      {"\xE2\x28\xA1", R + "(" + R},
+      {"\xC3\xA9\xC3", "\xC3\xA9" + R},
+      {"a\xF0\x9F\x98\x80z", "a\xF0\x9F\x98\x80z"},
+      {"\xF0\x9F\x98\xF0\x9F\x98\x80", R + "\xF0\x9F\x98\x80"},
+      {"\xEF\xBF\xBD", R},
+  };
+  for (const auto &c : cases) {
+    std::string in = std::string("data: ") + c.in + "\nid: " + c.in + "\nevent: " + c.in + "\n\n";
+    EXPECT_SPLITS(in, Events{ev(c.out, c.out, c.out)});
+  }
+}
+
+TEST(sse_utf8_character_split_across_feeds) {
+  const std::string emoji = "\xF0\x9F\x98\x80";
+  sse_test::Result r = run_chunks({"data: \xF0", "\x9F", "\x98", "\x80\n\n"}, true);
+  EXPECT_EVENTS(r, Events{ev(emoji)});
+  r = run_chunks({"data: \xF0\x9F", "\x98\x80", "\n", "\n"}, true);
+  EXPECT_EVENTS(r, Events{ev(emoji)});
+  // An invalid continuation arriving in the next feed replaces the held bytes only.
+  r = run_chunks({"data: \xF0\x9F", "A\n\n"}, true);
+  EXPECT_EVENTS(r, Events{ev(R + "A")});
+  r = run_chunks({"data: \xE2", "\x82", "\x28\n\n"}, true);
+  EXPECT_EVENTS(r, Events{ev(R + "(")});
+}
+
+TEST(sse_bom) {
+  const std::string bom = "\xEF\xBB\xBF";
+  EXPECT_SPLITS(bom + "data: a\n\n", Events{ev("a")});
+  // A second BOM is text: the line's field name becomes "\uFEFFdata", which is ignored.
+  EXPECT_SPLITS(bom + bom + "data: a\n\ndata: b\n\n", Events{ev("b")});
+  // Only at the very start of the stream.
+  EXPECT_SPLITS("\n" + bom + "data: a\n\n", Events{});
+  EXPECT_SPLITS("data: " + bom + "a\n\n", Events{ev(bom + "a")});
+  // Part of a BOM is an invalid sequence: one U+FFFD, then the rest of the line.
+  EXPECT_SPLITS("\xEF\xBB" "data: a\n\ndata: b\n\n", Events{ev("b")});
+  EXPECT_SPLITS("\xEF\xBB\n" "data: b\n\n", Events{ev("b")});
+  EXPECT_SPLITS(bom + "\n" + "data: b\n\n", Events{ev("b")});
+  EXPECT_SPLITS(bom, Events{});
+  EXPECT_SPLITS("\xEF", Events{});
+}
+
+// ---------------------------------------------------------------------------
+// Limits and errors
+
+TEST(sse_line_limit) {
+  Options o;
+  o.add(PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 10);
+  EXPECT_SPLITS("data: 1234\n\n", Events{ev("1234")}, o);      // 10 bytes: fits
+  EXPECT_SPLITS("data: a\n\ndata: 12345\n\n", Events{ev("a")}, o, "LINE_TOO_LONG");
+  // Counted after decoding: one invalid byte is three bytes of U+FFFD.
+  EXPECT_SPLITS("data: 12\xFF\n\n", Events{}, o, "LINE_TOO_LONG");
+  // Detected before the line ends, so an endless line cannot grow memory.
+  sse_test::Result r = run(std::string("data: ") + std::string(100, 'x'), false, o);
+  EXPECT_EVENTS(r, Events{}, "LINE_TOO_LONG");
+}
+
+TEST(sse_errors_are_sticky) {
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 4), 0);
+  const char *in = "data: too long\n\n";
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(in), strlen(in)), 0);
+  pushwire_sse_event e;
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), PUSHWIRE_ERR_LINE_TOO_LONG);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), PUSHWIRE_ERR_LINE_TOO_LONG);
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>("\n"), 1), PUSHWIRE_ERR_LINE_TOO_LONG);
+  // A reset (new connection) clears it.
+  CHECK_EQ(pushwire_sse_parser_reset(p), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>("data\n\n"), 6), 0);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);
+  pushwire_sse_parser_free(p);
+}
+
+TEST(sse_event_limit) {
+  Options o;
+  o.add(PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT, 10);
+  // data "1234\n56789\n" is 11 bytes in the buffer: data, type and id count together.
+  EXPECT_SPLITS("data: 1234\ndata: 5678\n\n", Events{ev("1234\n5678")}, o);
+  EXPECT_SPLITS("data: 1234\ndata: 56789\n\n", Events{}, o, "EVENT_TOO_BIG");
+  EXPECT_SPLITS("event: abcde\ndata: 1234\n\n", Events{ev("1234", "", "abcde")}, o);
+  EXPECT_SPLITS("event: abcdef\ndata: 1234\n\n", Events{}, o, "EVENT_TOO_BIG");
+  EXPECT_SPLITS("id: 12345\ndata: 1234\n\n", Events{ev("1234", "12345")}, o);
+  EXPECT_SPLITS("data: 1234\nid: 123456\n\n", Events{}, o, "EVENT_TOO_BIG");
+  // Each event starts from an empty data buffer.
+  EXPECT_SPLITS("data: 123456789\n\ndata: 123456789\n\n", Events{ev("123456789"), ev("123456789")}, o);
+}
+
+TEST(sse_input_limit_and_feed_rules) {
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_INPUT_BUFFER, 8), 0);
+  const uint8_t *in = reinterpret_cast<const uint8_t *>("data: 0123456789\n\n");
+  CHECK_EQ(pushwire_sse_parser_feed(p, in, 18), 0);  // an empty input buffer takes any feed
+  CHECK_EQ(pushwire_sse_parser_feed(p, in, 1), PUSHWIRE_ERR_BUFFER_FULL);
+  pushwire_sse_event e;
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, in, 4), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, in + 4, 4), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, in + 8, 1), PUSHWIRE_ERR_BUFFER_FULL);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, in + 8, 10), 0);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);
+  CHECK_STR(e.data.ptr, e.data.len, "0123456789");
+  CHECK_EQ(pushwire_sse_parser_feed_eof(p), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, in, 1), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 0);
+  pushwire_sse_parser_free(p);
+}
+
+TEST(sse_reset_keeps_id_and_retry_drops_the_rest) {
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+  auto feed = [&](const std::string &s) {
+    return pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(s.data()), s.size());
+  };
+  pushwire_sse_event e;
+  CHECK_EQ(feed("retry: 1500\nid: 7\ndata: a\n\nid: 8\nevent: x\ndata: partial\ndata: cut"), 0);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);  // retry
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 0);
+  CHECK_EQ(pushwire_sse_parser_reset(p), 0);
+  CHECK(sse_test::str(pushwire_sse_parser_last_event_id(p)) == "7");
+  CHECK_EQ(pushwire_sse_parser_retry_ms(p, 3000), 1500);
+  // The new stream starts clean (a BOM is dropped again) and the old id carries on.
+  CHECK_EQ(feed("\xEF\xBB\xBF" "data: b\n\n"), 0);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 1);
+  CHECK(sse_test::str(e.data) == "b");
+  CHECK(sse_test::str(e.event_type) == "message");
+  CHECK(sse_test::str(e.last_event_id) == "7");
+  // Options may be set again after a reset, not after a feed.
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 100), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_sse_parser_reset(p), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 100), 0);
+  pushwire_sse_parser_free(p);
+}
+
+TEST(sse_reconnect_headers) {
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+  size_t n = 0;
+  CHECK_EQ(pushwire_sse_parser_reconnect_headers(p, nullptr, 0, &n), PUSHWIRE_ERR_BUFFER_TOO_SMALL);
+  CHECK_EQ(n, 52);
+  uint8_t buf[128];
+  CHECK_EQ(pushwire_sse_parser_reconnect_headers(p, buf, sizeof buf, &n), 0);
+  CHECK_STR(buf, n, "Accept: text/event-stream\r\nCache-Control: no-cache\r\n");
+  const char *in = "id: 41 b\xC3\xA9\n\n";
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(in), strlen(in)), 0);
+  pushwire_sse_event e;
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &e), 0);
+  CHECK_EQ(pushwire_sse_parser_reconnect_headers(p, buf, 60, &n), PUSHWIRE_ERR_BUFFER_TOO_SMALL);
+  CHECK_EQ(n, 52 + 15 + 6 + 2);
+  CHECK_EQ(pushwire_sse_parser_reconnect_headers(p, buf, n, &n), 0);
+  CHECK_STR(buf, n, "Accept: text/event-stream\r\nCache-Control: no-cache\r\nLast-Event-ID: 41 b\xC3\xA9\r\n");
+  pushwire_sse_parser_free(p);
+}
+
+// ---------------------------------------------------------------------------
+// Linear time: one event in tiny reads, and a CR-only stream in one read.
+
+TEST(sse_no_quadratic_behaviour) {
+  pushwire::Allocator a;
+  pushwire::SseParser p(&a);
+  p.set_max_line(size_t(8) << 20);
+  p.set_max_event(size_t(16) << 20);
+  const size_t n = size_t(2) << 20;  // quadratic rescanning would take ~10^12 steps here
+  auto t0 = std::chrono::steady_clock::now();
+  pushwire_sse_event e;
+  const uint8_t *head = reinterpret_cast<const uint8_t *>("data: ");
+  for (size_t i = 0; i < 6; ++i) CHECK_EQ(p.feed(head + i, 1), 0);
+  const uint8_t x = 'x', lf = '\n';
+  for (size_t i = 0; i < n; ++i) {
+    CHECK_EQ(p.feed(&x, 1), 0);
+    CHECK_EQ(p.next(&e), 0);
+  }
+  CHECK_EQ(p.feed(&lf, 1), 0);
+  CHECK_EQ(p.feed(&lf, 1), 0);
+  CHECK_EQ(p.next(&e), 1);
+  CHECK_EQ(e.data.len, n);
+  std::string cr_stream;
+  for (size_t i = 0; i < 200000; ++i) cr_stream += "data: y\r";
+  cr_stream += "\r";
+  CHECK_EQ(p.feed(reinterpret_cast<const uint8_t *>(cr_stream.data()), cr_stream.size()), 0);
+  CHECK_EQ(p.next(&e), 1);
+  CHECK_EQ(e.data.len, 200000 * 2 - 1);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(secs < 20.0);  // generous for sanitizers and a busy machine; quadratic would be hours
+}
+
+// ---------------------------------------------------------------------------
+// Differential property test: the parser against a literal transcription of the spec
+// (decode the whole stream, split it into lines, interpret line by line), on random
+// streams built from the tokens that matter, fed whole and in random pieces.
+
+namespace {
+
+// WHATWG Encoding "UTF-8 decode", step by step as written (BOM, then the decoder).
+std::string ref_decode(const std::string &in) {
+  std::string out;
+  auto emit = [&](uint32_t cp) {
+    if (cp < 0x80) {
+      out += char(cp);
+    } else if (cp < 0x800) {
+      out += char(0xC0 | cp >> 6);
+      out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += char(0xE0 | cp >> 12);
+      out += char(0x80 | (cp >> 6 & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    } else {
+      out += char(0xF0 | cp >> 18);
+      out += char(0x80 | (cp >> 12 & 0x3F));
+      out += char(0x80 | (cp >> 6 & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    }
+  };
+  size_t i = in.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  uint32_t cp = 0, needed = 0, seen = 0, lower = 0x80, upper = 0xBF;
+  while (i < in.size()) {
+    uint8_t b = uint8_t(in[i]);
+    if (needed == 0) {
+      ++i;
+      if (b < 0x80) {
+        emit(b);
+      } else if (b >= 0xC2 && b <= 0xDF) {
+        needed = 1;
+        cp = b & 0x1F;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        if (b == 0xE0) lower = 0xA0;
+        if (b == 0xED) upper = 0x9F;
+        needed = 2;
+        cp = b & 0xF;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        if (b == 0xF0) lower = 0x90;
+        if (b == 0xF4) upper = 0x8F;
+        needed = 3;
+        cp = b & 0x7;
+      } else {
+        emit(0xFFFD);
+      }
+      continue;
+    }
+    if (b < lower || b > upper) {  // the byte is read again
+      cp = needed = seen = 0;
+      lower = 0x80;
+      upper = 0xBF;
+      emit(0xFFFD);
+      continue;
+    }
+    ++i;
+    lower = 0x80;
+    upper = 0xBF;
+    cp = cp << 6 | (b & 0x3F);
+    if (++seen == needed) {
+      emit(cp);
+      cp = needed = seen = 0;
+    }
+  }
+  if (needed) emit(0xFFFD);
+  return out;
+}
+
+struct RefResult {
+  Events events;
+  std::string last_id;
+};
+
+RefResult ref_interpret(const std::string &text, bool comments) {
+  RefResult r;
+  std::string data, type, id_buf;
+  size_t pos = 0;
+  for (;;) {
+    size_t e = text.find_first_of("\r\n", pos);
+    if (e == std::string::npos) break;  // the last, unterminated line is dropped
+    std::string line = text.substr(pos, e - pos);
+    pos = e + ((text[e] == '\r' && e + 1 < text.size() && text[e + 1] == '\n') ? 2 : 1);
+    if (line.empty()) {
+      r.last_id = id_buf;
+      if (data.empty()) {
+        type.clear();
+        continue;
+      }
+      data.pop_back();
+      r.events.push_back(ev(data, r.last_id, type.empty() ? "message" : type));
+      data.clear();
+      type.clear();
+      continue;
+    }
+    if (line[0] == ':') {
+      if (comments) r.events.push_back("comment " + vectors::escape(line.substr(1)));
+      continue;
+    }
+    size_t c = line.find(':');
+    std::string name = line.substr(0, c), value;
+    if (c != std::string::npos) {
+      value = line.substr(c + 1);
+      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+    }
+    if (name == "data") {
+      data += value + "\n";
+    } else if (name == "event") {
+      type = value;
+    } else if (name == "id") {
+      if (value.find('\0') == std::string::npos) id_buf = value;
+    } else if (name == "retry") {
+      if (!value.empty() && value.size() < 20 && value.find_first_not_of("0123456789") == std::string::npos)
+        r.events.push_back("retry " + std::to_string(std::stoull(value)));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST(sse_parser_matches_spec_transcription_on_random_streams) {
+  static const char *const kTokens[] = {
+      "data", "data:", "data: ", "event:", "event: ", "id:", "id: ", "retry:", "retry: ", ":", " ",
+      "\r", "\n", "\r\n", "\n\n", "x", "yz", "12", "0", "\0", "\xC3\xA9", "\xF0\x9F\x98\x80", "\xE2\x82\xAC",
+      "\xEF\xBB\xBF", "\x80", "\xC3", "\xE2\x82", "\xF0\x9F\x98", "\xED\xA0\x80", "\xC0\x80", "\xFF", "\xF4\x90",
+      "message", "id", "retry",
+  };
+  const size_t kCount = sizeof kTokens / sizeof kTokens[0];
+  std::mt19937 rng(20240611);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string in;
+    if (rng() % 4 == 0) in = "\xEF\xBB\xBF";
+    size_t tokens = rng() % 40;
+    for (size_t t = 0; t < tokens; ++t) {
+      const char *tok = kTokens[rng() % kCount];
+      in += tok[0] ? std::string(tok) : std::string(1, '\0');
+    }
+    bool comments = rng() % 2;
+    RefResult want = ref_interpret(ref_decode(in), comments);
+    Options o;
+    if (comments) o.add(PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1);
+    std::vector<std::string> chunks;
+    for (size_t pos = 0; pos < in.size();) {
+      size_t len = 1 + rng() % 7;
+      chunks.push_back(in.substr(pos, len));
+      pos += len;
+    }
+    sse_test::Result whole = run(in, true, o), pieces = run_chunks(chunks, true, o);
+    if (whole.events != want.events || pieces.events != want.events || whole.last_event_id != want.last_id ||
+        pieces.last_event_id != want.last_id || !whole.error.empty() || !pieces.error.empty()) {
+      std::string got;
+      for (const auto &e : pieces.events) got += "\n      " + e;
+      std::string exp;
+      for (const auto &e : want.events) exp += "\n      " + e;
+      harness::fail(__FILE__, __LINE__,
+                    "input " + vectors::escape(in) + "\n    pieces:" + got + "\n    spec:" + exp);
+      break;
+    }
+  }
+}

@@ -1,0 +1,337 @@
+// The event-stream writer: exact bytes of every field, refusals, the output queue, the
+// response head, heartbeats, and a round-trip property test through the parser.
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "sse_test_util.hpp"
+#include "sse_writer.hpp"
+
+using namespace pushwire;
+
+namespace {
+
+span s(const char *lit) { return make_span(lit, std::strlen(lit)); }
+span s(const std::string &str) { return make_span(str.data(), str.size()); }
+
+std::string encode(const SseFields &f) {
+  if (sse_check_fields(f) != 0) return "<refused>";
+  std::string out(sse_encoded_size(f), '\0');
+  sse_encode(f, reinterpret_cast<uint8_t *>(&out[0]));
+  return out;
+}
+
+SseFields data(const char *d) {
+  SseFields f;
+  f.data = s(d);
+  return f;
+}
+
+std::string drain(SseWriter &w) {
+  span o = w.output();
+  std::string out(reinterpret_cast<const char *>(o.ptr), o.len);
+  w.consume(o.len);
+  return out;
+}
+
+}  // namespace
+
+TEST(sse_encode_data_lines) {
+  CHECK(encode(data("hello")) == "data: hello\n\n");
+  CHECK(encode(data("")) == "data:\n\n");
+  CHECK(encode(data("a\nb")) == "data: a\ndata: b\n\n");
+  CHECK(encode(data("a\r\nb\rc\nd")) == "data: a\ndata: b\ndata: c\ndata: d\n\n");
+  CHECK(encode(data("a\n")) == "data: a\ndata:\n\n");
+  CHECK(encode(data("\n")) == "data:\ndata:\n\n");
+  CHECK(encode(data("\r\n\r\n")) == "data:\ndata:\ndata:\n\n");
+  CHECK(encode(data("\n\r")) == "data:\ndata:\ndata:\n\n");  // LF then CR: two breaks
+  CHECK(encode(data(" x")) == "data:  x\n\n");               // the leading space survives the strip
+  CHECK(encode(data("a:b")) == "data: a:b\n\n");
+  CHECK(encode(data(": not a comment")) == "data: : not a comment\n\n");
+  std::string nul("a\0b", 3);
+  SseFields f;
+  f.data = s(nul);
+  CHECK(encode(f) == std::string("data: a\0b\n\n", 11));
+}
+
+TEST(sse_encode_fields_and_order) {
+  SseFields f;
+  f.event = s("update");
+  f.id = s("1");
+  f.data = s("{\"a\":1}\nx");
+  CHECK(encode(f) == "event: update\nid: 1\ndata: {\"a\":1}\ndata: x\n\n");  // W8's layout
+  f.retry = 2500;
+  f.comment = s("c1\r\nc2");
+  CHECK(encode(f) == ": c1\n: c2\nevent: update\nid: 1\nretry: 2500\ndata: {\"a\":1}\ndata: x\n\n");
+  SseFields g;
+  g.event = s("");
+  CHECK(encode(g) == "event:\n\n");
+  g = SseFields();
+  g.id = s("");
+  CHECK(encode(g) == "id:\n\n");
+  g.id = s(" sp");
+  CHECK(encode(g) == "id:  sp\n\n");
+  g = SseFields();
+  g.retry = 0;
+  CHECK(encode(g) == "retry: 0\n\n");
+  g.retry = INT64_MAX;
+  CHECK(encode(g) == "retry: 9223372036854775807\n\n");
+  g.retry = 1234567890;
+  g.data = s("");
+  CHECK(encode(g) == "retry: 1234567890\ndata:\n\n");
+}
+
+TEST(sse_encode_comments) {
+  SseFields f;
+  f.comment = s("ping");
+  CHECK(encode(f) == ": ping\n");  // comment only: no blank line, nothing dispatched
+  f.comment = s("");
+  CHECK(encode(f) == ":\n");
+  f.comment = s("a\nb\r\rc");
+  CHECK(encode(f) == ": a\n: b\n:\n: c\n");
+  f.comment = s(" lead");
+  CHECK(encode(f) == ":  lead\n");
+}
+
+TEST(sse_encode_refusals) {
+  SseFields f;
+  CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);  // nothing to write
+  const char *bad_event[] = {"a\rb", "a\nb", "\r", "x\r\n"};
+  for (const char *e : bad_event) {
+    f = SseFields();
+    f.event = s(e);
+    CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+    f.event = span{nullptr, 0};
+    f.id = s(e);
+    CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+  }
+  f = SseFields();
+  f.id = make_span("1\0", 2);
+  CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+  f = SseFields();
+  f.event = make_span("a\0", 2);  // a NUL in the type is harmless: the browser keeps it
+  CHECK_EQ(sse_check_fields(f), 0);
+  f = SseFields();
+  f.data = span{nullptr, 3};
+  CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+  f = SseFields();
+  f.comment = span{nullptr, 1};
+  CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+  f = SseFields();
+  f.retry = -5;  // negative: no retry field, so nothing at all
+  CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+  // A size that could not exist is reported as SIZE_MAX, never wrapped.
+  f = SseFields();
+  f.data = span{reinterpret_cast<const uint8_t *>("x"), SIZE_MAX / 4};
+  CHECK(sse_encoded_size(f) == SIZE_MAX);
+}
+
+TEST(sse_writer_queue_and_limits) {
+  Allocator a;
+  SseWriter w(&a);
+  CHECK_EQ(w.event(data("one")), 0);
+  CHECK_EQ(w.comment(s("hb")), 0);
+  CHECK_EQ(w.output_size(), 16);
+  span o = w.output();
+  CHECK_STR(o.ptr, o.len, "data: one\n\n: hb\n");
+  CHECK_EQ(w.consume(4), 0);
+  o = w.output();
+  CHECK_STR(o.ptr, o.len, ": one\n\n: hb\n");
+  CHECK_EQ(w.consume(100), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.consume(12), 0);
+  CHECK_EQ(w.output_size(), 0);
+  // The bound is on queued bytes; an event that would pass it is refused whole.
+  w.set_max_output(20);
+  CHECK_EQ(w.event(data("0123456789")), 0);  // 18 bytes
+  CHECK_EQ(w.event(data("")), ERR_BUFFER_FULL);
+  CHECK_EQ(w.output_size(), 18);
+  CHECK_EQ(w.comment(s("")), 0);  // ":\n" fits exactly
+  CHECK_EQ(w.output_size(), 20);
+  CHECK_EQ(w.comment(s("")), ERR_BUFFER_FULL);
+  CHECK_EQ(w.event(SseFields()), ERR_INVALID_ARGUMENT);
+  CHECK(drain(w) == "data: 0123456789\n\n:\n");
+  CHECK_EQ(w.comment(span{nullptr, 2}), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.comment(span{nullptr, 0}), 0);
+  CHECK(drain(w) == ":\n");
+}
+
+TEST(sse_writer_response_head) {
+  Allocator a;
+  SseWriter w(&a);
+  CHECK_EQ(w.add_header(s("Access-Control-Allow-Origin"), s("*")), 0);
+  CHECK_EQ(w.add_header(s("content-type"), s("text/plain")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.add_header(s("Cache-Control"), s("no-store")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.add_header(s("X-ACCEL-BUFFERING"), s("yes")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.add_header(s("Content-Length"), s("0")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.add_header(s("Bad Name"), s("x")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.add_header(s("X-Ok"), s("a\r\nInjected: 1")), ERR_INVALID_ARGUMENT);
+  CHECK_EQ(w.response_head(), 0);
+  CHECK(drain(w) ==
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/event-stream; charset=utf-8\r\n"
+        "Cache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Access-Control-Allow-Origin: *\r\n"
+        "\r\n");
+  CHECK_EQ(w.response_head(), ERR_INVALID_STATE);
+  CHECK_EQ(w.add_header(s("X-Late"), s("1")), ERR_INVALID_STATE);
+
+  SseWriter w2(&a);
+  CHECK_EQ(w2.response_head(), 0);
+  CHECK(drain(w2) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n\r\n");
+  // The head must come first.
+  SseWriter w3(&a);
+  CHECK_EQ(w3.event(data("x")), 0);
+  CHECK_EQ(w3.response_head(), ERR_INVALID_STATE);
+  SseWriter w4(&a);
+  w4.set_max_output(10);
+  CHECK_EQ(w4.response_head(), ERR_BUFFER_FULL);
+  CHECK_EQ(w4.output_size(), 0);
+}
+
+TEST(sse_writer_heartbeat_tick) {
+  Allocator a;
+  SseWriter w(&a);
+  uint64_t next = 0;
+  CHECK_EQ(w.tick(5, &next), 0);  // off by default
+  CHECK(next == UINT64_MAX);
+  w.set_heartbeat_ms(1000);
+  CHECK_EQ(w.tick(10000, &next), 0);  // the first tick starts the clock
+  CHECK_EQ(next, 11000);
+  CHECK_EQ(w.tick(10999, &next), 0);
+  CHECK_EQ(next, 11000);
+  CHECK_EQ(w.tick(11000, &next), 1);
+  CHECK(drain(w) == ": heartbeat\n");
+  CHECK_EQ(next, 12000);
+  // Output counts as activity at the next tick.
+  CHECK_EQ(w.event(data("x")), 0);
+  CHECK_EQ(w.tick(11500, &next), 0);
+  CHECK_EQ(next, 12500);
+  CHECK_EQ(w.tick(12499, nullptr), 0);
+  CHECK_EQ(w.tick(13000, &next), 1);
+  CHECK_EQ(next, 14000);
+  // A late tick sends one heartbeat, not one per missed interval.
+  CHECK_EQ(w.tick(20000, &next), 1);
+  CHECK_EQ(next, 21000);
+  // A clock that goes back restarts the interval rather than firing.
+  CHECK_EQ(w.tick(500, &next), 0);
+  CHECK_EQ(next, 1500);
+  // A full queue: the heartbeat is refused and tried again on the next tick.
+  drain(w);
+  w.set_max_output(20);
+  CHECK_EQ(w.event(data("0123456789")), 0);
+  CHECK_EQ(w.tick(900, nullptr), 0);  // activity
+  CHECK_EQ(w.tick(1900, &next), ERR_BUFFER_FULL);
+  drain(w);
+  CHECK_EQ(w.tick(1901, &next), 1);
+  w.set_heartbeat_ms(UINT64_MAX);
+  CHECK_EQ(w.tick(2000, &next), 0);
+  CHECK(next == UINT64_MAX);
+}
+
+// ---------------------------------------------------------------------------
+// Round trip: whatever is encoded, the parser (and so a browser) gives back exactly:
+//   data   -> the same string with CR LF and lone CR turned into LF; dispatched iff present
+//   event  -> the type, "message" when absent or empty
+//   id     -> the last event ID from this event on (an empty id clears it)
+//   retry  -> a RETRY event before the event
+//   comment-> with REPORT_COMMENTS, one COMMENT per line: " " + line, or "" for an empty line
+// NUL, non-ASCII text, leading spaces, colons and a U+FEFF at the start all survive.
+
+namespace {
+
+std::string random_text(std::mt19937 &rng, bool breaks, bool nul) {
+  static const char *const kPieces[] = {"a", "Z", " ", "  ", ":", ": ", "data: x", "id", "\xC3\xA9",
+                                        "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xEF\xBB\xBF", "\t", "0"};
+  static const char *const kBreaks[] = {"\r", "\n", "\r\n", "\n\r", "\r\r"};
+  std::string out;
+  size_t n = rng() % 8;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned pick = rng() % 20;
+    if (breaks && pick < 4) {
+      out += kBreaks[rng() % 5];
+    } else if (nul && pick == 4) {
+      out += '\0';
+    } else {
+      out += kPieces[rng() % (sizeof kPieces / sizeof kPieces[0])];
+    }
+  }
+  return out;
+}
+
+std::string to_lf(const std::string &in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\r') {
+      out += '\n';
+      if (i + 1 < in.size() && in[i + 1] == '\n') ++i;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(sse_roundtrip_property) {
+  std::mt19937 rng(6455);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string stream;
+    std::vector<std::string> want;
+    std::string last_id;
+    uint64_t last_retry = 0;
+    size_t events = 1 + rng() % 12;
+    std::vector<std::string> keep;  // backing store for the spans of this stream
+    keep.reserve(events * 4);
+    for (size_t i = 0; i < events; ++i) {
+      SseFields f;
+      bool has_data = rng() % 4 != 0, has_event = rng() % 2, has_id = rng() % 3 == 0;
+      bool has_retry = rng() % 5 == 0, has_comment = rng() % 4 == 0;
+      if (!(has_data || has_event || has_id || has_retry || has_comment)) has_data = true;
+      std::string d = random_text(rng, true, true), e = random_text(rng, false, true),
+                  id = random_text(rng, false, false), c = random_text(rng, true, true);
+      keep.push_back(d), keep.push_back(e), keep.push_back(id), keep.push_back(c);
+      if (has_data) f.data = make_span(keep[keep.size() - 4].data(), d.size());
+      if (has_event) f.event = make_span(keep[keep.size() - 3].data(), e.size());
+      if (has_id) f.id = make_span(keep[keep.size() - 2].data(), id.size());
+      if (has_comment) f.comment = make_span(keep[keep.size() - 1].data(), c.size());
+      if (has_retry) f.retry = int64_t(rng() % 100000);
+      std::string bytes = encode(f);
+      CHECK(bytes != "<refused>");
+      stream += bytes;
+      if (has_comment) {
+        std::string lf = to_lf(c) + "\n";
+        for (size_t pos = 0, nl; (nl = lf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+          std::string line = lf.substr(pos, nl - pos);
+          want.push_back("comment " + vectors::escape(line.empty() ? "" : " " + line));
+        }
+      }
+      if (has_retry) {
+        last_retry = uint64_t(f.retry);
+        want.push_back("retry " + std::to_string(last_retry));
+      }
+      if (has_id) last_id = id;
+      if (has_data) want.push_back(sse_test::ev(to_lf(d), last_id, has_event && !e.empty() ? e : "message"));
+    }
+    sse_test::Options o;
+    o.add(PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1);
+    std::vector<std::string> chunks;
+    for (size_t pos = 0; pos < stream.size();) {
+      size_t len = 1 + rng() % 9;
+      chunks.push_back(stream.substr(pos, len));
+      pos += len;
+    }
+    sse_test::Result got = sse_test::run_chunks(chunks, true, o);
+    if (got.events != want || got.last_event_id != last_id || got.retry_ms != last_retry || !got.error.empty()) {
+      std::string g, x;
+      for (const auto &ev : got.events) g += "\n      " + ev;
+      for (const auto &ev : want) x += "\n      " + ev;
+      harness::fail(__FILE__, __LINE__, "stream " + vectors::escape(stream) + "\n    got:" + g + "\n    want:" + x);
+      break;
+    }
+  }
+}
