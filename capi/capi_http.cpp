@@ -3,17 +3,11 @@
 // clang rejects a mismatch; nothing here can throw (the core is built -fno-exceptions).
 #include <climits>
 
-#include "http_head.hpp"
+#include "capi_internal.hpp"  // struct pushwire_http_request, shared with capi_sse.cpp
 #include "pushwire/pushwire.h"
 
 using pushwire::Allocator;
 using pushwire::HttpHead;
-
-struct pushwire_http_request {
-  explicit pushwire_http_request(const pushwire_allocator *a) : alloc(a), head(&alloc, HttpHead::Kind::Request) {}
-  Allocator alloc;  // declared first: `head` keeps a pointer to it
-  HttpHead head;
-};
 
 extern "C" {
 

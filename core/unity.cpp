@@ -7,8 +7,11 @@
 #include "mask.cpp"
 #include "random.cpp"
 #include "sha1.cpp"
+#include "sse_parser.cpp"
+#include "sse_writer.cpp"
 #include "utf8.cpp"
 #include "ws_frame.cpp"
 #include "ws_handshake.cpp"
 #include "../capi/capi_http.cpp"
+#include "../capi/capi_sse.cpp"
 // Later modules (frames, state machine, SSE, C ABI shims) are appended as they land.

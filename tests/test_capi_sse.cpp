@@ -247,3 +247,26 @@ TEST(capi_sse_failing_allocations) {
     CHECK_EQ(aw.live, 0);
   }
 }
+
+TEST(capi_sse_request_check) {
+  pushwire_http_request *req = nullptr;
+  CHECK_EQ(pushwire_http_request_new(&req, nullptr), 0);
+  pushwire_span id{u8("x"), 1};
+  CHECK_EQ(pushwire_sse_request_check(req, &id), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_sse_request_check(nullptr, &id), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  const char *head =
+      "GET /stream HTTP/1.1\r\nHost: example.com\r\nAccept: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\nLast-Event-ID: 1041\r\n\r\n";
+  size_t used = 0;
+  CHECK_EQ(pushwire_http_request_feed(req, u8(head), strlen(head), &used), 1);
+  CHECK_EQ(pushwire_sse_request_check(req, &id), 1);
+  CHECK_STR(id.ptr, id.len, "1041");
+  CHECK_EQ(pushwire_sse_request_check(req, nullptr), 1);
+  CHECK_EQ(pushwire_http_request_reset(req), 0);
+  head = "GET / HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\n\r\n";
+  CHECK_EQ(pushwire_http_request_feed(req, u8(head), strlen(head), &used), 1);
+  CHECK_EQ(pushwire_sse_request_check(req, &id), 0);
+  CHECK(id.ptr == nullptr);
+  CHECK_EQ(id.len, 0);
+  pushwire_http_request_free(req);
+}

@@ -335,3 +335,71 @@ TEST(sse_roundtrip_property) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Reading the request: Accept (RFC 9110 §12.5.1) and Last-Event-ID.
+
+namespace {
+
+// Parses "GET / HTTP/1.1\r\nHost: h\r\n" + headers + "\r\n" and runs sse_check_request.
+int check_request(const std::string &headers, std::string *last_id = nullptr, bool *had_id = nullptr) {
+  Allocator a;
+  HttpHead head(&a, HttpHead::Kind::Request);
+  std::string req = "GET /events HTTP/1.1\r\nHost: h\r\n" + headers + "\r\n";
+  size_t used = 0;
+  if (head.feed(reinterpret_cast<const uint8_t *>(req.data()), req.size(), &used) != 1) return -999;
+  span id{reinterpret_cast<const uint8_t *>("junk"), 4};
+  int rc = sse_check_request(head, &id);
+  if (last_id) *last_id = id.len ? std::string(reinterpret_cast<const char *>(id.ptr), id.len) : "";
+  if (had_id) *had_id = id.ptr != nullptr;
+  return rc;
+}
+
+}  // namespace
+
+TEST(sse_request_accept) {
+  CHECK_EQ(check_request("Accept: text/event-stream\r\n"), 1);  // what EventSource sends
+  CHECK_EQ(check_request("Accept: TEXT/Event-Stream\r\n"), 1);
+  CHECK_EQ(check_request("Accept: */*\r\n"), 1);  // curl's default
+  CHECK_EQ(check_request("Accept: text/*\r\n"), 1);
+  CHECK_EQ(check_request(""), 1);  // no Accept: any type (RFC 9110)
+  CHECK_EQ(check_request("Accept: application/json\r\n"), 0);
+  CHECK_EQ(check_request("Accept: text/html\r\n"), 0);
+  CHECK_EQ(check_request("Accept:\r\n"), 0);  // an empty list admits nothing
+  CHECK_EQ(check_request("Accept: text/html, application/xhtml+xml;q=0.9, */*;q=0.8\r\n"), 1);
+  CHECK_EQ(check_request("Accept: text/event-stream;q=0\r\n"), 0);
+  CHECK_EQ(check_request("Accept: text/event-stream; q=0.000\r\n"), 0);
+  CHECK_EQ(check_request("Accept: text/event-stream;Q=0.001\r\n"), 1);
+  CHECK_EQ(check_request("Accept: text/event-stream ; charset=utf-8 ; q=0.5\r\n"), 1);
+  // The most specific range decides, wherever it stands and in any field.
+  CHECK_EQ(check_request("Accept: */*, text/event-stream;q=0\r\n"), 0);
+  CHECK_EQ(check_request("Accept: text/*;q=0, */*\r\n"), 0);
+  CHECK_EQ(check_request("Accept: */*;q=0, text/event-stream\r\n"), 1);
+  CHECK_EQ(check_request("Accept: text/html\r\nAccept: text/event-stream\r\n"), 1);
+  CHECK_EQ(check_request("Accept: */*\r\nAccept: text/event-stream;q=0\r\n"), 0);
+  // A malformed weight drops its element.
+  CHECK_EQ(check_request("Accept: text/event-stream;q=2\r\n"), 0);
+  CHECK_EQ(check_request("Accept: text/event-stream;q=abc, */*;q=0.1\r\n"), 1);
+  CHECK_EQ(check_request("Accept: text/event-streamx, text/event\r\n"), 0);
+}
+
+TEST(sse_request_last_event_id) {
+  std::string id;
+  bool had = true;
+  CHECK_EQ(check_request("Accept: text/event-stream\r\nLast-Event-ID:  42 \r\n", &id, &had), 1);
+  CHECK(id == "42");
+  CHECK(had);
+  CHECK_EQ(check_request("last-event-id: a\r\nLast-Event-ID: b\r\n", &id, &had), 1);
+  CHECK(id == "a");
+  CHECK_EQ(check_request("Accept: text/event-stream\r\n", &id, &had), 1);
+  CHECK(id.empty());
+  CHECK(!had);  // absent: {NULL, 0}
+  CHECK_EQ(check_request("Last-Event-ID: caf\xC3\xA9\r\n", &id, &had), 1);
+  CHECK(id == "caf\xC3\xA9");
+  // An incomplete head is refused.
+  Allocator a;
+  HttpHead head(&a, HttpHead::Kind::Request);
+  size_t used = 0;
+  head.feed(reinterpret_cast<const uint8_t *>("GET / HTTP/1.1\r\n"), 16, &used);
+  CHECK_EQ(sse_check_request(head, nullptr), ERR_INVALID_STATE);
+}
