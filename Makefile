@@ -45,7 +45,7 @@ SHARED_LIB := $(BUILD)/libpushwire.so.$(VERSION)
 SONAME := libpushwire.so.$(ABI_VERSION)
 
 .PHONY: all lib test demo clean bench
-all: lib $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
+all: lib $(BUILD)/unity-check.o $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
 $(VERSION_H): capi/include/pushwire/version.h.in meson.build
@@ -60,6 +60,11 @@ $(BUILD)/core/%.o: core/%.cpp $(VERSION_H)
 $(BUILD)/capi/%.o: capi/%.cpp $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS_ALL) -DPUSHWIRE_BUILDING $(CORE_CXXFLAGS) -MMD -MP -c $< -o $@
+
+# Bindings and meson compile core/unity.cpp as one translation unit; build it here too so
+# a file missing from it, or a name clash between files, shows up in every `make`.
+$(BUILD)/unity-check.o: core/unity.cpp $(CORE_SRCS) $(CAPI_SRCS) $(VERSION_H)
+	$(CXX) $(CPPFLAGS_ALL) -DPUSHWIRE_BUILDING $(CORE_CXXFLAGS) -c $< -o $@
 
 $(STATIC_LIB): $(LIB_OBJS)
 	@rm -f $@

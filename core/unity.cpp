@@ -12,6 +12,7 @@
 #include "utf8.cpp"
 #include "ws_frame.cpp"
 #include "ws_handshake.cpp"
+#include "../capi/capi_common.cpp"
 #include "../capi/capi_http.cpp"
 #include "../capi/capi_sse.cpp"
 // Later modules (frames, state machine, SSE, C ABI shims) are appended as they land.
