@@ -61,13 +61,14 @@ struct Emitter {
   std::string stream; // everything written, for the reference at the end
   std::vector<std::string> expected;
   std::string id;     // the last event id the stream has set
-  std::string comment_prefix;  // what the parser reports before a comment's text
+  std::string comment_prefix;  // what the parser reports before a non-empty comment line
 
   // The transcript lines one encoded item must produce, EVENT last.
   std::vector<std::string> expect(const Fields &f) {
     std::vector<std::string> out;
     if (f.has[3])
-      for (const std::string &l : split_lines(f.text[3])) out.push_back(sse_comment_line(comment_prefix + ref_utf8_decode_replacing(l)));
+      for (const std::string &l : split_lines(f.text[3]))
+        out.push_back(sse_comment_line((l.empty() ? "" : comment_prefix) + ref_utf8_decode_replacing(l)));
     if (f.retry >= 0) out.push_back(sse_retry_line(uint64_t(f.retry)));
     std::sort(out.begin(), out.end());
     bool only_comment = !f.has[0] && !f.has[1] && !f.has[2] && f.retry < 0;

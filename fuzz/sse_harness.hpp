@@ -68,11 +68,17 @@ struct RefSse {
       } else if (field == "id") {
         if (value.find('\0') == std::string::npos) id_buffer = value;
       } else if (field == "retry") {
-        // Only ASCII digits; an empty value is ignored, and so is one that does not fit.
-        bool digits = !value.empty() && value.size() <= 19;
-        for (char c : value) digits = digits && c >= '0' && c <= '9';
-        if (digits) {
-          retry = std::strtoull(value.c_str(), nullptr, 10);
+        // Only ASCII digits; an empty value is ignored, and so is one past 2^64 - 1 (the
+        // spec leaves overflow open; pushwire.h documents this choice).
+        bool ok = !value.empty();
+        unsigned __int128 v = 0;
+        for (char c : value) {
+          ok = ok && c >= '0' && c <= '9';
+          if (ok) v = v * 10 + unsigned(c - '0');
+          ok = ok && v <= UINT64_MAX;
+        }
+        if (ok) {
+          retry = uint64_t(v);
           retry_set = true;
           events.push_back(sse_retry_line(retry));
         }
