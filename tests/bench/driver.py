@@ -136,6 +136,7 @@ def main():
     # Pair each implementation line with the memcpy line printed just before it.
     samples = {}   # (workload, impl) -> list of lines
     ratios = {}    # (workload, impl) -> list of memcpy_seconds / impl_seconds
+    ratios_cpu = {}  # the same with CPU seconds (less sensitive to preemption)
     prev = None
     for l in raw:
         if not l.get("verified"):
@@ -147,6 +148,8 @@ def main():
             prev = l
         elif prev is not None and prev["workload"] == l["workload"] and prev["round"] == l["round"]:
             ratios.setdefault(key, []).append(prev["seconds"] / l["seconds"])
+            if prev.get("cpu_seconds") and l.get("cpu_seconds"):
+                ratios_cpu.setdefault(key, []).append(prev["cpu_seconds"] / l["cpu_seconds"])
             prev = None
 
     med = {}
@@ -155,13 +158,18 @@ def main():
         first = ls[0]
         m = {k: v for k, v in first.items() if k not in ("round", "passes", "seconds", "units_per_s", "mb_per_s",
                                                         "wire_mb_per_s")}
+        cpu = [x["cpu_seconds"] / x["seconds"] for x in ls if x.get("cpu_seconds") and x["seconds"] > 0]
+        if cpu:
+            m["cpu_share"] = statistics.median(cpu)
         m.update(seconds=secs, units_per_s=first["units"] / secs, mb_per_s=first["payload_bytes"] / secs / 1e6,
                  wire_mb_per_s=first["wire_bytes"] / secs / 1e6, passes=sum(x["passes"] for x in ls),
                  rounds=len(ls), seconds_min=min(x["seconds"] for x in ls), seconds_max=max(x["seconds"] for x in ls))
         if key in ratios:
             m["ratio_memcpy"] = statistics.median(ratios[key])
-        elif key[1] == "memcpy":
-            m["ratio_memcpy"] = 1.0
+        if key in ratios_cpu:
+            m["ratio_memcpy_cpu"] = statistics.median(ratios_cpu[key])
+        if key[1] == "memcpy":
+            m["ratio_memcpy"] = m["ratio_memcpy_cpu"] = 1.0
         med[key] = m
     for wl in ORDER:
         peers = [med[(wl, p)] for p in PEERS if (wl, p) in med]
@@ -184,8 +192,8 @@ def main():
     print()
     print("Medians of %d rounds (%s subsets). x memcpy: paired with the memcpy run just before, same process."
           % (a.rounds, a.subset))
-    hdr = "%-4s %-17s %10s %10s %10s %9s %9s  %s" % ("wl", "impl", "units/s", "MB/s", "wire MB/s", "x memcpy",
-                                                     "x best", "best peer / target")
+    hdr = "%-4s %-17s %10s %10s %10s %8s %8s %8s %5s  %s" % (
+        "wl", "impl", "units/s", "MB/s", "wire MB/s", "x memcpy", "(cpu)", "x best", "cpu%", "best peer / target")
     print(hdr)
     print("-" * len(hdr))
     for wl in ORDER:
@@ -195,11 +203,15 @@ def main():
             note = ""
             if impl == "pushwire" or impl.startswith("pushwire-"):
                 note = "%s; target %s" % (m.get("best_peer", "no peer"), TARGETS.get(wl, ""))
-            print("%-4s %-17s %10s %10.1f %10.1f %9s %9s  %s" % (
+            cpu = "%3.0f" % (100 * m["cpu_share"]) if "cpu_share" in m else "-"
+            print("%-4s %-17s %10s %10.1f %10.1f %8s %8s %8s %5s  %s" % (
                 wl, impl, fmt_rate(m["units_per_s"]), m["mb_per_s"], m["wire_mb_per_s"],
-                fmt_ratio(m.get("ratio_memcpy")), fmt_ratio(m.get("ratio_best_peer")), note))
+                fmt_ratio(m.get("ratio_memcpy")), fmt_ratio(m.get("ratio_memcpy_cpu")),
+                fmt_ratio(m.get("ratio_best_peer")), cpu, note))
         if rows:
             print()
+    print("(cpu): the same ratio from thread CPU time; cpu%: CPU time over wall time in the timed passes")
+    print("(well below 100: the process was preempted, its wall-clock figures are pessimistic).")
     print("load average before/after: %s / %s" % (" ".join(env["loadavg"]), " ".join(env["loadavg_end"])))
     print("wrote %s/results.jsonl (medians) and %s/rounds.jsonl (every round)" % (a.out, a.out))
 

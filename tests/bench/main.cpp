@@ -84,7 +84,7 @@ namespace {
 bool measure(Runner &run, Workload &w, const Options &o) {
   bool reference = std::strcmp(run.name(), "memcpy") == 0;
   run.prepare(w);
-  double total = 0;
+  double total = 0, cpu_total = 0;
   uint64_t passes = 0;
   PassResult last;
   std::string failure;
@@ -92,9 +92,11 @@ bool measure(Runner &run, Workload &w, const Options &o) {
   for (;;) {
     run.before_pass(w);
     PassResult r;
+    double c0 = cpu_now_s();
     double t0 = now_s();
     run.pass(w, r);
     double t1 = now_s();
+    double c1 = cpu_now_s();
     run.after_pass(w, r);
     failure = check_pass(w, r, reference);
     if (!failure.empty()) break;
@@ -103,6 +105,7 @@ bool measure(Runner &run, Workload &w, const Options &o) {
       continue;
     }
     total += t1 - t0;
+    cpu_total += c1 - c0;
     passes++;
     last = r;
     if (total >= o.min_time) break;
@@ -125,11 +128,11 @@ bool measure(Runner &run, Workload &w, const Options &o) {
   double div = sec > 0 ? sec : 1e-9;
   std::printf(",\"seconds\":%.9f,\"units_per_s\":%.1f,\"mb_per_s\":%.3f,\"wire_mb_per_s\":%.3f,\"checksum\":%llu,"
               "\"checksum_mode\":\"%s\",\"passes\":%llu,\"payload_bytes\":%llu,\"wire_bytes\":%llu,"
-              "\"verified\":true,\"pings\":%llu,\"pong_bytes\":%llu,\"round\":%d%s}\n",
+              "\"verified\":true,\"pings\":%llu,\"pong_bytes\":%llu,\"cpu_seconds\":%.9f,\"round\":%d%s}\n",
               sec, double(w.units) / div, double(w.payload_bytes) / div / 1e6, double(stream) / div / 1e6,
               (unsigned long long)last.checksum, reference ? "none" : "bytes", (unsigned long long)passes,
               (unsigned long long)w.payload_bytes, (unsigned long long)stream, (unsigned long long)last.pings,
-              (unsigned long long)last.pong_bytes, o.round, extras.c_str());
+              (unsigned long long)last.pong_bytes, cpu_total / double(passes), o.round, extras.c_str());
   std::fflush(stdout);
   return true;
 }

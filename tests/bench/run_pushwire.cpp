@@ -384,7 +384,7 @@ class PushwireSseParse : public Runner {
     pushwire_sse_parser_free(p);
   }
   std::string extras(const Workload &) const override {
-    return ",\"utf8_validated\":true,\"chunk\":65536,\"api\":\"pushwire_sse_parser_feed+next_event\"";
+    return ",\"utf8_decoded\":true,\"chunk\":65536,\"api\":\"pushwire_sse_parser_feed+next_event\"";
   }
 
  private:

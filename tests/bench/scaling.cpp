@@ -28,6 +28,23 @@ struct Report {
   }
 };
 
+// The machine running this is usually shared: one pass can be preempted for longer than
+// it runs. So every figure here is thread CPU time, the fastest of several passes (at
+// least 3, and until they add up to `budget` seconds); every pass is still checked. The quick (smoke) report
+// checks exactness only: one pass.
+template <class Pass>
+double best_of(bool quick, double budget, Pass &&pass) {
+  double best = 1e30, total = 0;
+  for (int n = 0; n < (quick ? 1 : 3) || (!quick && total < budget); n++) {
+    double t0 = cpu_now_s();
+    if (!pass()) return -1;
+    double t = cpu_now_s() - t0;
+    total += t;
+    if (t < best) best = t;
+  }
+  return best;
+}
+
 Runner *find_pushwire(std::vector<std::unique_ptr<Runner>> &runners, const Workload &w) {
   for (auto &r : runners)
     if (std::strcmp(r->name(), "pushwire") == 0 && r->supports(w) && r->unavailable().empty()) return r.get();
@@ -35,7 +52,7 @@ Runner *find_pushwire(std::vector<std::unique_ptr<Runner>> &runners, const Workl
 }
 
 void read_sizes(const std::string &dir, bool quick, Report &rep) {
-  std::printf("\n== reads of 1, 16, 1460, 65536 bytes: wire MB/s (per-byte time must not grow with size)\n");
+  std::printf("\n== reads of 1, 16, 1460, 65536 bytes: wire MB/s of CPU time, fastest pass (must not drop as the input grows)\n");
   std::printf("%-5s %-10s %10s %10s %10s %10s\n", "wl", "subset", "1", "16", "1460", "65536");
   auto runners = make_runners();
   const size_t sizes[] = {1, 16, 1460, 65536};
@@ -58,19 +75,21 @@ void read_sizes(const std::string &dir, bool quick, Report &rep) {
       run->prepare(w);
       for (size_t rs : sizes) {
         // One-byte reads of the larger workloads only in the full report.
-        if (rs == 1 && quick && w.wire_bytes > 2000000) {
+        if (rs == 1 && quick && w.wire_bytes > 500000) {
           std::printf(" %10s", "-");
           continue;
         }
         run->chunk = rs;
-        run->before_pass(w);
-        PassResult r;
-        double t0 = now_s();
-        run->pass(w, r);
-        double t = now_s() - t0;
-        run->after_pass(w, r);
-        std::string bad = check_pass(w, r, false);
-        if (!bad.empty()) {
+        std::string bad;
+        double t = best_of(quick, 0.2, [&] {
+          run->before_pass(w);
+          PassResult r;
+          run->pass(w, r);
+          run->after_pass(w, r);
+          bad = check_pass(w, r, false);
+          return bad.empty();
+        });
+        if (t < 0) {
           rep.fail(id + " " + sub + " read " + std::to_string(rs) + ": " + bad);
           std::printf(" %10s", "FAIL");
           continue;
@@ -125,23 +144,21 @@ std::vector<uint8_t> fragmented_message(size_t size, size_t frags, uint64_t &che
 
 void fragments(bool quick, Report &rep) {
   const size_t size = quick ? (1u << 20) : (4u << 20);
-  const int reps = quick ? 1 : 8;
-  std::printf("\n== one %zu KiB text message in N fragments, fed in 64 KiB reads (x%d)\n", size >> 10, reps);
+  std::printf("\n== one %zu KiB text message in N fragments, fed in 64 KiB reads, connection included\n",
+              size >> 10);
   std::printf("%10s %12s %14s %14s\n", "fragments", "MB/s", "ns/fragment", "peak bytes");
   for (size_t frags : {size_t(1), size_t(64), size_t(1024), size_t(65536)}) {
     uint64_t expect = 0;
     std::vector<uint8_t> wire = fragmented_message(size, frags, expect);
     CountingAllocator ca;
     pushwire_allocator a = ca.api();
-    double t = 0;
-    bool good = true;
-    for (int k = 0; k < reps && good; k++) {
+    std::string bad;
+    double t = best_of(quick, 0.3, [&] {
       std::string why;
-      double t0 = now_s();
       pushwire_ws *ws = pw_open_ws(&a, false, 65536, why);
       if (!ws) {
-        rep.fail("fragments: " + why);
-        return;
+        bad = why;
+        return false;
       }
       PassResult r;
       for (size_t off = 0; off < wire.size() && r.error.empty(); off += kChunk) {
@@ -151,17 +168,18 @@ void fragments(bool quick, Report &rep) {
         else pw_drain_ws(ws, r);
       }
       pushwire_ws_free(ws);
-      t += now_s() - t0;
-      if (!r.error.empty() || r.units != 1 || r.checksum != expect) {
-        rep.fail("fragments " + std::to_string(frags) + ": " +
-                 (r.error.empty() ? "wrong message (units " + std::to_string(r.units) + ")" : r.error));
-        good = false;
-      }
-    }
+      if (r.error.empty() && (r.units != 1 || r.checksum != expect))
+        r.error = "wrong message (units " + std::to_string(r.units) + ")";
+      bad = r.error;
+      return bad.empty();
+    });
     if (ca.live != 0) rep.fail("fragments " + std::to_string(frags) + ": " + std::to_string(ca.live) + " bytes leaked");
-    if (!good) continue;
-    double mbs = double(size) * reps / t / 1e6;
-    double nsf = t * 1e9 / double(frags * reps);
+    if (t < 0) {
+      rep.fail("fragments " + std::to_string(frags) + ": " + bad);
+      continue;
+    }
+    double mbs = double(size) / t / 1e6;
+    double nsf = t * 1e9 / double(frags);
     std::printf("%10zu %12.1f %14.1f %14llu\n", frags, mbs, nsf, (unsigned long long)ca.peak);
     char buf[256];
     std::snprintf(buf, sizeof buf,
@@ -181,7 +199,7 @@ void idle(bool quick, Report &rep) {
     pushwire_allocator a = ca.api();
     std::vector<pushwire_ws *> conns;
     conns.reserve(n);
-    double t0 = now_s();
+    double t0 = cpu_now_s();
     for (size_t i = 0; i < n; i++) {
       std::string why;
       pushwire_ws *ws = pw_open_ws(&a, false, 0, why);
@@ -191,7 +209,7 @@ void idle(bool quick, Report &rep) {
       }
       conns.push_back(ws);
     }
-    double t = now_s() - t0;
+    double t = cpu_now_s() - t0;
     uint64_t live = ca.live, allocs = ca.allocs - ca.frees;
     for (pushwire_ws *ws : conns) pushwire_ws_free(ws);
     if (ca.live != 0) rep.fail("idle: " + std::to_string(ca.live) + " bytes leaked");
