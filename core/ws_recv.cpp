@@ -1,0 +1,505 @@
+// The receive side of the handle: feed, the handshake head, frames, the event queue and
+// failures. The design (eager parsing, one unmasking copy, events as offsets, reset on
+// drain, held input) is described at the top of ws_state.cpp.
+#include <cstring>
+
+#include "mask.hpp"
+#include "ws_handshake.hpp"
+#include "ws_session.hpp"
+
+namespace pushwire {
+
+namespace {
+// Text is validated right after it is copied, in blocks small enough to stay in cache.
+constexpr size_t kCopyBlock = 64 * 1024;
+}  // namespace
+
+bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code) {
+  uint8_t *slot = queue_.extend(sizeof(Queued));
+  if (PUSHWIRE_UNLIKELY(!slot)) {
+    nomem();
+    return false;
+  }
+  Queued *q = new (slot) Queued;
+  q->at = at;
+  q->len = len;
+  q->code = code;
+  q->type = type;
+  q->flags = flags;
+  q->where = where;
+  return true;
+}
+
+int WsSession::next_event(pushwire_ws_event *ev) {
+  if (fatal_) return fatal_;
+  if (queue_.empty()) {
+    reset_areas();
+    resume();
+    if (fatal_) return fatal_;
+    if (queue_.empty()) {
+      if (has(F_RELEASE_IN)) release_idle();
+      return err_;
+    }
+  }
+  const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
+  const uint8_t *base = nullptr;
+  if (q->where == IN_ARENA) base = arena_.data();
+  else if (q->where == IN_CTL) base = ctl_.data();
+  ev->type = q->type;
+  ev->flags = q->flags;
+  ev->data.ptr = q->where == AT_PTR ? reinterpret_cast<const uint8_t *>(q->at) : base ? base + q->at : nullptr;
+  ev->data.len = q->len;
+  ev->code = q->code;
+  ev->reserved0 = 0;
+  ev->reserved[0] = ev->reserved[1] = 0;
+  queue_.consume(sizeof(Queued));
+  return 1;
+}
+
+// Every span handed out so far is dead (the caller made a mutating call with the queue
+// drained): start the areas over, keeping only a message or control frame in progress.
+void WsSession::reset_areas() {
+  arena_.consume(msg_op_ ? msg_start_ : arena_.size());
+  msg_start_ = 0;
+  if (in_frame_ && ws_is_control(frame_op_))
+    ctl_.consume(ctl_start_);
+  else
+    ctl_.clear();
+  ctl_start_ = 0;
+}
+
+void WsSession::release_idle() {
+  if (!queue_.empty()) return;
+  set(F_RELEASE_IN, false);
+  reset_areas();
+  if (arena_.empty()) arena_.release();
+  if (ctl_.empty()) ctl_.release();
+  queue_.release();
+  if (held_.empty()) held_.release();
+  if (out_.empty()) out_.release();
+}
+
+int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
+  if (fatal_) return fatal_;
+  if (err_) return err_;
+  if (is_client() && state_.send() == WsSide::Head) return ERR_INVALID_STATE;
+  set(F_STARTED, true);
+  if (len == 0) return 0;
+  set(F_INPUT_SEEN, true);
+  if (queue_.empty()) {
+    reset_areas();
+    resume();
+    if (fatal_) return fatal_;
+  }
+  // After the peer's close, our refusal, end of input or a failure found just now: ignored.
+  const WsSide r = state_.recv();
+  if ((r != WsSide::Head && r != WsSide::Open) || state_.send() == WsSide::Refused || has(F_EOF)) return 0;
+  if (!queue_.empty() || !held_.empty()) {
+    if (held_.size() > max_input_ || len > max_input_ - held_.size()) return ERR_BUFFER_FULL;
+    return held_.append(data, len) ? nomem() : 0;
+  }
+  size_t used = process(data, len, mut);
+  if (fatal_) return fatal_;
+  if (used < len && held_.append(data + used, len - used)) return nomem();
+  return 0;
+}
+
+int WsSession::feed_eof() {
+  if (fatal_) return fatal_;
+  if (has(F_EOF)) return 0;
+  set(F_EOF, true);
+  // Held input is parsed first, unless it is waiting for an accept that can no longer matter.
+  if (held_.empty() || state_.may(WsAction::Decode) != 0) {
+    held_.release();
+    on_eof();
+  }
+  return 0;
+}
+
+void WsSession::on_eof() {
+  const WsSide r = state_.recv();
+  if ((r == WsSide::Head || r == WsSide::Open) && state_.send() != WsSide::Refused)
+    fail(ERR_CONNECTION_LOST, 1006, "connection lost");
+}
+
+// Parse held input once the queue has drained (or the accept has gone out).
+void WsSession::resume() {
+  if (!held_.empty()) {
+    size_t used = process(held_.data(), held_.size(), nullptr);
+    if (fatal_) return;
+    held_.consume(used);
+    if (held_.empty()) held_.release();
+  }
+  if (has(F_EOF) && held_.empty()) on_eof();
+}
+
+// Returns how many bytes were taken: all of them, unless parsing paused (queue full) or
+// frames must wait for our accept; the rest is then held.
+size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
+  const WsSide r = state_.recv();
+  if ((r != WsSide::Head && r != WsSide::Open) || state_.send() == WsSide::Refused) return n;
+  size_t done = 0;
+  if (r == WsSide::Head) {
+    done = recv_head(p, n);
+    if (fatal_ || !recv_open()) return n;
+  }
+  if (state_.may(WsAction::Decode) != 0) return state_.send() == WsSide::Head ? done : n;
+  return done + recv_frames(p + done, n - done, mut ? mut + done : nullptr);
+}
+
+// ---------------------------------------------------------------------------------------
+// The opening handshake's head
+
+size_t WsSession::recv_head(const uint8_t *p, size_t n) {
+  if (ensure_handshake()) return n;
+  size_t used = n;
+  int rc = hs_->head.feed(p, n, &used);
+  if (rc == 0) return n;
+  if (rc < 0) {
+    if (rc == ERR_NOMEM) {
+      nomem();
+    } else {
+      // A server answers a malformed head with 400, an oversized one with 431; a client
+      // reports status 0 (not valid HTTP).
+      fail_handshake(rc, is_client() ? 0 : rc == ERR_HEAD_TOO_LARGE ? 431 : 400, hs_->head.error_reason());
+    }
+    return n;
+  }
+  if (is_client())
+    on_response();
+  else
+    on_request();
+  return used;
+}
+
+void WsSession::on_request() {
+  int status = 400;
+  const char *why = "";
+  if (int rc = ws_check_request(hs_->head, hs_->origins, has(F_REQUIRE_ORIGIN), &status, &why)) {
+    fail_handshake(rc, status, why);
+    return;
+  }
+  state_.apply(WsInput::RecvHead);
+  if (!has(F_AUTO_ACCEPT)) {
+    span t = hs_->head.target();
+    push(PUSHWIRE_WS_EV_REQUEST, 0, AT_PTR, uintptr_t(t.ptr), t.len);
+    return;
+  }
+  span chosen;
+  if (write_accept(span{nullptr, 0}, &chosen)) return;
+  size_t at = ctl_.size();
+  if (ctl_.append(chosen)) {
+    nomem();
+    return;
+  }
+  push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, at, chosen.len);
+  end_handshake_if_over();
+}
+
+void WsSession::on_response() {
+  span chosen{nullptr, 0};
+  int status = hs_->head.status();
+  const char *why = "";
+  if (int rc = ws_check_response(hs_->head, make_span(hs_->key, sizeof hs_->key), hs_->protocols, &chosen, &status,
+                                 &why)) {
+    fail_handshake(rc, status, why);
+    return;
+  }
+  state_.apply(WsInput::RecvHead);
+  size_t at = ctl_.size();
+  if (ctl_.append(chosen)) {
+    nomem();
+    return;
+  }
+  push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, at, chosen.len);
+  end_handshake_if_over();
+}
+
+// ---------------------------------------------------------------------------------------
+// Frames
+
+size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut) {
+  const uint8_t *p = start;
+  const uint8_t *const end = start + n;
+  while (p < end) {
+    if (!in_frame_) {
+      if (PUSHWIRE_UNLIKELY(queue_full())) break;
+      const WsFrameRules rules{!is_client(), msg_op_ != 0};
+      WsFrameHeader h;
+      WsViolation v;
+      if (PUSHWIRE_LIKELY(hdr_have_ == 0)) {
+        int r = ws_decode_header(p, size_t(end - p), rules, &h, &v);
+        if (PUSHWIRE_UNLIKELY(r <= 0)) {
+          if (r < 0) {
+            fail(v.error, v.code, v.reason);
+            return n;
+          }
+          hdr_have_ = uint8_t(end - p);  // less than a header: keep it
+          std::memcpy(hdr_, p, hdr_have_);
+          p = end;
+          break;
+        }
+        p += r;
+      } else {
+        size_t take = WS_MAX_HEADER - hdr_have_;
+        if (take > size_t(end - p)) take = size_t(end - p);
+        std::memcpy(hdr_ + hdr_have_, p, take);
+        int r = ws_decode_header(hdr_, hdr_have_ + take, rules, &h, &v);
+        if (r < 0) {
+          fail(v.error, v.code, v.reason);
+          return n;
+        }
+        if (r == 0) {
+          hdr_have_ = uint8_t(hdr_have_ + take);
+          p = end;
+          break;
+        }
+        p += size_t(r) - hdr_have_;
+        hdr_have_ = 0;
+      }
+      const size_t avail = size_t(end - p);
+      uint8_t *const here = mut ? mut + (p - start) : nullptr;
+      if (ws_is_control(h.opcode)) {
+        if (h.len <= avail) {  // the common case: the whole control frame is here
+          const size_t len = size_t(h.len);
+          if (here) {
+            if (h.masked) mask_inplace(here, len, h.key, 0);
+            on_control(h.opcode, AT_PTR, uintptr_t(here), here, len);
+          } else {
+            const size_t at = ctl_.size();
+            uint8_t *dst = len ? ctl_.extend(len) : ctl_.data();
+            if (len && !dst) {
+              nomem();
+              return n;
+            }
+            if (h.masked)
+              mask_copy(dst, p, len, h.key, 0);
+            else if (len)
+              std::memcpy(dst, p, len);
+            on_control(h.opcode, IN_CTL, at, dst, len);
+          }
+          p += len;
+          if (PUSHWIRE_UNLIKELY(fatal_ || !recv_open())) return n;
+          continue;
+        }
+        ctl_start_ = ctl_.size();
+      } else {
+        if (PUSHWIRE_UNLIKELY(!begin_data(h))) return n;
+        if (h.opcode != WS_OP_CONT && h.fin && h.len <= avail) {  // a whole one-frame message
+          whole_message(p, h, here);
+          p += size_t(h.len);
+          if (PUSHWIRE_UNLIKELY(fatal_ || !recv_open())) return n;
+          continue;
+        }
+      }
+      in_frame_ = true;
+      frame_left_ = h.len;
+      frame_op_ = h.opcode;
+      frame_fin_ = h.fin;
+      frame_masked_ = h.masked;
+      std::memcpy(key_, h.key, 4);
+      phase_ = 0;
+    }
+    size_t k = size_t(end - p);
+    if (frame_left_ < k) k = size_t(frame_left_);
+    if (ws_is_control(frame_op_)) {
+      uint8_t *dst = ctl_.extend(k);
+      if (k && !dst) {
+        nomem();
+        return n;
+      }
+      if (frame_masked_)
+        phase_ = uint8_t(mask_copy(dst, p, k, key_, phase_));
+      else if (k)
+        std::memcpy(dst, p, k);
+    } else if (!copy_data(p, k)) {
+      return n;
+    }
+    p += k;
+    frame_left_ -= k;
+    if (frame_left_ == 0) {
+      in_frame_ = false;
+      if (ws_is_control(frame_op_))
+        on_control(frame_op_, IN_CTL, ctl_start_, ctl_.data() + ctl_start_, ctl_.size() - ctl_start_);
+      else if (frame_fin_)
+        end_message();
+      if (PUSHWIRE_UNLIKELY(fatal_ || !recv_open())) return n;
+    }
+  }
+  flush_stream(false);
+  return size_t(p - start);
+}
+
+// Limits are judged on the header, before any payload is stored.
+bool WsSession::begin_data(const WsFrameHeader &h) {
+  if (h.len > max_frame_) {
+    fail(ERR_MESSAGE_TOO_BIG, 1009, "frame too big");
+    return false;
+  }
+  if (h.opcode != WS_OP_CONT) {
+    msg_op_ = h.opcode;
+    msg_frames_ = 0;
+    msg_size_ = 0;
+    msg_start_ = arena_.size();
+    msg_first_ = true;
+    utf8_.reset();
+  }
+  if (msg_frames_ >= max_fragments_) {
+    fail(ERR_POLICY, 1008, "too many fragments");
+    return false;
+  }
+  ++msg_frames_;
+  if (!has(F_STREAMING)) {
+    if (h.len > max_message_ - msg_size_) {
+      fail(ERR_MESSAGE_TOO_BIG, 1009, "message too big");
+      return false;
+    }
+    msg_size_ += h.len;
+  }
+  return true;
+}
+
+void WsSession::whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t *here) {
+  const size_t len = size_t(h.len);
+  const uint8_t *data;
+  Where where;
+  uintptr_t at;
+  if (here) {
+    if (h.masked) mask_inplace(here, len, h.key, 0);
+    data = here;
+    where = AT_PTR;
+    at = uintptr_t(here);
+  } else {
+    at = arena_.size();
+    uint8_t *dst = arena_.extend(len);
+    if (PUSHWIRE_UNLIKELY(!dst && len)) {
+      nomem();
+      return;
+    }
+    if (h.masked)
+      mask_copy(dst, p, len, h.key, 0);
+    else if (len)
+      std::memcpy(dst, p, len);
+    data = dst;
+    where = IN_ARENA;
+  }
+  const uint8_t type = h.opcode == WS_OP_TEXT ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
+  msg_op_ = 0;
+  msg_start_ = arena_.size();
+  if (h.opcode == WS_OP_TEXT) {
+    Utf8State st;
+    size_t bad = len;
+    if (PUSHWIRE_UNLIKELY(!utf8_feed(st, data, len, &bad) || !st.at_boundary())) {
+      // Streaming hands out the valid characters before the bad byte, exactly as it would
+      // have had the frame arrived in pieces.
+      size_t valid = utf8_boundary_prefix(data, bad);
+      if (has(F_STREAMING) && valid && !push(type, PUSHWIRE_WS_EVF_FIRST, where, at, valid)) return;
+      fail(ERR_BAD_UTF8, 1007, "invalid UTF-8 in text message");
+      return;
+    }
+  }
+  push(type, PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, where, at, len);
+}
+
+bool WsSession::copy_data(const uint8_t *p, size_t k) {
+  while (k > 0) {
+    const size_t step = k < kCopyBlock ? k : kCopyBlock;
+    uint8_t *dst = arena_.extend(step);
+    if (PUSHWIRE_UNLIKELY(!dst)) {
+      nomem();
+      return false;
+    }
+    if (frame_masked_)
+      phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
+    else
+      std::memcpy(dst, p, step);
+    if (msg_op_ == WS_OP_TEXT) {
+      size_t bad = 0;
+      if (PUSHWIRE_UNLIKELY(!utf8_feed(utf8_, dst, step, &bad))) {
+        fail_text(arena_.size() - step + bad);
+        return false;
+      }
+    }
+    p += step;
+    k -= step;
+  }
+  return true;
+}
+
+void WsSession::end_message() {
+  if (msg_op_ == WS_OP_TEXT && !utf8_.at_boundary()) {
+    fail_text(arena_.size());
+    return;
+  }
+  if (has(F_STREAMING))
+    flush_stream(true);
+  else
+    push(msg_op_ == WS_OP_TEXT ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY,
+         PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, IN_ARENA, msg_start_, arena_.size() - msg_start_);
+  msg_op_ = 0;
+  msg_start_ = arena_.size();
+}
+
+// Streaming: hand out what arrived of the current message (text only up to the last
+// complete character; the rest waits for its continuation bytes).
+void WsSession::flush_stream(bool fin) {
+  if (!has(F_STREAMING) || msg_op_ == 0) return;
+  size_t n = arena_.size() - msg_start_;
+  if (msg_op_ == WS_OP_TEXT && !fin) n = utf8_boundary_prefix(arena_.data() + msg_start_, n);
+  if (n == 0 && !fin) return;
+  const uint8_t flags = uint8_t((fin ? PUSHWIRE_WS_EVF_FIN : 0) | (msg_first_ ? PUSHWIRE_WS_EVF_FIRST : 0));
+  if (!push(msg_op_ == WS_OP_TEXT ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY, flags, IN_ARENA, msg_start_, n))
+    return;
+  msg_start_ += n;
+  msg_first_ = false;
+}
+
+// Invalid text: drop the bytes from the bad one on, so that streaming hands out only the
+// valid characters before it, then fail.
+void WsSession::fail_text(size_t bad_end) {
+  arena_.shrink_by(arena_.size() - bad_end);
+  fail(ERR_BAD_UTF8, 1007, "invalid UTF-8 in text message");
+}
+
+void WsSession::on_control(uint8_t opcode, Where where, uintptr_t at, const uint8_t *data, size_t len) {
+  flush_stream(false);  // message bytes that came before the control frame are reported first
+  if (opcode == WS_OP_CLOSE) {
+    uint16_t code = 1005;
+    if (len == 1) return fail(ERR_PROTOCOL, 1002, "close frame with a 1-byte payload");
+    if (len >= 2) {
+      code = uint16_t(data[0] << 8 | data[1]);
+      if (!ws_close_code_valid(code)) return fail(ERR_PROTOCOL, 1002, "invalid close code");
+      if (!utf8_valid(data + 2, len - 2)) return fail(ERR_BAD_UTF8, 1007, "invalid UTF-8 in close reason");
+      at += 2;
+      len -= 2;
+    }
+    if (!push(PUSHWIRE_WS_EV_CLOSE, 0, where, at, len, code)) return;
+    state_.apply(WsInput::RecvClose);
+    msg_op_ = 0;
+    // Echo the code (RFC 6455 §5.5.1); an empty close is answered with an empty close.
+    if (has(F_AUTO_CLOSE) && state_.may(WsAction::Close) == 0) write_close(code == 1005 ? 0 : code, nullptr, 0);
+    return;
+  }
+  if (!push(opcode == WS_OP_PING ? PUSHWIRE_WS_EV_PING : PUSHWIRE_WS_EV_PONG, 0, where, at, len)) return;
+  // When the output is full the pong is skipped: §5.5.3 allows answering only the latest ping.
+  if (opcode == WS_OP_PING && has(F_AUTO_PONG) && state_.may(WsAction::Send) == 0 &&
+      out_fits(ws_header_size(len, is_client()) + len))
+    write_frame(WS_OP_PONG, true, data, len);
+}
+
+void WsSession::fail(int error, uint16_t code, const char *reason) {
+  flush_stream(false);
+  state_.apply(WsInput::RecvFail);
+  err_ = error;
+  hint_ = code;
+  reason_ = reason;
+  const size_t rlen = std::strlen(reason);
+  if (!push(PUSHWIRE_WS_EV_CLOSE, PUSHWIRE_WS_EVF_FAILED, AT_PTR, uintptr_t(reason), rlen, code)) return;
+  // The close frame goes out even past the output limit: it is small and sent once.
+  if (has(F_AUTO_CLOSE) && code != 1006 && state_.may(WsAction::Close) == 0)
+    write_close(code, reinterpret_cast<const uint8_t *>(reason), rlen);
+  msg_op_ = 0;
+  end_handshake_if_over();
+}
+
+}  // namespace pushwire
