@@ -149,14 +149,15 @@ int SseParser::next(pushwire_sse_event *ev) {
         continue;
       }
     }
-    size_t e = sse_find_line_end(in.ptr, in.len);
+    bool ascii = false;
+    size_t e = sse_find_line_end(in.ptr, in.len, &ascii);
     if (e == in.len) {  // an unfinished line: decode it now, so it is never scanned again
       int rc = decode(in.ptr, e);
       in_.consume(e);
       return rc ? fail(rc) : 0;
     }
     span line;
-    bool in_place = line_.empty() && pending_len_ == 0 && e <= max_line_ && utf8_valid(in.ptr, e);
+    bool in_place = line_.empty() && pending_len_ == 0 && e <= max_line_ && (ascii || utf8_valid(in.ptr, e));
     if (in_place) {
       line = span{in.ptr, e};
     } else {
@@ -191,10 +192,12 @@ int SseParser::process_line(span line, pushwire_sse_event *ev) {
     ev->data = span{line.ptr + 1, line.len - 1};
     return 1;
   }
-  span name = line, value{line.ptr + line.len, 0};
-  if (const void *c = std::memchr(line.ptr, ':', line.len)) {
-    name.len = size_t(static_cast<const uint8_t *>(c) - line.ptr);
-    value = span{line.ptr + name.len + 1, line.len - name.len - 1};
+  // Field names are short: a plain loop finds the colon sooner than a memchr call.
+  size_t colon = 1;
+  while (colon < line.len && line.ptr[colon] != ':') ++colon;
+  span name{line.ptr, colon}, value{line.ptr + line.len, 0};
+  if (colon < line.len) {
+    value = span{line.ptr + colon + 1, line.len - colon - 1};
     if (value.len && value.ptr[0] == ' ') ++value.ptr, --value.len;
   }
   // The event so far must stay within max_event_ once this field is applied.

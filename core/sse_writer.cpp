@@ -9,8 +9,6 @@ namespace {
 
 bool sse_present(span s) { return s.ptr != nullptr; }
 
-bool sse_has_byte(span s, int c) { return s.len && std::memchr(s.ptr, c, s.len) != nullptr; }
-
 // Calls f(ptr, len) for each line of s, split on CR LF, LF and CR. A string with k line
 // breaks has k + 1 lines (the last may be empty), so the split is lossless up to the
 // spelling of the breaks.
@@ -28,29 +26,44 @@ void sse_for_each_line(span s, F f) {
   }
 }
 
-// Bytes of `name ":" [" " line] LF` for every line of s.
-size_t sse_lines_size(span s, size_t name_len) {
-  size_t total = 0;
-  sse_for_each_line(s, [&](const uint8_t *, size_t len) { total += name_len + 2 + (len ? len + 1 : 0); });
-  return total;
-}
+// Bytes of `name ":" [" " value] LF`.
+size_t sse_field_size(size_t name_len, size_t len) { return name_len + 2 + (len ? len + 1 : 0); }
 
 uint8_t *sse_put(uint8_t *o, const void *p, size_t n) {
   if (n) std::memcpy(o, p, n);
   return o + n;
 }
 
-uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
-  sse_for_each_line(s, [&](const uint8_t *p, size_t len) {
-    o = sse_put(o, name, name_len);
-    *o++ = ':';
-    if (len) {
-      *o++ = ' ';
-      o = sse_put(o, p, len);
-    }
-    *o++ = '\n';
-  });
+uint8_t *sse_put_field(uint8_t *o, const char *name, size_t name_len, const uint8_t *p, size_t len) {
+  o = sse_put(o, name, name_len);
+  *o++ = ':';
+  if (len) {
+    *o++ = ' ';
+    o = sse_put(o, p, len);
+  }
+  *o++ = '\n';
   return o;
+}
+
+// The same for every line of s.
+size_t sse_lines_size(span s, size_t name_len) {
+  size_t total = 0;
+  sse_for_each_line(s, [&](const uint8_t *, size_t len) { total += sse_field_size(name_len, len); });
+  return total;
+}
+
+uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
+  sse_for_each_line(s, [&](const uint8_t *p, size_t len) { o = sse_put_field(o, name, name_len, p, len); });
+  return o;
+}
+
+// True when s holds no CR or LF (nor NUL, unless nul_ok): event types and ids are one line.
+bool sse_single_line(span s, bool nul_ok) {
+  for (size_t i = 0; i < s.len; ++i) {
+    uint8_t c = s.ptr[i];
+    if (c <= '\r' && (c == '\r' || c == '\n' || (c == 0 && !nul_ok))) return false;
+  }
+  return true;
 }
 
 size_t sse_decimal_size(uint64_t v) {
@@ -70,10 +83,9 @@ int sse_check_fields(const SseFields &f) {
   for (const span &s : all)
     if (!s.ptr && s.len) return ERR_INVALID_ARGUMENT;
   if (!sse_has_message_fields(f) && !sse_present(f.comment)) return ERR_INVALID_ARGUMENT;
-  // A line break would end the field early and start another line the caller never wrote.
-  if (sse_has_byte(f.event, '\r') || sse_has_byte(f.event, '\n')) return ERR_INVALID_ARGUMENT;
-  // A browser ignores an id holding NUL: refuse rather than let the client keep an older id.
-  if (sse_has_byte(f.id, '\r') || sse_has_byte(f.id, '\n') || sse_has_byte(f.id, '\0')) return ERR_INVALID_ARGUMENT;
+  // A line break would end the field early and start another line the caller never wrote;
+  // a browser ignores an id holding NUL, so refuse it rather than let the client keep an older id.
+  if (!sse_single_line(f.event, true) || !sse_single_line(f.id, false)) return ERR_INVALID_ARGUMENT;
   return 0;
 }
 
@@ -86,8 +98,8 @@ size_t sse_encoded_size(const SseFields &f) {
     return SIZE_MAX;
   size_t n = 0;
   if (sse_present(f.comment)) n += sse_lines_size(f.comment, 0);
-  if (sse_present(f.event)) n += sse_lines_size(f.event, 5);
-  if (sse_present(f.id)) n += sse_lines_size(f.id, 2);
+  if (sse_present(f.event)) n += sse_field_size(5, f.event.len);
+  if (sse_present(f.id)) n += sse_field_size(2, f.id.len);
   if (f.retry >= 0) n += 8 + sse_decimal_size(uint64_t(f.retry));
   if (sse_present(f.data)) n += sse_lines_size(f.data, 4);
   if (sse_has_message_fields(f)) n += 1;
@@ -96,8 +108,8 @@ size_t sse_encoded_size(const SseFields &f) {
 
 void sse_encode(const SseFields &f, uint8_t *o) {
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
-  if (sse_present(f.event)) o = sse_put_lines(o, "event", 5, f.event);
-  if (sse_present(f.id)) o = sse_put_lines(o, "id", 2, f.id);
+  if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
+  if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
   if (f.retry >= 0) {
     o = sse_put(o, "retry: ", 7);
     uint64_t v = uint64_t(f.retry);
