@@ -66,11 +66,16 @@ pushwire_ws *pw_open_ws(const pushwire_allocator *alloc, bool streaming, uint64_
     why = pw_error("pushwire_ws_new", rc);
     return nullptr;
   }
-  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE, 32u << 20);
-  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, 32u << 20);
-  if (max_fragments) pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAGMENTS, max_fragments);
-  if (streaming) pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_STREAMING, 1);
-  pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
+  rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE, 32u << 20);
+  if (rc == 0) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, 32u << 20);
+  if (rc == 0 && max_fragments) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_FRAGMENTS, max_fragments);
+  if (rc == 0 && streaming) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_STREAMING, 1);
+  if (rc == 0) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
+  if (rc != 0) {
+    why = pw_error("pushwire_ws_set_option", rc);
+    pushwire_ws_free(ws);
+    return nullptr;
+  }
   rc = pushwire_ws_feed(ws, reinterpret_cast<const uint8_t *>(kSampleRequest), sizeof kSampleRequest - 1);
   pushwire_ws_event ev;
   if (rc == 0) rc = pushwire_ws_next_event(ws, &ev);
@@ -184,8 +189,8 @@ class PushwireHandshake : public Runner {
         r.error = pw_error("pushwire_ws_new", rc);
         return;
       }
-      pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
-      rc = pushwire_ws_feed(ws, w.data.data() + reqs_[i].first, reqs_[i].second);
+      rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1);
+      if (rc == 0) rc = pushwire_ws_feed(ws, w.data.data() + reqs_[i].first, reqs_[i].second);
       pushwire_ws_event ev;
       if (rc == 0) rc = pushwire_ws_next_event(ws, &ev);
       if (rc != 1 || ev.type != PUSHWIRE_WS_EV_ACCEPTED) {
