@@ -9,6 +9,9 @@ namespace {
 
 const uint8_t kSseReplacement[3] = {0xEF, 0xBF, 0xBD};  // U+FFFD
 const uint8_t kSseBom[3] = {0xEF, 0xBB, 0xBF};
+// Buffers larger than this are given back once idle; smaller ones are kept for reuse, so a
+// stream fed in 64 KiB reads never returns to the allocator.
+constexpr size_t kSseKeepCapacity = size_t(256) << 10;
 
 bool sse_is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
@@ -123,6 +126,8 @@ int SseParser::decode(const uint8_t *p, size_t n) {
 int SseParser::next(pushwire_sse_event *ev) {
   if (error_) return error_;
   if (event_out_) {
+    // One huge event should not pin its memory for the life of the connection.
+    if (data_.capacity() > kSseKeepCapacity) data_.release();
     data_.clear();
     type_.clear();
     event_out_ = false;
@@ -133,7 +138,10 @@ int SseParser::next(pushwire_sse_event *ev) {
   }
   for (;;) {
     span in = in_.view();
-    if (in.len == 0) return 0;
+    if (in.len == 0) {
+      if (in_.capacity() > kSseKeepCapacity) in_.release();  // after one huge feed
+      return 0;
+    }
     if (!bom_checked_) {
       // The BOM may arrive a byte at a time: wait until three bytes tell, or eof.
       size_t k = in.len < 3 ? in.len : 3;

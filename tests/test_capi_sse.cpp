@@ -270,3 +270,21 @@ TEST(capi_sse_request_check) {
   CHECK_EQ(id.len, 0);
   pushwire_http_request_free(req);
 }
+
+// A huge event or feed is not kept in memory once it has been handed out.
+TEST(capi_sse_parser_gives_back_big_buffers) {
+  AllocCounter ac;
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, &ac.api), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 8 << 20), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT, 8 << 20), 0);
+  std::string big = "data: " + std::string(4 << 20, 'x') + "\n\n";
+  CHECK_EQ(pushwire_sse_parser_feed(p, u8(big.c_str()), big.size()), 0);
+  pushwire_sse_event ev;
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &ev), 1);
+  CHECK_EQ(ev.data.len, 4 << 20);
+  CHECK_EQ(pushwire_sse_parser_next_event(p, &ev), 0);
+  CHECK(ac.live < (512 << 10));
+  pushwire_sse_parser_free(p);
+  CHECK_EQ(ac.live, 0);
+}
