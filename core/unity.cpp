@@ -17,5 +17,6 @@
 #include "ws_state.cpp"
 #include "../capi/capi_common.cpp"
 #include "../capi/capi_http.cpp"
+#include "../capi/capi_ws.cpp"
 #include "../capi/capi_sse.cpp"
 // Later modules (frames, state machine, SSE, C ABI shims) are appended as they land.

@@ -186,7 +186,11 @@ void WsSession::on_request() {
     return;
   }
   span chosen;
-  if (write_accept(span{nullptr, 0}, &chosen)) return;
+  if (write_accept(span{nullptr, 0}, &chosen) == 0) report_accepted(chosen);
+}
+
+// The chosen subprotocol lives in the handshake's memory, which goes now: copy it.
+void WsSession::report_accepted(span chosen) {
   size_t at = ctl_.size();
   if (ctl_.append(chosen)) {
     nomem();
@@ -206,13 +210,7 @@ void WsSession::on_response() {
     return;
   }
   state_.apply(WsInput::RecvHead);
-  size_t at = ctl_.size();
-  if (ctl_.append(chosen)) {
-    nomem();
-    return;
-  }
-  push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, at, chosen.len);
-  end_handshake_if_over();
+  report_accepted(chosen);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ class WsSession {
   size_t recv_head(const uint8_t *p, size_t n);
   void on_request();
   void on_response();
+  void report_accepted(span chosen);
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);
   bool begin_data(const WsFrameHeader &h);
   void whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t *mut);

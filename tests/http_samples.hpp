@@ -13,3 +13,12 @@ static const char kRfcRequest[] =
     "Sec-WebSocket-Protocol: chat, superchat\r\n"
     "Sec-WebSocket-Version: 13\r\n"
     "\r\n";
+
+// The server's answer to kRfcRequest choosing "chat" (RFC 6455 §1.3, Protocol added).
+static const char kRfcResponse[] =
+    "HTTP/1.1 101 Switching Protocols\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    "Sec-WebSocket-Protocol: chat\r\n"
+    "\r\n";

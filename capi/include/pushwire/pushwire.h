@@ -222,16 +222,28 @@ PUSHWIRE_API int pushwire_http_request_reset(pushwire_http_request *req);
 /* Section - WebSocket                                                      */
 /* ======================================================================== */
 
-/** A WebSocket connection: the opening handshake, then frames, under one handle. */
+/**
+ * A WebSocket connection: the opening handshake, then frames, under one handle.
+ *
+ * Failures of the peer (a protocol violation, end of input, a keepalive timeout) fail the
+ * receive side: a CLOSE (or REJECTED) event flagged PUSHWIRE_WS_EVF_FAILED comes after the
+ * events before it, then next_event and feed return the sticky error; sending a close still
+ * works. PUSHWIRE_ERR_NOMEM and PUSHWIRE_ERR_INTERNAL (the random source failed) are fatal:
+ * every later call that returns a code returns that one; only pushwire_ws_free is useful.
+ * An open connection with nothing in flight holds no memory beyond the handle itself.
+ */
 typedef struct pushwire_ws pushwire_ws;
 
 typedef enum pushwire_ws_role { PUSHWIRE_WS_SERVER = 0, PUSHWIRE_WS_CLIENT = 1 } pushwire_ws_role;
 
-/** Options. Values are pinned; set them before the first feed (or client_start). */
+/**
+ * Options. Values are pinned; set them before the first feed, client_start or send. Sizes
+ * and counts must be at least 1; on/off options take 0 or 1.
+ */
 typedef enum pushwire_ws_option {
-  /** Largest message in bytes, all fragments together (buffered mode). Default 16 MiB. Over it: close 1009. */
+  /** Largest message in bytes, all fragments together (buffered mode only). Default 16 MiB. Over it: close 1009. */
   PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE = 1,
-  /** Largest single frame payload in bytes. Default 16 MiB. Over it: close 1009. */
+  /** Largest single frame payload in bytes, judged on the header. Default 16 MiB. Over it: close 1009. */
   PUSHWIRE_WS_OPT_MAX_FRAME_SIZE = 2,
   /** Most frames in one message. Default 4096. Over it: close 1008. */
   PUSHWIRE_WS_OPT_MAX_FRAGMENTS = 3,
@@ -239,18 +251,30 @@ typedef enum pushwire_ws_option {
   PUSHWIRE_WS_OPT_MAX_HEAD_SIZE = 4,
   /** Most header fields in the handshake head. Default 64. Over it: 431. */
   PUSHWIRE_WS_OPT_MAX_HEADERS = 5,
-  /** Most received bytes held unprocessed while events wait to be pulled. Default 4 MiB. */
+  /**
+   * Most received bytes held unparsed while events wait to be pulled (or, on a server, while
+   * frames that came with the request wait for the accept). Default 4 MiB. See pushwire_ws_feed.
+   */
   PUSHWIRE_WS_OPT_MAX_INPUT_BUFFER = 6,
   /** Most bytes queued for output. Default 64 MiB. A send that would pass it returns PUSHWIRE_ERR_BUFFER_FULL. */
   PUSHWIRE_WS_OPT_MAX_OUTPUT_BUFFER = 7,
-  /** 1: answer each ping with a pong automatically (still reported as an event). Default 1. */
+  /**
+   * 1: answer each ping with a pong automatically (still reported as an event). A pong that
+   * would pass MAX_OUTPUT_BUFFER is skipped (RFC 6455 §5.5.3 lets the latest ping be the one
+   * answered). No pong goes out after our close. Default 1.
+   */
   PUSHWIRE_WS_OPT_AUTO_PONG = 8,
   /**
-   * 1: answer a close with a close, and on a protocol violation queue the close frame
-   * (or, during a server handshake, the 4xx response) automatically. Default 1.
+   * 1: answer a close with a close (same code, no reason), and on a protocol violation queue
+   * the close frame (code and reason) or, during a server handshake, the 4xx response
+   * automatically. Default 1. These go out even past MAX_OUTPUT_BUFFER (small, and once).
    */
   PUSHWIRE_WS_OPT_AUTO_CLOSE = 9,
-  /** 1: hand out message data as it arrives (TEXT/BINARY events without the FIN flag until the last). Default 0. */
+  /**
+   * 1: hand out message data as it arrives (TEXT/BINARY events without the FIN flag until the
+   * last; the data of one feed is one chunk), so a message of any size needs memory for one
+   * feed only; MAX_MESSAGE_SIZE does not apply. Default 0.
+   */
   PUSHWIRE_WS_OPT_STREAMING = 10,
   /** Keepalive: send a ping after this many ms without input. 0 (default): off. See pushwire_ws_tick. */
   PUSHWIRE_WS_OPT_PING_INTERVAL_MS = 11,
@@ -272,9 +296,12 @@ typedef enum pushwire_ws_event_type {
   /** The handshake completed (client: a valid 101 arrived; server: with AUTO_ACCEPT). data: the chosen subprotocol, maybe empty. */
   PUSHWIRE_WS_EV_ACCEPTED = 2,
   /**
-   * The handshake failed. Client: the server answered with `code` (the HTTP status; 0 if
-   * the response was not valid HTTP). Server: the request was invalid; `code` is the
-   * status of the queued response. data: a reason. Always flagged PUSHWIRE_WS_EVF_FAILED.
+   * The handshake failed. Client: the server answered with `code` (the HTTP status: 101 for
+   * an invalid 101, another status for a refusal; 0 if the response was not valid HTTP).
+   * Server: the request was invalid; `code` is the status of the response (queued with
+   * AUTO_CLOSE). data: a reason. Always flagged PUSHWIRE_WS_EVF_FAILED; the sticky error
+   * follows (HANDSHAKE_REJECTED, BAD_HANDSHAKE, BAD_VERSION, ORIGIN_REJECTED, BAD_HTTP or
+   * HEAD_TOO_LARGE).
    */
   PUSHWIRE_WS_EV_REJECTED = 3,
   /** Text message data, valid UTF-8 (in streaming mode, a chunk never ends inside a character). */
@@ -287,8 +314,9 @@ typedef enum pushwire_ws_event_type {
   PUSHWIRE_WS_EV_PONG = 7,
   /**
    * The receive side closed. `code`: the peer's close code (1005 when its close frame had
-   * none), 1006 when input ended or the keepalive timed out, or, with PUSHWIRE_WS_EVF_FAILED,
-   * the code pushwire failed the connection with (1002, 1007, 1008, 1009). data: the reason.
+   * none; data: its reason), or, flagged PUSHWIRE_WS_EVF_FAILED, 1006 when input ended or
+   * the keepalive timed out, or the code pushwire failed the connection with (1002, 1007,
+   * 1008, 1009; data: a static reason, also sent in the close frame with AUTO_CLOSE).
    */
   PUSHWIRE_WS_EV_CLOSE = 8
 } pushwire_ws_event_type;
@@ -324,17 +352,19 @@ PUSHWIRE_API void pushwire_ws_free(pushwire_ws *ws);
 
 /**
  * Set an option (before the first feed, client_start, or send). Returns 0,
- * PUSHWIRE_ERR_INVALID_ARGUMENT (value out of range), PUSHWIRE_ERR_UNSUPPORTED (unknown
- * option) or PUSHWIRE_ERR_INVALID_STATE (too late).
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, value out of range), PUSHWIRE_ERR_UNSUPPORTED
+ * (unknown option), PUSHWIRE_ERR_INVALID_STATE (too late) or the fatal error.
  */
 PUSHWIRE_API int pushwire_ws_set_option(pushwire_ws *ws, pushwire_ws_option option, uint64_t value);
 
-/** Read an option's current value into *value. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_UNSUPPORTED. Not mutating. */
+/** Read an option's current value into *value. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (NULL pointer) or PUSHWIRE_ERR_UNSUPPORTED. Not mutating. */
 PUSHWIRE_API int pushwire_ws_get_option(const pushwire_ws *ws, pushwire_ws_option option, uint64_t *value);
 
 /**
  * Replace the random source (NULL fn: back to the OS CSPRNG). The handle does not take
- * ownership of `user`. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ * ownership of `user`. A client draws bytes in blocks of 32 (the 16-byte key first, then
+ * 4 per frame), in the order the source returns them; replacing the source drops the rest
+ * of a block. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
  */
 PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, void *user);
 
@@ -343,14 +373,16 @@ PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, 
  * ASCII case-insensitively, default ports written or not as the browser sends them) or a
  * wildcard-subdomain form ("https://\*.example.com", matching any subdomain at any depth
  * but not the bare domain). With no origin added, every origin is accepted. Copied.
- * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (malformed), PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_NOMEM.
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (malformed), PUSHWIRE_ERR_INVALID_STATE (a
+ * client, no handshake, or after the first feed), PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_add_origin(pushwire_ws *ws, const char *origin, size_t len);
 
 /**
  * Add a subprotocol: for a server, the next entry of its preference list; for a client,
  * the next protocol it offers. Must be an HTTP token. Copied. Returns 0,
- * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
+ * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (no handshake, or our head is
+ * already out) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_add_subprotocol(pushwire_ws *ws, const char *name, size_t len);
 
@@ -367,8 +399,10 @@ PUSHWIRE_API int pushwire_ws_add_header(pushwire_ws *ws, const char *name, size_
  * Client: queue the opening request for `host` (the Host header value, with port if not
  * default) and `target` (path and query, starting with '/'). Origin, subprotocols and extra
  * headers come from add_header / add_subprotocol. The key is 16 bytes from the random
- * source. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (not a client,
- * or already started), PUSHWIRE_ERR_INTERNAL (random source failed) or PUSHWIRE_ERR_NOMEM.
+ * source (drawn only once the arguments are known to be valid). Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (empty host or bytes outside %x21-7E, target not starting
+ * with '/'), PUSHWIRE_ERR_INVALID_STATE (not a client, no handshake, or already started),
+ * PUSHWIRE_ERR_INTERNAL (random source failed) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_client_start(pushwire_ws *ws, const char *host, size_t host_len, const char *target,
                                           size_t target_len);
@@ -376,15 +410,21 @@ PUSHWIRE_API int pushwire_ws_client_start(pushwire_ws *ws, const char *host, siz
 /**
  * Server, after a REQUEST event: queue the 101 response. `subprotocol` (NULL or len 0:
  * the first entry of the preference list that the client offered, or none) must be one the
- * client offered. Extensions are never accepted. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
- * PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM. Invalidates the request accessors.
+ * client offered. Extensions are never accepted. No ACCEPTED event follows (the caller
+ * knows); frames that arrived with the request are parsed from the next feed or next_event.
+ * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (not offered), PUSHWIRE_ERR_INVALID_STATE (a
+ * client, or not between REQUEST and an answer) or PUSHWIRE_ERR_NOMEM. Invalidates the
+ * request accessors.
  */
 PUSHWIRE_API int pushwire_ws_accept(pushwire_ws *ws, const char *subprotocol, size_t len);
 
 /**
- * Server, after a REQUEST event: queue a `status` response (100..599 except 101) with a
- * text/plain `body` (copied) and Connection: close. The handle is then finished.
- * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
+ * Server, after a REQUEST event, or after a REJECTED event when AUTO_CLOSE is off: queue a
+ * `status` response (200..599 except 204, 205 and 304, which carry no body; 426 adds
+ * Sec-WebSocket-Version: 13) with a text/plain `body` (copied) and Connection: close. The
+ * handle is then finished: input is ignored, the state is CLOSED (FAILED after an invalid
+ * request). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or
+ * PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_reject(pushwire_ws *ws, unsigned status, const char *body, size_t body_len);
 
@@ -404,41 +444,53 @@ PUSHWIRE_API int pushwire_ws_request_extension(const pushwire_ws *ws, size_t ind
 
 /**
  * Feed received bytes; they are copied (payload bytes are copied exactly once, unmasked on
- * the way). Events become available through next_event. Returns 0,
- * PUSHWIRE_ERR_BUFFER_FULL (pull events first; nothing was taken), PUSHWIRE_ERR_INVALID_ARGUMENT,
- * PUSHWIRE_ERR_NOMEM, or the sticky receive error once the connection has failed. Bytes fed
- * after the peer's close frame are ignored.
+ * the way). They are parsed at once and events become available through next_event. When
+ * events are still waiting (or, on a server, frames wait for the accept), the bytes are held
+ * instead, up to MAX_INPUT_BUFFER, and parsed once the queue drains; a feed that finds
+ * nothing waiting is always taken whole (parsing pauses after 4096 queued events and holds
+ * the rest of it). A failure found during this call is reported through events and this
+ * call returns 0. Returns 0, PUSHWIRE_ERR_BUFFER_FULL (pull events first; nothing was
+ * taken), PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (a client before
+ * client_start), the fatal error, or the sticky receive error once the connection has
+ * failed. Bytes fed after the peer's close frame, our refusal or feed_eof are ignored.
  */
 PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t len);
 
 /**
- * Like pushwire_ws_feed, but `data` is lent to the handle: complete frames are unmasked in
- * place and events point into `data`. The caller keeps `data` alive and unchanged until
- * next_event has returned 0 or an error; bytes of a frame cut off at the end are copied.
- * Returns as pushwire_ws_feed.
+ * Like pushwire_ws_feed, but `data` is lent to the handle: a one-frame message or control
+ * frame that lies whole in `data` is unmasked in place and its event points into `data`
+ * (no copy at all). Fragments of longer messages are reassembled by copying, and bytes of a
+ * frame cut off at the end (or held, see pushwire_ws_feed) are copied, so `data` may be
+ * reused once next_event has returned 0 or an error; until then the caller keeps it alive
+ * and unchanged. Returns as pushwire_ws_feed.
  */
 PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t len);
 
 /**
- * Signal the end of input (the peer closed its side of the transport). If the close
- * handshake had not completed, a CLOSE event with code 1006 follows and the receive side
- * fails with PUSHWIRE_ERR_CONNECTION_LOST. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
+ * Signal the end of input (the peer closed its side of the transport). If the peer's close
+ * had not arrived (during the handshake too), a CLOSE event with code 1006 flagged
+ * PUSHWIRE_WS_EVF_FAILED follows the events of the input before it, and the receive side
+ * fails with PUSHWIRE_ERR_CONNECTION_LOST; nothing is sent. Returns 0,
+ * PUSHWIRE_ERR_INVALID_ARGUMENT or the fatal error.
  */
 PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws);
 
 /**
  * Pull the next event into *ev. Returns 1 (an event), 0 (no event until more input), or a
  * negative code: the sticky receive error once the connection failed (after the CLOSE or
- * REJECTED event flagged PUSHWIRE_WS_EVF_FAILED), PUSHWIRE_ERR_INVALID_ARGUMENT, or PUSHWIRE_ERR_NOMEM.
+ * REJECTED event flagged PUSHWIRE_WS_EVF_FAILED), PUSHWIRE_ERR_INVALID_ARGUMENT, or the fatal
+ * error (PUSHWIRE_ERR_NOMEM, PUSHWIRE_ERR_INTERNAL). After a normal close it returns 0.
  * Spans in *ev are valid until the next mutating call on this handle.
  */
 PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev);
 
 /**
  * Queue a whole text (UTF-8) or binary message as one frame. Client frames are masked with a
- * fresh key. Returns 0, PUSHWIRE_ERR_INVALID_STATE (handshake not done, or a fragmented send
- * is under way), PUSHWIRE_ERR_CLOSED (close already sent), PUSHWIRE_ERR_INVALID_ARGUMENT (bad
- * UTF-8), PUSHWIRE_ERR_BUFFER_FULL, PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
+ * fresh key. Data may still be sent after the peer's close until ours. Returns 0,
+ * PUSHWIRE_ERR_INVALID_STATE (handshake not done or refused, or a fragmented send is under
+ * way), PUSHWIRE_ERR_CLOSED (close already sent, or the receive side failed),
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL data with len > 0, bad UTF-8), PUSHWIRE_ERR_BUFFER_FULL,
+ * PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_send_text(pushwire_ws *ws, const uint8_t *data, size_t len);
 PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, size_t len);
@@ -447,19 +499,29 @@ PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, s
  * Queue one fragment of a message. The first call (binary: false for text, true for binary)
  * starts a message; later calls continue it (binary is then ignored); fin ends it. Control
  * frames queued meanwhile go out between fragments. Text fragments may split a UTF-8
- * character; the whole message must be valid. Returns as pushwire_ws_send_text.
+ * character; the whole message must be valid (a fragment that breaks it, or a final one
+ * that leaves a character unfinished, is refused with PUSHWIRE_ERR_INVALID_ARGUMENT and the
+ * message stays open). Returns as pushwire_ws_send_text, but INVALID_STATE never means a
+ * fragmented send is under way.
  */
 PUSHWIRE_API int pushwire_ws_send_fragment(pushwire_ws *ws, bool binary, const uint8_t *data, size_t len, bool fin);
 
-/** Queue a ping / an unsolicited pong with at most 125 bytes of payload. Returns as pushwire_ws_send_text. */
+/**
+ * Queue a ping / an unsolicited pong with at most 125 bytes of payload (more:
+ * PUSHWIRE_ERR_INVALID_ARGUMENT), also while a fragmented send is under way. Returns as
+ * pushwire_ws_send_text.
+ */
 PUSHWIRE_API int pushwire_ws_ping(pushwire_ws *ws, const uint8_t *data, size_t len);
 PUSHWIRE_API int pushwire_ws_pong(pushwire_ws *ws, const uint8_t *data, size_t len);
 
 /**
  * Queue a close frame. `code` 0 sends no code (and then no reason); otherwise it must be
- * 1000-1003, 1007-1014 or 3000-4999. The reason is at most 123 bytes of UTF-8.
- * Afterwards sending data returns PUSHWIRE_ERR_CLOSED. Returns 0,
- * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE, PUSHWIRE_ERR_CLOSED, PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
+ * 1000-1003, 1007-1014 or 3000-4999. The reason is at most 123 bytes of UTF-8 (checked
+ * when VALIDATE_OUTGOING_UTF8 is on). Allowed after the peer's close and after a receive
+ * failure (to send the close that pushwire_ws_close_code_hint suggests). Afterwards
+ * sending data returns PUSHWIRE_ERR_CLOSED. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
+ * PUSHWIRE_ERR_INVALID_STATE (handshake not done), PUSHWIRE_ERR_CLOSED (close already sent),
+ * PUSHWIRE_ERR_BUFFER_FULL, PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *reason, size_t reason_len);
 
@@ -467,31 +529,41 @@ PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *r
  * Server only: write into out[0..14) the header of an unfragmented message of
  * `payload_len` bytes, for a vectored write of header and payload with no copy.
  * The output queue must be empty (drain it first) so bytes stay in order.
- * *out_len receives the header length (2, 4 or 10). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
- * PUSHWIRE_ERR_INVALID_STATE (client role, handshake not done, output pending, fragmented send under way) or PUSHWIRE_ERR_CLOSED.
+ * *out_len receives the header length (2, 4 or 10). The payload is the caller's: a text
+ * payload is not validated here. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT,
+ * PUSHWIRE_ERR_INVALID_STATE (client role, handshake not done, output pending, fragmented
+ * send under way), PUSHWIRE_ERR_CLOSED (close sent or receive side failed) or the fatal error.
  */
 PUSHWIRE_API int pushwire_ws_frame_header(pushwire_ws *ws, bool binary, uint64_t payload_len, uint8_t out[14],
                                           size_t *out_len);
 
 /**
  * The queued output: *out points at the first unsent bytes. Returns the number of bytes
- * in *out (0: nothing to send). The span is valid until the next mutating call.
+ * in *out (0: nothing to send, also for NULL arguments). The span is valid until the next
+ * mutating call.
  */
 PUSHWIRE_API size_t pushwire_ws_peek_output(pushwire_ws *ws, pushwire_span *out);
 
-/** Drop the first n bytes of the output (they were written). Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT (n too large). */
+/**
+ * Drop the first n bytes of the output (they were written); a partial write consumes part.
+ * Once the opening head has been drained, its memory is returned. Returns 0 or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (n too large).
+ */
 PUSHWIRE_API int pushwire_ws_consume_output(pushwire_ws *ws, size_t n);
 
-/** Bytes queued for output (backpressure). Not mutating. */
+/** Bytes queued for output (backpressure; 0 for NULL). Not mutating. */
 PUSHWIRE_API size_t pushwire_ws_output_size(const pushwire_ws *ws);
 
 /**
  * Keepalive without a clock of its own: pass the current monotonic time in ms. Input fed
  * since the previous tick counts as activity at `now_ms`. Queues a ping when the interval
  * has passed without input; fails the receive side (CLOSE 1006 event, then
- * PUSHWIRE_ERR_TIMEOUT) when nothing arrived within the timeout after it. *next_ms (may be
- * NULL) receives when to tick next (UINT64_MAX: never). Returns 0, PUSHWIRE_ERR_TIMEOUT,
- * PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM.
+ * PUSHWIRE_ERR_TIMEOUT) when nothing arrived within the timeout after it. Pings are sent
+ * only while the state is OPEN (skipped, the timeout still running, when the output is
+ * full). A tick that finds no input since the previous one also returns the receive
+ * buffers of an idle connection to the allocator. *next_ms (may be NULL) receives when to
+ * tick next (UINT64_MAX: never). Returns 0, PUSHWIRE_ERR_TIMEOUT (once, from the tick that
+ * detects it), PUSHWIRE_ERR_INVALID_ARGUMENT or the fatal error.
  */
 PUSHWIRE_API int pushwire_ws_tick(pushwire_ws *ws, uint64_t now_ms, uint64_t *next_ms);
 
@@ -503,16 +575,18 @@ typedef enum pushwire_ws_state {
   PUSHWIRE_WS_STATE_FAILED = 4     /**< the receive side failed; drain output (the close) and drop the transport */
 } pushwire_ws_state;
 
-/** The connection state. Not mutating. */
+/** The connection state (FAILED for NULL). Not mutating. */
 PUSHWIRE_API pushwire_ws_state pushwire_ws_get_state(const pushwire_ws *ws);
 
 /**
- * After a failure: the close code to send (1002, 1006, 1007, 1008, 1009) or the HTTP
- * status to answer (400, 403, 426, 431); 0 if the connection has not failed. Not mutating.
+ * After a failure: the close code to send (1002, 1006, 1007, 1008, 1009; 1006 means send
+ * nothing) or the HTTP status to answer (400, 403, 426, 431); 0 if the connection has not
+ * failed (or for NULL). A client whose handshake failed has nothing to send: 1002 for an
+ * invalid response, the server's status for a refusal. Not mutating.
  */
 PUSHWIRE_API int pushwire_ws_close_code_hint(const pushwire_ws *ws);
 
-/** A static, human-readable reason for the current failure, or "" if none. Not mutating. */
+/** A static, human-readable reason for the current failure, or "" if none (or for NULL). Not mutating. */
 PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws);
 
 /* ======================================================================== */

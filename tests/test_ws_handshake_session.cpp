@@ -1,0 +1,424 @@
+// The opening handshake through the handle, both roles, and memory: the idle figure after
+// the handshake, leaks, and a fail-the-Nth-allocation sweep over a whole session.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "alloc_counter.hpp"
+#include "harness.hpp"
+#include "http_samples.hpp"
+#include "ws_session.hpp"
+#include "ws_test_util.hpp"
+
+using namespace wstest;
+
+namespace {
+
+const uint8_t *u8(const char *s) { return reinterpret_cast<const uint8_t *>(s); }
+
+std::string with(std::string req, const std::string &from, const std::string &to) {
+  size_t at = req.find(from);
+  if (at == std::string::npos) harness::fail(__FILE__, __LINE__, "fixture: no " + from);
+  else req.replace(at, from.size(), to);
+  return req;
+}
+
+// The RFC sample request, offering an extension too (never accepted).
+std::string request() {
+  return with(kRfcRequest, "Sec-WebSocket-Version", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nSec-WebSocket-Version");
+}
+
+const char *const kAccept = kRfcResponse;
+
+std::string reject_response(const char *status_line, const std::string &body, const char *extra = "") {
+  return std::string("HTTP/1.1 ") + status_line + "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
+}
+
+std::string sp(const pushwire_span &s) { return std::string(reinterpret_cast<const char *>(s.ptr), s.len); }
+
+// Expects a server to refuse `request` with `status`, the error and the exact response.
+void expect_refused(const std::string &request, unsigned status, int error, const char *status_line,
+                    const char *reason, const char *extra = "", int max_head = 0, int max_headers = 0) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(pushwire_ws_add_origin(s.ws, "https://example.com", 19), 0);
+  if (max_head) CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_HEAD_SIZE, max_head), 0);
+  if (max_headers) CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_HEADERS, max_headers), 0);
+  CHECK_EQ(s.feed(request), 0);
+  std::vector<std::string> ev = s.events(true);
+  std::string want = "rejected " + std::to_string(status) + " failed " + vectors::escape(std::string(reason));
+  if (ev != std::vector<std::string>{want})
+    harness::fail(__FILE__, __LINE__, (ev.empty() ? std::string("no event") : ev[0]) + " != " + want);
+  CHECK_EQ(s.last_error, error);
+  CHECK_EQ(pushwire_ws_close_code_hint(s.ws), int(status));
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_FAILED);
+  std::string out = s.out(), resp = reject_response(status_line, reason, extra);
+  CHECK_STR(out.data(), out.size(), resp.c_str());
+  CHECK_EQ(s.feed("more"), error);
+  CHECK_EQ(pushwire_ws_accept(s.ws, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+}
+
+
+}  // namespace
+
+TEST(ws_handshake_server_rfc_sample) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_HANDSHAKE);
+  CHECK_EQ(s.feed(request()), 0);
+  CHECK(s.events() == std::vector<std::string>{"request \"/chat\""});
+  CHECK_EQ(s.last_error, 0);
+  CHECK_EQ(s.out().size(), 0);
+  pushwire_span v, name, params;
+  CHECK_EQ(pushwire_ws_request_target(s.ws, &v), 1);
+  CHECK(sp(v) == "/chat");
+  CHECK_EQ(pushwire_ws_request_header(s.ws, "origin", 6, 0, &v), 1);
+  CHECK(sp(v) == "http://example.com");
+  CHECK_EQ(pushwire_ws_request_header(s.ws, "origin", 6, 1, &v), 0);
+  CHECK_EQ(pushwire_ws_request_subprotocol(s.ws, 0, &name), 1);
+  CHECK(sp(name) == "chat");
+  CHECK_EQ(pushwire_ws_request_subprotocol(s.ws, 1, &name), 1);
+  CHECK(sp(name) == "superchat");
+  CHECK_EQ(pushwire_ws_request_subprotocol(s.ws, 2, &name), 0);
+  CHECK_EQ(pushwire_ws_request_extension(s.ws, 0, &name, &params), 1);
+  CHECK(sp(name) == "permessage-deflate");
+  CHECK(sp(params) == "client_max_window_bits");
+  CHECK_EQ(pushwire_ws_request_extension(s.ws, 1, &name, &params), 0);
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_HANDSHAKE);
+  CHECK_EQ(pushwire_ws_send_text(s.ws, u8("x"), 1), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_close(s.ws, 1000, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_accept(s.ws, "other", 5), PUSHWIRE_ERR_INVALID_ARGUMENT);  // not offered
+  CHECK_EQ(pushwire_ws_accept(s.ws, "chat", 4), 0);
+  std::string out = s.out();
+  CHECK_STR(out.data(), out.size(), kAccept);
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_OPEN);
+  CHECK_EQ(pushwire_ws_request_target(s.ws, &v), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_accept(s.ws, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_reject(s.ws, 403, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(s.feed(bytes("81 85 37 fa 21 3d 7f 9f 4d 51 58")), 0);
+  CHECK(s.events() == std::vector<std::string>{"text \"Hello\""});
+}
+
+TEST(ws_handshake_server_preferences_and_auto_accept) {
+  // AUTO_ACCEPT picks the first preferred protocol the client offered, and a first frame
+  // in the same packet as the request is decoded right after the handshake.
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+  CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "superchat", 9), 0);
+  CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "chat", 4), 0);
+  CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "bad token", 9), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_add_header(s.ws, "X-Server", 8, "pushwire", 8), 0);
+  CHECK_EQ(pushwire_ws_add_header(s.ws, "Upgrade", 7, "x", 1), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(s.feed(request() + bytes("81 85 37 fa 21 3d 7f 9f 4d 51 58")), 0);
+  CHECK(s.events() == (std::vector<std::string>{"accepted \"superchat\"", "text \"Hello\""}));
+  std::string out = s.out();
+  std::string want = with(with(kAccept, "chat\r\n", "superchat\r\n"), "\r\n\r\n", "\r\nX-Server: pushwire\r\n\r\n");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+  CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "late", 4), PUSHWIRE_ERR_INVALID_STATE);
+  // Without a preference list nothing is chosen.
+  Conn n(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(n.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+  CHECK_EQ(n.feed(request()), 0);
+  CHECK(n.events() == std::vector<std::string>{"accepted \"\""});
+  out = n.out();
+  want = with(kAccept, "Sec-WebSocket-Protocol: chat\r\n", "");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+}
+
+TEST(ws_handshake_first_frame_waits_for_accept) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  std::string all = request() + bytes("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+  // Split inside the head and inside the frame.
+  CHECK_EQ(s.feed(all.substr(0, 40)), 0);
+  CHECK(s.events().empty());
+  CHECK_EQ(s.feed(all.substr(40, all.size() - 43)), 0);
+  CHECK(s.events() == std::vector<std::string>{"request \"/chat\""});
+  CHECK_EQ(s.feed(all.substr(all.size() - 3)), 0);
+  CHECK(s.events().empty());  // held until the accept
+  CHECK_EQ(pushwire_ws_accept(s.ws, nullptr, 0), 0);
+  CHECK(s.events() == std::vector<std::string>{"text \"Hello\""});
+  std::string out = s.out(), want = with(kAccept, "Sec-WebSocket-Protocol: chat\r\n", "");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+}
+
+TEST(ws_handshake_server_reject) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.feed(request() + "junk"), 0);
+  CHECK(s.events() == std::vector<std::string>{"request \"/chat\""});
+  CHECK_EQ(pushwire_ws_reject(s.ws, 101, nullptr, 0), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_reject(s.ws, 600, nullptr, 0), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_reject(s.ws, 403, "go away", 7), 0);
+  std::string out = s.out(), want = reject_response("403 Forbidden", "go away");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_CLOSED);
+  CHECK_EQ(s.feed("more"), 0);
+  CHECK(s.events().empty());
+  CHECK_EQ(s.last_error, 0);
+  CHECK_EQ(pushwire_ws_send_text(s.ws, u8("x"), 1), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_reject(s.ws, 403, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+}
+
+TEST(ws_handshake_server_refusals) {
+  const std::string req = with(request(), "http://example.com", "https://example.com");
+  expect_refused(with(req, "Version: 13", "Version: 8"), 426, PUSHWIRE_ERR_BAD_VERSION, "426 Upgrade Required",
+                 "Sec-WebSocket-Version is not 13", "Sec-WebSocket-Version: 13\r\n");
+  expect_refused(with(req, "https://example.com", "https://evil.example"), 403, PUSHWIRE_ERR_ORIGIN_REJECTED,
+                 "403 Forbidden", "Origin not allowed");
+  expect_refused(with(req, "GET /chat", "POST /chat"), 400, PUSHWIRE_ERR_BAD_HANDSHAKE, "400 Bad Request",
+                 "method is not GET");
+  expect_refused(with(req, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""), 400, PUSHWIRE_ERR_BAD_HANDSHAKE,
+                 "400 Bad Request", "Sec-WebSocket-Key missing");
+  expect_refused(with(req, "Upgrade: websocket\r\n", ""), 400, PUSHWIRE_ERR_BAD_HANDSHAKE, "400 Bad Request",
+                 "Upgrade does not list websocket");
+  expect_refused(with(req, "Host: server", "Host:\tserver\r\n folded"), 400, PUSHWIRE_ERR_BAD_HTTP,
+                 "400 Bad Request", "obs-fold or whitespace at the start of a field line");
+  expect_refused(req, 431, PUSHWIRE_ERR_HEAD_TOO_LARGE, "431 Request Header Fields Too Large",
+                 "head larger than the limit", "", 64);
+  expect_refused(req, 431, PUSHWIRE_ERR_HEAD_TOO_LARGE, "431 Request Header Fields Too Large",
+                 "too many header fields", "", 0, 3);
+}
+
+TEST(ws_handshake_server_refusal_without_auto_close) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_CLOSE, 0), 0);
+  CHECK_EQ(s.feed(with(request(), "Version: 13", "Version: 7")), 0);
+  CHECK(s.events() == std::vector<std::string>{"rejected 426 failed"});
+  CHECK_EQ(s.last_error, PUSHWIRE_ERR_BAD_VERSION);
+  CHECK_EQ(s.out().size(), 0);
+  CHECK_EQ(pushwire_ws_close_code_hint(s.ws), 426);
+  CHECK_EQ(pushwire_ws_accept(s.ws, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_reject(s.ws, 426, "v13 only", 8), 0);
+  std::string out = s.out(), want = reject_response("426 Upgrade Required", "v13 only", "Sec-WebSocket-Version: 13\r\n");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+}
+
+TEST(ws_handshake_server_eof_and_state_checks) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(pushwire_ws_add_origin(s.ws, "nope", 4), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(s.feed(request().substr(0, 30)), 0);
+  CHECK_EQ(pushwire_ws_add_origin(s.ws, "https://example.com", 19), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_feed_eof(s.ws), 0);
+  CHECK(s.events() == std::vector<std::string>{"close 1006 failed"});
+  CHECK_EQ(s.last_error, PUSHWIRE_ERR_CONNECTION_LOST);
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_FAILED);
+  CHECK_EQ(s.out().size(), 0);
+  Conn c(PUSHWIRE_WS_CLIENT);
+  CHECK_EQ(c.feed("HTTP/1.1"), PUSHWIRE_ERR_INVALID_STATE);  // client_start first
+  CHECK_EQ(pushwire_ws_add_origin(c.ws, "https://example.com", 19), PUSHWIRE_ERR_INVALID_STATE);
+  CHECK_EQ(pushwire_ws_accept(c.ws, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+}
+
+TEST(ws_handshake_client) {
+  Conn c(PUSHWIRE_WS_CLIENT);
+  c.random("the sample nonce");
+  CHECK_EQ(pushwire_ws_add_subprotocol(c.ws, "chat", 4), 0);
+  CHECK_EQ(pushwire_ws_add_header(c.ws, "Origin", 6, "http://example.com", 18), 0);
+  CHECK_EQ(pushwire_ws_client_start(c.ws, "server.example.com", 18, "chat", 4), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_client_start(c.ws, "", 0, "/chat", 5), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_client_start(c.ws, "server.example.com", 18, "/chat", 5), 0);
+  CHECK_EQ(pushwire_ws_client_start(c.ws, "server.example.com", 18, "/chat", 5), PUSHWIRE_ERR_INVALID_STATE);
+  std::string out = c.out();
+  CHECK_STR(out.data(), out.size(),
+            "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: chat\r\nOrigin: http://example.com\r\n\r\n");
+  CHECK_EQ(pushwire_ws_get_state(c.ws), PUSHWIRE_WS_STATE_HANDSHAKE);
+  CHECK_EQ(pushwire_ws_send_text(c.ws, u8("x"), 1), PUSHWIRE_ERR_INVALID_STATE);
+  // The 101 and a first frame in one packet.
+  CHECK_EQ(c.feed(std::string(kAccept) + bytes("81 05 48 65 6c 6c 6f")), 0);
+  CHECK(c.events() == (std::vector<std::string>{"accepted \"chat\"", "text \"Hello\""}));
+  CHECK_EQ(pushwire_ws_get_state(c.ws), PUSHWIRE_WS_STATE_OPEN);
+  // Masks continue the random stream after the 16 key bytes.
+  CHECK_EQ(pushwire_ws_send_text(c.ws, u8("Hi"), 2), 0);
+  out = c.out();
+  std::string want = masked_frame(0x81, "Hi", "the ");
+  CHECK_BYTES(out.data(), out.size(), want.data(), want.size());
+}
+
+TEST(ws_handshake_client_failures) {
+  struct Case {
+    std::string response;
+    const char *event;
+    int error;
+    int hint;
+    pushwire_ws_state state;
+  };
+  const std::string forbidden = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+  const Case cases[] = {
+      {forbidden, "rejected 403 failed", PUSHWIRE_ERR_HANDSHAKE_REJECTED, 403, PUSHWIRE_WS_STATE_CLOSED},
+      {with(kAccept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "s3pPLMBiTxaQ9kYGzzhZRbK+xOA="), "rejected 101 failed",
+       PUSHWIRE_ERR_BAD_HANDSHAKE, 1002, PUSHWIRE_WS_STATE_FAILED},
+      {with(kAccept, "Protocol: chat", "Protocol: other"), "rejected 101 failed", PUSHWIRE_ERR_BAD_HANDSHAKE, 1002,
+       PUSHWIRE_WS_STATE_FAILED},
+      {"HTTP/1.1 101 Switching\nProtocols\r\n\r\n", "rejected 0 failed", PUSHWIRE_ERR_BAD_HTTP, 1002,
+       PUSHWIRE_WS_STATE_FAILED},
+  };
+  for (const Case &k : cases) {
+    Conn c(PUSHWIRE_WS_CLIENT);
+    c.random("the sample nonce");
+    CHECK_EQ(pushwire_ws_add_subprotocol(c.ws, "chat", 4), 0);
+    CHECK_EQ(pushwire_ws_client_start(c.ws, "server.example.com", 18, "/chat", 5), 0);
+    c.out();
+    CHECK_EQ(c.feed(k.response), 0);
+    std::vector<std::string> ev = c.events();
+    if (ev != std::vector<std::string>{k.event})
+      harness::fail(__FILE__, __LINE__, (ev.empty() ? std::string("none") : ev[0]) + " != " + k.event);
+    CHECK_EQ(c.last_error, k.error);
+    CHECK_EQ(pushwire_ws_close_code_hint(c.ws), k.hint);
+    CHECK_EQ(pushwire_ws_get_state(c.ws), k.state);
+    CHECK_EQ(c.out().size(), 0);  // a client has nothing to answer with
+    CHECK_EQ(pushwire_ws_close(c.ws, 1000, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
+  }
+  Conn c(PUSHWIRE_WS_CLIENT);
+  CHECK_EQ(pushwire_ws_client_start(c.ws, "h", 1, "/", 1), 0);
+  CHECK_EQ(pushwire_ws_feed_eof(c.ws), 0);
+  CHECK(c.events() == std::vector<std::string>{"close 1006 failed"});
+  CHECK_EQ(c.last_error, PUSHWIRE_ERR_CONNECTION_LOST);
+}
+
+namespace {
+
+// A full session between a client and a server handle; returns false as soon as a call
+// fails with NOMEM (acceptable from every call when allocations fail).
+struct Session {
+  pushwire_ws *c = nullptr, *s = nullptr;
+  bool nomem = false;
+  int step(int rc, int want, int line) {
+    if (rc == PUSHWIRE_ERR_NOMEM) nomem = true;
+    else if (rc != want) harness::fail(__FILE__, line, "rc " + std::to_string(rc) + " != " + std::to_string(want));
+    return rc;
+  }
+  bool move(pushwire_ws *from, pushwire_ws *to, int line) {
+    pushwire_span sp;
+    size_t n = pushwire_ws_peek_output(from, &sp);
+    std::string b(reinterpret_cast<const char *>(sp.ptr), n);
+    pushwire_ws_consume_output(from, n);
+    return step(pushwire_ws_feed(to, reinterpret_cast<const uint8_t *>(b.data()), b.size()), 0, line) == 0;
+  }
+  bool expect(pushwire_ws *ws, int n, int line) {
+    pushwire_ws_event ev;
+    for (int i = 0; i < n; ++i)
+      if (step(pushwire_ws_next_event(ws, &ev), 1, line) != 1) return false;
+    return step(pushwire_ws_next_event(ws, &ev), 0, line) == 0;
+  }
+};
+
+#define STEP(expr, want) \
+  if (ss.step((expr), (want), __LINE__) != (want)) return
+#define MOVE(a, b) \
+  if (!ss.move((a), (b), __LINE__)) return
+#define EXPECT(ws, n) \
+  if (!ss.expect((ws), (n), __LINE__)) return
+
+int fixed_random(void *, uint8_t *buf, size_t len) {
+  for (size_t i = 0; i < len; ++i) buf[i] = uint8_t(i * 13 + 1);
+  return 0;
+}
+
+void full_session(Session &ss, const pushwire_allocator *ca, const pushwire_allocator *sa) {
+  STEP(pushwire_ws_new(&ss.c, PUSHWIRE_WS_CLIENT, ca), 0);
+  STEP(pushwire_ws_new(&ss.s, PUSHWIRE_WS_SERVER, sa), 0);
+  STEP(pushwire_ws_set_random(ss.c, fixed_random, nullptr), 0);
+  STEP(pushwire_ws_add_subprotocol(ss.c, "chat", 4), 0);
+  STEP(pushwire_ws_add_header(ss.c, "X-A", 3, "1", 1), 0);
+  STEP(pushwire_ws_add_subprotocol(ss.s, "chat", 4), 0);
+  STEP(pushwire_ws_add_origin(ss.s, "http://*.example.com", 20), 0);
+  STEP(pushwire_ws_add_header(ss.s, "X-B", 3, "2", 1), 0);
+  STEP(pushwire_ws_client_start(ss.c, "a.example.com", 13, "/x", 2), 0);
+  MOVE(ss.c, ss.s);
+  EXPECT(ss.s, 1);
+  STEP(pushwire_ws_accept(ss.s, nullptr, 0), 0);
+  STEP(pushwire_ws_send_text(ss.s, u8("hello"), 5), 0);
+  MOVE(ss.s, ss.c);
+  EXPECT(ss.c, 2);
+  std::string big(70000, 'b');
+  STEP(pushwire_ws_send_binary(ss.c, u8(big.c_str()), big.size()), 0);
+  STEP(pushwire_ws_send_fragment(ss.c, false, u8("fr"), 2, false), 0);
+  STEP(pushwire_ws_ping(ss.c, u8("p"), 1), 0);
+  STEP(pushwire_ws_send_fragment(ss.c, false, u8("ag"), 2, true), 0);
+  MOVE(ss.c, ss.s);
+  EXPECT(ss.s, 3);
+  MOVE(ss.s, ss.c);
+  EXPECT(ss.c, 1);
+  STEP(pushwire_ws_close(ss.c, 1000, "done", 4), 0);
+  MOVE(ss.c, ss.s);
+  EXPECT(ss.s, 1);
+  MOVE(ss.s, ss.c);
+  EXPECT(ss.c, 1);
+  STEP(pushwire_ws_tick(ss.s, 1, nullptr), 0);
+}
+
+}  // namespace
+
+TEST(ws_memory_idle_after_handshake_and_no_leaks) {
+  AllocCounter ac;
+  pushwire_ws *s = nullptr;
+  CHECK_EQ(pushwire_ws_new(&s, PUSHWIRE_WS_SERVER, &ac.api), 0);
+  const std::string req = request();
+  CHECK_EQ(pushwire_ws_feed(s, u8(req.c_str()), req.size()), 0);
+  pushwire_ws_event ev;
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
+  CHECK(ac.live > 1000);  // the request head is held until the answer
+  CHECK_EQ(pushwire_ws_accept(s, "chat", 4), 0);
+  pushwire_span sp;
+  size_t n = pushwire_ws_peek_output(s, &sp);
+  CHECK_EQ(pushwire_ws_consume_output(s, n), 0);
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 0);
+  const size_t idle = ac.live;
+  std::printf("    sizeof(pushwire_ws) = %zu, idle server after the handshake: %zu bytes in %zu block(s)\n",
+              sizeof(pushwire::WsSession), idle, ac.sizes.size());
+  CHECK_EQ(idle, sizeof(pushwire::WsSession));
+  CHECK(idle <= 512);
+  // After traffic, an idle tick hands the buffers back.
+  std::string f = masked_frame(0x81, std::string(3000, 'x'));
+  CHECK_EQ(pushwire_ws_feed(s, u8(f.c_str()), f.size()), 0);
+  CHECK_EQ(pushwire_ws_send_text(s, u8("reply"), 5), 0);
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
+  CHECK(ac.live > idle + 3000);
+  n = pushwire_ws_peek_output(s, &sp);
+  CHECK_EQ(pushwire_ws_consume_output(s, n), 0);
+  CHECK_EQ(pushwire_ws_tick(s, 0, nullptr), 0);   // input since the last tick: active
+  CHECK_EQ(pushwire_ws_tick(s, 10, nullptr), 0);  // nothing since: idle
+  CHECK_EQ(ac.live, idle);
+  pushwire_ws_free(s);
+  CHECK_EQ(ac.live, 0);
+  // A whole session leaks nothing either.
+  AllocCounter ca, sa;
+  Session ss;
+  full_session(ss, &ca.api, &sa.api);
+  CHECK(!ss.nomem);
+  pushwire_ws_free(ss.c);
+  pushwire_ws_free(ss.s);
+  CHECK_EQ(ca.live, 0);
+  CHECK_EQ(sa.live, 0);
+}
+
+TEST(ws_memory_fail_every_allocation) {
+  // Fail the Nth allocation (and every later one) of one side, for every N, until a whole
+  // session needs fewer: each failure is ERR_NOMEM, nothing crashes or leaks.
+  for (int side = 0; side < 2; ++side) {
+    size_t runs = 0;
+    for (size_t n = 1;; ++n) {
+      AllocCounter failing, plain;
+      failing.fail_at = n;
+      Session ss;
+      full_session(ss, side ? &plain.api : &failing.api, side ? &failing.api : &plain.api);
+      pushwire_ws *victim = side ? ss.s : ss.c;
+      if (ss.nomem && victim) {
+        pushwire_ws_event ev;
+        CHECK_EQ(pushwire_ws_next_event(victim, &ev), PUSHWIRE_ERR_NOMEM);  // fatal: stays
+        CHECK_EQ(pushwire_ws_send_text(victim, u8("x"), 1), PUSHWIRE_ERR_NOMEM);
+      }
+      pushwire_ws_free(ss.c);
+      pushwire_ws_free(ss.s);
+      CHECK_EQ(failing.live, 0);
+      CHECK_EQ(plain.live, 0);
+      ++runs;
+      if (!ss.nomem) break;
+      if (n > 500) {
+        harness::fail(__FILE__, __LINE__, "too many allocations in one session");
+        break;
+      }
+    }
+    CHECK(runs > 5);
+  }
+}
