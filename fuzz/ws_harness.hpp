@@ -464,7 +464,7 @@ inline Run run(pushwire_ws_role role, const uint8_t *data, size_t size, Mode mod
     FUZZ_CHECK(!p.events.empty() && p.events[0].type == PUSHWIRE_WS_EV_REQUEST && p.events[0].data == "/chat",
                "the first event is not REQUEST /chat");
   } else {
-    FUZZ_CHECK(head.compare(0, 19, "GET /chat HTTP/1.1\r\n") == 0, "bad request line: %s", quote(head).c_str());
+    FUZZ_CHECK(head.compare(0, 20, "GET /chat HTTP/1.1\r\n") == 0, "bad request line: %s", quote(head).c_str());
     FUZZ_CHECK(head_field(head, "Sec-WebSocket-Key") == "dGhlIHNhbXBsZSBub25jZQ==", "the key is not the RFC's");
     FUZZ_CHECK(!p.events.empty() && p.events[0].type == PUSHWIRE_WS_EV_ACCEPTED && p.events[0].data == "chat",
                "the first event is not ACCEPTED chat");
