@@ -130,8 +130,9 @@ bench:
 	  --rounds $${BENCH_ROUNDS:-5} --subset $${BENCH_SUBSET:-full} --min-time $${BENCH_MIN_TIME:-0.5} \
 	  --dir $${BENCH_DIR:-/tmp/pushwire-bench}
 
-demo: $(BUILD)/examples/echo_server
-	$(BUILD)/examples/echo_server --port $${PORT:-8080}
+# The demo page, chat and live feed (examples/demo_server.c); PORT=0 picks a free port.
+demo: $(BUILD)/examples/demo_server
+	@$(BUILD)/examples/demo_server --port $${PORT:-8080} --page examples/demo/index.html
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov
