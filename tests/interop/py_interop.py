@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 import traceback
@@ -91,15 +92,15 @@ async def spawn(*args, stdin=None):
     return proc, Lines(proc.stdout)
 
 
-async def stop(proc, timeout=6.0):
+async def stop(proc, sig=signal.SIGTERM, timeout=6.0):
     if proc.returncode is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            raise Fail("child did not exit after SIGTERM")
+            raise Fail(f"child did not exit after {sig.name}")
     return proc.returncode
 
 
@@ -396,9 +397,9 @@ async def run_all():
             detail = str(e) if isinstance(e, Fail) else traceback.format_exc()
             print(f"FAIL python: {name}: {type(e).__name__}: {detail}", flush=True)
     try:
-        eq(await stop(demo[0]), 0, "demo server exit status")
+        eq(await stop(demo[0], signal.SIGINT), 0, "demo server exit status")
         passed += 1
-        print("ok   python: demo server stops with status 0")
+        print("ok   python: demo server stops on SIGINT with status 0")
     except Exception as e:  # noqa: BLE001
         failed += 1
         print(f"FAIL python: demo server stop: {e}")
