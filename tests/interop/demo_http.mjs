@@ -61,8 +61,9 @@ async function request(text, ms = 3000) {
   return { status, head: s.slice(0, headEnd), body: data.subarray(headEnd + 4) };
 }
 
-t.test("start the demo server (short head timeout, fast keepalive, small queues)", async () => {
-  demo = await startDemo(["--head-timeout-ms", "400", "--ping-ms", "300", "--max-queue", "65536"]);
+t.test("start the demo server (short head timeout, fast keepalive and heartbeat, small queues)", async () => {
+  demo = await startDemo(["--head-timeout-ms", "400", "--ping-ms", "300", "--max-queue", "65536", "--heartbeat-ms", "150",
+    "--tick-ms", "5000"]);
 });
 
 t.test("GET / serves the self-contained page with a CSP that forbids outside fetches", async () => {
@@ -253,7 +254,7 @@ t.test("SIGTERM: WebSockets get close 1001, SSE streams get `shutdown` and end, 
   const sse = await rawConnect(demo.port);
   sse.sock.write("GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
   await sse.until((b) => b.includes("retry: 1000"), 3000, "the stream");
-  await sleep(100);
+  await sse.until((b) => b.includes("\n: heartbeat\n"), 3000, "a heartbeat comment on the idle stream");
   const started = Date.now();
   const status = await demo.stop("SIGTERM");
   eq(status, 0, "exit status");
