@@ -44,7 +44,7 @@ STATIC_LIB := $(BUILD)/libpushwire.a
 SHARED_LIB := $(BUILD)/libpushwire.so.$(VERSION)
 SONAME := libpushwire.so.$(ABI_VERSION)
 
-.PHONY: all lib test demo clean bench
+.PHONY: all lib test demo clean bench vendor
 all: lib $(BUILD)/unity-check.o $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
@@ -133,6 +133,14 @@ bench:
 # The demo page, chat and live feed (examples/demo_server.c); PORT=0 picks a free port.
 demo: $(BUILD)/examples/demo_server
 	@$(BUILD)/examples/demo_server --port $${PORT:-8080} --page examples/demo/index.html
+
+# sdists, gems and npm packages cannot reach ../../core: each binding gets a copy (gitignored)
+# of core/, capi/ and the generated version.h. bindings/python/setup.py does the same itself.
+vendor: $(VERSION_H)
+	@for b in $(wildcard bindings/*/); do \
+	  rm -rf $${b}vendor && mkdir -p $${b}vendor && cp -R core capi $${b}vendor/ && \
+	  cp $(VERSION_H) $${b}vendor/capi/include/pushwire/ && echo "vendored into $${b}vendor"; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov
