@@ -109,8 +109,7 @@ static int set_attr_int(PyObject *exc, const char *name, long v, int present) {
  * message is the call, pushwire_strerror and, when known, the handle's failure reason.
  * `hint` is the handle's close-code/status hint (0: none). Returns NULL.
  */
-static PyObject *raise_pw_obj(modstate *st, int rc, PyObject *what, const char *reason, int hint) {
-  if (rc == PUSHWIRE_ERR_NOMEM) return PyErr_NoMemory();
+static PyObject *make_exc(modstate *st, int rc, PyObject *what, const char *reason, int hint) {
   PyObject *cls = pushwire_error_is_local(rc)    ? st->LocalProtocolError
                   : pushwire_error_is_remote(rc) ? st->RemoteProtocolError
                                                  : st->ProtocolError;
@@ -131,7 +130,14 @@ static PyObject *raise_pw_obj(modstate *st, int rc, PyObject *what, const char *
     Py_DECREF(exc);
     return NULL;
   }
-  PyErr_SetObject(cls, exc);
+  return exc;
+}
+
+static PyObject *raise_pw_obj(modstate *st, int rc, PyObject *what, const char *reason, int hint) {
+  if (rc == PUSHWIRE_ERR_NOMEM) return PyErr_NoMemory();
+  PyObject *exc = make_exc(st, rc, what, reason, hint);
+  if (!exc) return NULL;
+  PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
   Py_DECREF(exc);
   return NULL;
 }
@@ -710,7 +716,8 @@ typedef struct {
   pushwire_http_request *req; /* server: a copy of the request head, for Request.headers */
   int role;
   int busy;
-  int frag_open; /* a message sent by fragments is under way */
+  int frag_open;  /* a message sent by fragments is under way */
+  int recv_error; /* the sticky receive error next_event returned, or 0 */
 } ConnObject;
 
 static const struct {
@@ -916,6 +923,7 @@ static int conn_drain(ConnObject *self) {
     conn_raise(self, rc, "receive_data");
     return -1;
   }
+  if (rc < 0) self->recv_error = rc;
   return 0;
 }
 
@@ -1448,8 +1456,9 @@ static Py_ssize_t header_index(PyObject *headers, const char *name) {
 }
 
 /*
- * send(event): queue the event's frame or handshake answer, then return every byte queued
- * so far (what data_to_send() would), as wsproto's send() does.
+ * send(event): the event form of the send methods. It queues, like them, and returns None:
+ * returning the bytes (wsproto's way) would silently drop whatever the methods had queued
+ * before whenever the caller ignored the result.
  */
 static PyObject *conn_send(ConnObject *self, PyObject *event) {
   CHECK_WS(self);
@@ -1510,13 +1519,7 @@ static PyObject *conn_send(ConnObject *self, PyObject *event) {
     LEAVE(self);
     return NULL;
   }
-  if (rc < 0) return conn_done(self, rc, what);
-  pushwire_span s;
-  size_t n = pushwire_ws_peek_output(self->ws, &s);
-  PyObject *r = PyBytes_FromStringAndSize((const char *)s.ptr, (Py_ssize_t)n);
-  if (r && n) pushwire_ws_consume_output(self->ws, n);
-  LEAVE(self);
-  return r;
+  return conn_done(self, rc, what);
 }
 
 static PyObject *conn_tick(ConnObject *self, PyObject *arg) {
@@ -1570,6 +1573,17 @@ static PyObject *conn_get_reason(ConnObject *self, void *c) {
   if (!r || !r[0]) Py_RETURN_NONE;
   return PyUnicode_FromString(r);
 }
+static PyObject *conn_get_error(ConnObject *self, void *c) {
+  (void)c;
+  CHECK_WS(self);
+  if (!self->recv_error) Py_RETURN_NONE;
+  PyObject *what = PyUnicode_FromString("connection failed");
+  if (!what) return NULL;
+  PyObject *exc = make_exc(self->st, self->recv_error, what, pushwire_ws_error_reason(self->ws),
+                           pushwire_ws_close_code_hint(self->ws));
+  Py_DECREF(what);
+  return exc;
+}
 static PyObject *conn_get_role(ConnObject *self, void *c) {
   (void)c;
   if (self->role < 0) Py_RETURN_NONE;
@@ -1591,8 +1605,8 @@ static PyMethodDef conn_methods[] = {
      "send(event)\n--\n\n"
      "Queue an event: TextMessage, BytesMessage (message_finished=False sends a fragment),\n"
      "Ping, Pong, CloseConnection, Accepted or Rejected (server, answering a Request), or a\n"
-     "Request (client, starting the handshake). Returns every byte queued so far, like\n"
-     "data_to_send() (so wsproto-style code can write the result)."},
+     "Request (client, starting the handshake). Like the send methods it only queues: write\n"
+     "data_to_send() afterwards (unlike wsproto, whose send() returns the bytes)."},
     {"send_text", (PyCFunction)(void (*)(void))conn_send_text, METH_VARARGS | METH_KEYWORDS,
      "send_text(data, message_finished=True)\n--\n\n"
      "Queue a text message (str, or UTF-8 bytes). message_finished=False sends a fragment;\n"
@@ -1638,6 +1652,10 @@ static PyGetSetDef conn_getset[] = {
      "After a failure: the close code to send, or the HTTP status to answer; None if none.", NULL},
     {"error_reason", (getter)conn_get_reason, NULL, "The reason for the current failure, or None.", NULL},
     {"role", (getter)conn_get_role, NULL, "'server' or 'client'.", NULL},
+    {"error", (getter)conn_get_error, NULL,
+     "After the receive side failed: a RemoteProtocolError describing the failure (not raised;\n"
+     "name, close_code, status_hint), else None. Set once the failure event has been pulled.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
