@@ -12,6 +12,19 @@ namespace pushwire {
 namespace {
 // Text is validated right after it is copied, in blocks small enough to stay in cache.
 constexpr size_t kCopyBlock = 64 * 1024;
+
+// Short text is nearly always ASCII: a word-wise test is cheaper than calling the validator.
+PUSHWIRE_INLINE bool ws_ascii(const uint8_t *p, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; ++i) acc |= p[i];
+  return (acc & 0x8080808080808080ull) == 0;
+}
 }  // namespace
 
 bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code) {
@@ -219,7 +232,51 @@ void WsSession::on_response() {
 size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut) {
   const uint8_t *p = start;
   const uint8_t *const end = start + n;
+  const bool masked = !is_client();
+  const size_t hsize = masked ? 6 : 2;
   while (p < end) {
+    // The hot path: a whole one-frame message with a 7-bit length and nothing under way.
+    // Anything else (and every rule it might break) goes through the full decoder below.
+    if (!in_frame_ && hdr_have_ == 0 && msg_op_ == 0 && size_t(end - p) >= hsize) {
+      const uint8_t b0 = p[0], b1 = p[1];
+      const size_t len = b1 & 0x7f;
+      if ((b0 == 0x81 || b0 == 0x82) && bool(b1 & 0x80) == masked && len < 126 && len <= size_t(end - p) - hsize &&
+          len <= max_frame_ && len <= max_message_ && !queue_full()) {
+        const uint8_t *src = p + hsize;
+        uint8_t *dst;
+        Where where = IN_ARENA;
+        uintptr_t at = arena_.size();
+        if (mut) {
+          dst = mut + (src - start);
+          if (masked) mask_inplace(dst, len, p + 2, 0);
+          where = AT_PTR;
+          at = uintptr_t(dst);
+        } else {
+          dst = arena_.extend(len);
+          if (PUSHWIRE_UNLIKELY(!dst && len)) {
+            nomem();
+            return n;
+          }
+          if (masked)
+            mask_copy(dst, src, len, p + 2, 0);
+          else if (len)
+            std::memcpy(dst, src, len);
+        }
+        if (PUSHWIRE_LIKELY(b0 == 0x82 || ws_ascii(dst, len) || utf8_valid(dst, len))) {
+          if (PUSHWIRE_UNLIKELY(!push(b0 == 0x81 ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY,
+                                      PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, where, at, len)))
+            return n;
+          p = src + len;
+          continue;
+        }
+        // Invalid text: undo, and let the full path below report it exactly.
+        if (mut) {
+          if (masked) mask_inplace(dst, len, p + 2, 0);
+        } else {
+          arena_.shrink_by(len);
+        }
+      }
+    }
     if (!in_frame_) {
       if (PUSHWIRE_UNLIKELY(queue_full())) break;
       const WsFrameRules rules{!is_client(), msg_op_ != 0};
