@@ -20,7 +20,8 @@ struct RefSse {
   std::string id_buffer;          // the "last event ID buffer", set by id fields
   bool retry_set = false;
   uint64_t retry = 0;
-  size_t longest_line = 0;        // decoded bytes, terminated lines and the unterminated tail
+  size_t longest_line = 0;        // decoded bytes of the longest terminated line
+  size_t longest_any = 0;         // the same, counting the unterminated tail too
 
   // `id` is what persists from an earlier connection (pushwire_sse_parser_reset keeps it).
   RefSse(const std::string &stream, bool comments, const std::string &id = std::string(), bool had_retry = false,
@@ -33,8 +34,9 @@ struct RefSse {
     for (;;) {
       size_t eol = text.find_first_of("\r\n", pos);
       size_t end = eol == std::string::npos ? text.size() : eol;
-      if (end - pos > longest_line) longest_line = end - pos;
+      if (end - pos > longest_any) longest_any = end - pos;
       if (eol == std::string::npos) break;  // an unterminated last line is never processed
+      if (end - pos > longest_line) longest_line = end - pos;
       std::string line = text.substr(pos, eol - pos);
       pos = eol + 1;
       if (text[eol] == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
