@@ -145,7 +145,7 @@ void ws_ops(Input &in, pushwire_ws_role role, size_t fail_at, uint8_t bad_random
         uint64_t len = option_value(in);
         uint8_t hdr[14];
         size_t hlen = 99;
-        int rc = check_rc("ws_frame_header", pushwire_ws_frame_header(ws, binary, len, hdr, &hlen), {CODES_WS_FRAME_HEADER});
+        int rc = p.note(check_rc("ws_frame_header", pushwire_ws_frame_header(ws, binary, len, hdr, &hlen), {CODES_WS_FRAME_HEADER}));
         if (rc == 0) {
           FUZZ_CHECK(role == PUSHWIRE_WS_SERVER, "frame_header worked for a client");
           FrameScanner scan(false);
@@ -169,7 +169,7 @@ void ws_ops(Input &in, pushwire_ws_role role, size_t fail_at, uint8_t bad_random
         now += in.u16();
         uint64_t next = 0;
         p.note(check_rc("ws_tick", pushwire_ws_tick(ws, now, in.u8() & 1 ? &next : nullptr),
-                        {0, PW(TIMEOUT), PW(INVALID_ARGUMENT), PW(NOMEM)}));
+                        {0, PW(TIMEOUT), PW(INVALID_ARGUMENT), CODES_FATAL}));
         p.drain();
         break;
       }
@@ -195,6 +195,8 @@ void ws_ops(Input &in, pushwire_ws_role role, size_t fail_at, uint8_t bad_random
         check_rc("ws_next_event(ws, NULL)", pushwire_ws_next_event(ws, nullptr), {PW(INVALID_ARGUMENT)});
         if (!p.sticky) check_rc("ws_feed(NULL data)", pushwire_ws_feed(ws, nullptr, 3), {PW(INVALID_ARGUMENT)});
         check_rc("ws_set_option(NULL)", pushwire_ws_set_option(nullptr, PUSHWIRE_WS_OPT_STREAMING, 1), {PW(INVALID_ARGUMENT)});
+        check_rc("ws_feed_eof(NULL)", pushwire_ws_feed_eof(nullptr), {PW(INVALID_ARGUMENT)});
+        FUZZ_CHECK(pushwire_ws_get_state(nullptr) == PUSHWIRE_WS_STATE_FAILED, "state of NULL is not FAILED");
         check_rc("ws_get_option(NULL value)", pushwire_ws_get_option(ws, PUSHWIRE_WS_OPT_STREAMING, nullptr), {PW(INVALID_ARGUMENT)});
         check_rc("ws_consume_output(NULL)", pushwire_ws_consume_output(nullptr, 0), {PW(INVALID_ARGUMENT)});
         check_rc("ws_close(NULL reason)", pushwire_ws_close(ws, 1000, nullptr, 5), {PW(INVALID_ARGUMENT), PW(CLOSED), PW(INVALID_STATE)});
@@ -304,7 +306,7 @@ void sse_writer_ops(Input &in, size_t fail_at) {
       }
       case 2:
         rc = check_rc("sse_writer_response_head", pushwire_sse_writer_response_head(w),
-                      {0, PW(INVALID_STATE), PW(BUFFER_FULL), PW(NOMEM)});
+                      {0, PW(INVALID_ARGUMENT), PW(INVALID_STATE), PW(BUFFER_FULL), PW(NOMEM)});
         break;
       case 3: {
         std::string text[4];
@@ -392,7 +394,7 @@ void sse_parser_ops(Input &in, size_t fail_at) {
         break;
       }
       case 5:
-        rc = check_rc("sse_parser_reset", pushwire_sse_parser_reset(p), {0});
+        rc = check_rc("sse_parser_reset", pushwire_sse_parser_reset(p), {0, PW(NOMEM)});
         sticky = 0;
         break;
       default:

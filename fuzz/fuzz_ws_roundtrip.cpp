@@ -145,18 +145,17 @@ void send_op(Side &s, uint8_t kind, Input &in) {
     uint16_t code = pick_code(in.u16());
     std::string reason = in.blob();
     int rc = check_rc("ws_close", pushwire_ws_close(ws, code, reason.data(), reason.size()), {CODES_WS_CLOSE});
-    bool bad = (code != 0 && !sendable_close_code(code)) || reason.size() > 123 || !ref_utf8_valid(reason);
+    bool bad = (code != 0 && !sendable_close_code(code)) || (code == 0 && !reason.empty()) || reason.size() > 123 ||
+               !ref_utf8_valid(reason);
     if (s.close_sent()) {
       FUZZ_CHECK(rc == PW(CLOSED) || (bad && rc == PW(INVALID_ARGUMENT)), "second close returned %s", pushwire_error_name(rc));
     } else if (bad) {
       FUZZ_CHECK(rc == PW(INVALID_ARGUMENT), "close(%u, %zu-byte reason) returned %s", code, reason.size(),
                  pushwire_error_name(rc));
     } else {
-      // Code 0 sends no reason: refusing one or dropping it are both fine. Closing in the
-      // middle of a fragmented message may be refused.
-      FUZZ_CHECK(rc == 0 || (code == 0 && !reason.empty() && rc == PW(INVALID_ARGUMENT)) ||
-                     (s.frag_open && rc == PW(INVALID_STATE)),
-                 "close(%u) returned %s", code, pushwire_error_name(rc));
+      // Closing in the middle of a fragmented message may be refused.
+      FUZZ_CHECK(rc == 0 || (s.frag_open && rc == PW(INVALID_STATE)), "close(%u) returned %s", code,
+                 pushwire_error_name(rc));
     }
     if (rc == 0) {
       s.app_closed = true;

@@ -200,7 +200,7 @@ class WsPeer {
   bool usable() const { return ws && !fatal; }
 
   int set_option(pushwire_ws_option o, uint64_t v) {
-    int rc = check_rc("ws_set_option", pushwire_ws_set_option(ws, o, v), {CODES_SET_OPTION});
+    int rc = note(check_rc("ws_set_option", pushwire_ws_set_option(ws, o, v), {CODES_WS_SET_OPTION}));
     if (rc == 0 && o == PUSHWIRE_WS_OPT_STREAMING) streaming = v != 0;
     return rc;
   }
@@ -219,14 +219,14 @@ class WsPeer {
     if (prev_sticky) FUZZ_CHECK(rc == prev_sticky, "feed after the sticky error %s returned %s",
                                 pushwire_error_name(prev_sticky), pushwire_error_name(rc));
     if (rc < 0 && !pushwire_error_is_remote(rc))
-      check_rc("ws_feed", rc, {PW(BUFFER_FULL), PW(INVALID_ARGUMENT), PW(NOMEM)});
+      check_rc("ws_feed", rc, {PW(BUFFER_FULL), PW(INVALID_ARGUMENT), PW(INVALID_STATE), CODES_FATAL});
     note(rc);
     check_state();
     return rc;
   }
 
   int feed_eof() {
-    int rc = check_rc("ws_feed_eof", pushwire_ws_feed_eof(ws), {0, PW(INVALID_ARGUMENT)});
+    int rc = note(check_rc("ws_feed_eof", pushwire_ws_feed_eof(ws), {0, PW(INVALID_ARGUMENT), CODES_FATAL}));
     check_state();
     return rc;
   }
@@ -277,7 +277,9 @@ class WsPeer {
     if (was_failed_state) FUZZ_CHECK(st == PUSHWIRE_WS_STATE_FAILED, "left the FAILED state for %d", int(st));
     if (st == PUSHWIRE_WS_STATE_FAILED) was_failed_state = true;
     int hint = pushwire_ws_close_code_hint(ws);
-    FUZZ_CHECK(hint == 0 || is_hint(hint), "close_code_hint %d is not documented", hint);
+    // A client refused by the server is hinted the server's status.
+    bool refusal = role == PUSHWIRE_WS_CLIENT && hint >= 100 && hint <= 999;
+    FUZZ_CHECK(hint == 0 || is_hint(hint) || refusal, "close_code_hint %d is not documented", hint);
     if (st == PUSHWIRE_WS_STATE_FAILED) FUZZ_CHECK(hint != 0, "FAILED state without a close code hint");
     FUZZ_CHECK(pushwire_ws_error_reason(ws) != nullptr, "error_reason returned NULL");
     FUZZ_CHECK(handed <= fed, "handed out %llu peer bytes, fed only %llu", (unsigned long long)handed,
@@ -286,7 +288,8 @@ class WsPeer {
 
  private:
   void on_error(int rc) {
-    if (rc == PW(NOMEM)) {
+    if (pushwire_error_is_fatal(rc)) {
+      check_rc("ws_next_event", rc, {CODES_FATAL});
       fatal = true;
       return;
     }
