@@ -50,7 +50,13 @@
 //   span handed out before is dead (those are mutating calls), so the arena and control
 //   area start over. Only a message still being received stays, moved to the front when
 //   completed payloads precede it: each message moves at most once, so a 16 MiB message
-//   fed one byte at a time, or 65536 fragments, stays linear.
+//   fed one byte at a time, or 65536 fragments, stays linear. (That move is the one case
+//   where payload bytes are copied a second time: a message that straddles a read after
+//   other messages of that read; its bytes are still in cache.)
+// * A hot path. A whole one-frame text or binary message with a 7-bit length, arriving
+//   while nothing is under way, is judged from its first two bytes and handled inline
+//   (ASCII tested word-wise before the validator is called); every other frame, and every
+//   rule such a frame might break, goes through ws_decode_header and the general code.
 // * Bounded queue, held input. At most WS_QUEUE_MAX events wait. Past that, parsing
 //   pauses and the rest of the feed is copied to the held-input buffer, and next_event
 //   resumes parsing it once the queue has drained. A feed that arrives while events or
