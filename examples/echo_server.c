@@ -217,7 +217,9 @@ static int ws_configure(pushwire_ws *ws, const options *o) {
   if (!rc) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_MAX_OUTPUT_BUFFER, o->max_message + 4u * OUTPUT_HIGH);
   /* Incoming text was validated on arrival; checking the echo again would only cost time. */
   if (!rc) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_VALIDATE_OUTGOING_UTF8, 0);
-  if (!rc && o->ping_interval_ms) rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_PING_INTERVAL_MS, o->ping_interval_ms);
+  if (!rc && o->ping_interval_ms) {
+    rc = pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_PING_INTERVAL_MS, o->ping_interval_ms);
+  }
   return rc;
 }
 
@@ -613,7 +615,8 @@ static int open_listener(server *s) {
   socklen_t len = sizeof ss;
   char host[64], port[16];
   if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-      getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+      getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
     fprintf(stderr, "getsockname failed\n");
     close(fd);
     return -1;

@@ -343,7 +343,8 @@ int main(int argc, char **argv) {
     bool bounded = !c.open || c.close_sent || tcp_wait;
     if (bounded && now >= deadline) {
       if (!c.close_seen) {
-        fprintf(stderr, "ws_client: %s within %d ms\n", c.open ? "no close reply" : "no handshake response", timeout_ms);
+        fprintf(stderr, "ws_client: %s within %d ms\n", c.open ? "no close reply" : "no handshake response",
+                timeout_ms);
         ok = false;
       }
       break;
