@@ -117,10 +117,8 @@ $(BUILD)/bench/%.o: tests/bench/%.cpp $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS_ALL) $(BENCH_CXXFLAGS) -MMD -MP -c $< -o $@
 
-# --whole-archive: pwbench references the C ABI weakly (tests/bench/pw_weak.hpp).
 $(BUILD)/bench/pwbench: $(BENCH_OBJS) $(STATIC_LIB)
-	$(CXX) -pthread -o $@ $(BENCH_OBJS) -Wl,--whole-archive $(STATIC_LIB) -Wl,--no-whole-archive $(BENCH_LIBS) \
-	  $(LDLIBS_SAN)
+	$(CXX) -pthread -o $@ $(BENCH_OBJS) $(STATIC_LIB) $(BENCH_LIBS) $(LDLIBS_SAN)
 
 # The release build is meson's buildtype=release (-O3, NDEBUG), no -march: what packagers
 # ship. BENCH_ROUNDS, BENCH_SUBSET, BENCH_MIN_TIME, BENCH_DIR tune the run.

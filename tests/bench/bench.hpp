@@ -52,7 +52,7 @@ class Runner {
   virtual ~Runner() = default;
   virtual const char *name() const = 0;
   virtual const char *lang() const { return "c"; }
-  // Empty when the runner can run; otherwise why not (library not built in).
+  // Empty when the runner can run; otherwise why not (peer library not installed).
   virtual std::string unavailable() const { return ""; }
   virtual bool supports(const Workload &w) const = 0;
   // Untimed, once per workload: split W7 into requests, parse W8 records.
@@ -126,7 +126,6 @@ struct CountingAllocator {
 std::string check_pass(const Workload &w, const PassResult &r, bool reference);
 
 // pushwire helpers shared with the scaling report.
-bool pw_have_ws();
 // A server handle (allocator may be NULL) after the fixed sample handshake, output drained.
 pushwire_ws *pw_open_ws(const pushwire_allocator *alloc, bool streaming, uint64_t max_fragments, std::string &why);
 // Pulls every pending event (buffered mode), adds messages to the checksum, counts pings

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "bench.hpp"
-#include "pw_weak.hpp"
 
 namespace bench {
 namespace {
@@ -16,14 +15,6 @@ std::string pw_error(const char *what, int rc) {
 }
 
 }  // namespace
-
-// The library may not implement every section yet (it lands in stages); a runner whose
-// functions are missing says so instead of failing to link.
-bool pw_have_ws() {
-  return PW_HAVE(pushwire_ws_new) && PW_HAVE(pushwire_ws_free) && PW_HAVE(pushwire_ws_set_option) &&
-         PW_HAVE(pushwire_ws_feed) && PW_HAVE(pushwire_ws_next_event) && PW_HAVE(pushwire_ws_peek_output) &&
-         PW_HAVE(pushwire_ws_consume_output);
-}
 
 bool pw_drain_ws(pushwire_ws *ws, PassResult &r) {
   pushwire_ws_event ev;
@@ -103,11 +94,6 @@ class PushwireWs : public Runner {
  public:
   explicit PushwireWs(bool inplace) : inplace_(inplace) {}
   const char *name() const override { return inplace_ ? "pushwire-inplace" : "pushwire"; }
-  std::string unavailable() const override {
-    if (!pw_have_ws() || (inplace_ && !PW_HAVE(pushwire_ws_feed_mutable)))
-      return "pushwire_ws_* not in this libpushwire yet";
-    return "";
-  }
   bool supports(const Workload &w) const override {
     // In place only matters where payloads are large enough to be copied at all.
     return w.is_ws() && (!inplace_ || w.id != "W6");
@@ -159,7 +145,6 @@ class PushwireWs : public Runner {
 class PushwireHandshake : public Runner {
  public:
   const char *name() const override { return "pushwire"; }
-  std::string unavailable() const override { return pw_have_ws() ? "" : "pushwire_ws_* not in this libpushwire yet"; }
   bool supports(const Workload &w) const override { return w.id == "W7"; }
   void prepare(const Workload &w) override {
     reqs_.clear();
@@ -261,12 +246,6 @@ class PushwireSseEncode : public Runner {
  public:
   explicit PushwireSseEncode(bool writer) : writer_(writer) {}
   const char *name() const override { return writer_ ? "pushwire-writer" : "pushwire"; }
-  std::string unavailable() const override {
-    bool ok = writer_ ? PW_HAVE(pushwire_sse_writer_new) && PW_HAVE(pushwire_sse_writer_event) &&
-                            PW_HAVE(pushwire_sse_writer_peek_output) && PW_HAVE(pushwire_sse_writer_response_head)
-                      : PW_HAVE(pushwire_sse_encode);
-    return ok ? "" : "pushwire_sse_* writer not in this libpushwire yet";
-  }
   bool supports(const Workload &w) const override { return w.id == "W8"; }
   void prepare(const Workload &w) override {
     events_ = parse_w8(w);
@@ -359,12 +338,6 @@ class PushwireSseEncode : public Runner {
 class PushwireSseParse : public Runner {
  public:
   const char *name() const override { return "pushwire"; }
-  std::string unavailable() const override {
-    return PW_HAVE(pushwire_sse_parser_new) && PW_HAVE(pushwire_sse_parser_feed) &&
-                   PW_HAVE(pushwire_sse_parser_next_event)
-               ? ""
-               : "pushwire_sse_parser_* not in this libpushwire yet";
-  }
   bool supports(const Workload &w) const override { return w.id == "W9"; }
 
   void pass(const Workload &w, PassResult &r) override {

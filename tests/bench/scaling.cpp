@@ -11,7 +11,6 @@
 #include <fstream>
 
 #include "bench.hpp"
-#include "pw_weak.hpp"
 
 namespace bench {
 namespace {
@@ -68,7 +67,7 @@ void read_sizes(const std::string &dir, bool quick, Report &rep) {
       }
       Runner *run = find_pushwire(runners, w);
       if (!run) {
-        std::printf("%-5s %-10s (pushwire runner not available)\n", id.c_str(), sub.c_str());
+        rep.fail("no pushwire runner for " + id);
         continue;
       }
       std::printf("%-5s %-10s", id.c_str(), sub.c_str());
@@ -233,10 +232,8 @@ void peak16(const std::string &dir, Report &rep) {
     rep.fail(why);
     return;
   }
-  const bool have_mut = PW_HAVE(pushwire_ws_feed_mutable);
   for (int mode = 0; mode < 3; mode++) {
     const char *label = mode == 0 ? "reassembled (feed)" : mode == 1 ? "reassembled (feed_mutable)" : "streamed (feed)";
-    if (mode == 1 && !have_mut) continue;
     std::vector<uint8_t> copy;
     if (mode == 1) copy = w.data;
     CountingAllocator ca;
@@ -294,10 +291,6 @@ void peak16(const std::string &dir, Report &rep) {
 int run_scaling(const std::string &dir, bool quick, const std::string &json_path) {
   Report rep;
   if (!json_path.empty()) rep.json.open(json_path);
-  if (!pw_have_ws()) {
-    std::printf("scaling: skipped, pushwire_ws_* not in this libpushwire yet\n");
-    return 0;
-  }
   read_sizes(dir, quick, rep);
   fragments(quick, rep);
   idle(quick, rep);
