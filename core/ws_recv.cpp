@@ -194,8 +194,14 @@ void WsSession::on_request() {
   }
   state_.apply(WsInput::RecvHead);
   if (!has(F_AUTO_ACCEPT)) {
+    // Copied: the caller may answer (and so free the head) before pulling this event.
     span t = hs_->head.target();
-    push(PUSHWIRE_WS_EV_REQUEST, 0, AT_PTR, uintptr_t(t.ptr), t.len);
+    size_t at = ctl_.size();
+    if (ctl_.append(t)) {
+      nomem();
+      return;
+    }
+    push(PUSHWIRE_WS_EV_REQUEST, 0, IN_CTL, at, t.len);
     return;
   }
   span chosen;

@@ -140,6 +140,18 @@ TEST(ws_handshake_first_frame_waits_for_accept) {
   CHECK_STR(out.data(), out.size(), want.c_str());
 }
 
+TEST(ws_handshake_answer_before_pulling_the_request_event) {
+  // The request is complete once fed; a caller may answer before pulling REQUEST, whose
+  // data must stay valid although the head is gone.
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.feed(request()), 0);
+  pushwire_span t;
+  CHECK_EQ(pushwire_ws_request_target(s.ws, &t), 1);
+  CHECK_EQ(pushwire_ws_accept(s.ws, nullptr, 0), 0);
+  CHECK(s.events() == std::vector<std::string>{"request \"/chat\""});
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_OPEN);
+}
+
 TEST(ws_handshake_server_reject) {
   Conn s(PUSHWIRE_WS_SERVER);
   CHECK_EQ(s.feed(request() + "junk"), 0);
