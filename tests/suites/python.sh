@@ -1,6 +1,6 @@
 #!/bin/sh
 # The Python binding's tests (bindings/python/tests, pytest) in a virtual environment under
-# BUILD made with the `python3` on PATH: pytest, websockets and build from PyPI, and
+# BUILD made with the `python3` on PATH: pytest, websockets, build and mypy from PyPI, and
 # ./bindings/python installed the way a user does (pip install, not editable). Once per
 # change of the sources, the sdist is also built and installed into a fresh venv in a temp
 # directory with no checkout beside it. The venv and both installs are cached: they are
@@ -25,13 +25,13 @@ pyver=$(python3 -c 'import sys; print(sys.version)')
 stamp=$VENV/.pushwire-stamp
 want="$pyver $inputs"
 
-if [ ! -x "$PY" ] || ! "$PY" -c 'import pytest, websockets, build' >/dev/null 2>&1 ||
+if [ ! -x "$PY" ] || ! "$PY" -c 'import pytest, websockets, build, mypy' >/dev/null 2>&1 ||
    [ "$(head -n 1 "$VENV/.python" 2>/dev/null)" != "$pyver" ]; then
   rm -rf "$VENV"
   python3 -m venv "$VENV" || fail_out "python3 -m venv failed"
   echo "$pyver" > "$VENV/.python"
-  "$PY" -m pip install -q pytest websockets build >"$VENV/pip.log" 2>&1 ||
-    { cat "$VENV/pip.log"; fail_out "pip install pytest websockets build failed"; }
+  "$PY" -m pip install -q pytest websockets build mypy >"$VENV/pip.log" 2>&1 ||
+    { cat "$VENV/pip.log"; fail_out "pip install pytest websockets build mypy failed"; }
 fi
 
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -73,15 +73,6 @@ def test_event_constructor_errors():
         pushwire.Event()
 
 
-def test_match_args():
-    match TextMessage("hi", False):
-        case TextMessage(data, finished):
-            assert (data, finished) == ("hi", False)
-    match CloseConnection(1000, "bye"):
-        case CloseConnection(code=1000, reason=r):
-            assert r == "bye"
-
-
 # ---- server handshake ----
 
 def test_server_request_accept_with_subprotocol_and_headers():

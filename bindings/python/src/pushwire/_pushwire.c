@@ -642,6 +642,14 @@ static PyMethodDef ev_response_methods[] = {
 
 static PyMemberDef ev_members[K_COUNT][EV_MAX_FIELDS + 1];
 
+/* Message: the fields TextMessage and BytesMessage share, for code that handles both. */
+static PyMemberDef message_members[] = {
+    {"data", T_OBJECT_EX, offsetof(EvObject, f), READONLY, "The message data (str or bytes)."},
+    {"message_finished", T_OBJECT_EX, offsetof(EvObject, f) + sizeof(PyObject *), READONLY,
+     "False for a chunk of a message that continues (streaming mode)."},
+    {NULL, 0, 0, 0, NULL},
+};
+
 /* Creates the type of one kind (or a base when kind < 0) from a spec built here. */
 static PyTypeObject *make_event_type(PyObject *module, const char *qualname, const char *doc, int kind,
                                      PyObject *bases, int basetype) {
@@ -664,11 +672,16 @@ static PyTypeObject *make_event_type(PyObject *module, const char *qualname, con
     slots[n++] = (PyType_Slot){Py_tp_methods, (kind == K_PING || kind == K_CLOSE) ? ev_response_methods : ev_methods};
   } else {
     slots[n++] = (PyType_Slot){Py_tp_new, (void *)ev_abstract_new};
+    if (basetype == 2) slots[n++] = (PyType_Slot){Py_tp_members, message_members};
   }
   slots[n] = (PyType_Slot){0, NULL};
   PyType_Spec spec = {qualname, (int)sizeof(EvObject), 0,
                       Py_TPFLAGS_DEFAULT | (basetype ? Py_TPFLAGS_BASETYPE : 0), slots};
-  PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(module, &spec, bases);
+  /* 3.9 wants a tuple of bases (3.10 also takes a single type). */
+  PyObject *base_tuple = bases ? PyTuple_Pack(1, bases) : NULL;
+  if (bases && !base_tuple) return NULL;
+  PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(module, &spec, base_tuple);
+  Py_XDECREF(base_tuple);
   if (!tp || kind < 0) return tp;
   /* __match_args__ for `case TextMessage(data, finished):` */
   const kind_info *ki = &KINDS[kind];
@@ -1592,55 +1605,55 @@ static PyObject *conn_get_role(ConnObject *self, void *c) {
 
 static PyMethodDef conn_methods[] = {
     {"receive_data", (PyCFunction)conn_receive_data, METH_O,
-     "receive_data(data)\n--\n\n"
+     "receive_data($self, data)\n--\n\n"
      "Feed bytes read from the transport (bytes, bytearray or memoryview), or None at end of\n"
      "input. The whole buffer is parsed in C and its events become available through events().\n"
      "Raises RemoteProtocolError once the receive side has failed (the failure itself is reported\n"
      "as a CloseConnection or Rejected event first), LocalProtocolError on misuse."},
     {"events", (PyCFunction)conn_events, METH_NOARGS,
-     "events()\n--\n\nAn iterator over the events received since the last call, in order."},
+     "events($self)\n--\n\nAn iterator over the events received since the last call, in order."},
     {"data_to_send", (PyCFunction)conn_data_to_send, METH_NOARGS,
-     "data_to_send()\n--\n\nEvery byte queued for the transport, removed from the queue (b'' if none)."},
+     "data_to_send($self)\n--\n\nEvery byte queued for the transport, removed from the queue (b'' if none)."},
     {"send", (PyCFunction)conn_send, METH_O,
-     "send(event)\n--\n\n"
+     "send($self, event)\n--\n\n"
      "Queue an event: TextMessage, BytesMessage (message_finished=False sends a fragment),\n"
      "Ping, Pong, CloseConnection, Accepted or Rejected (server, answering a Request), or a\n"
      "Request (client, starting the handshake). Like the send methods it only queues: write\n"
      "data_to_send() afterwards (unlike wsproto, whose send() returns the bytes)."},
     {"send_text", (PyCFunction)(void (*)(void))conn_send_text, METH_VARARGS | METH_KEYWORDS,
-     "send_text(data, message_finished=True)\n--\n\n"
+     "send_text($self, data, message_finished=True)\n--\n\n"
      "Queue a text message (str, or UTF-8 bytes). message_finished=False sends a fragment;\n"
      "the message continues with the next send_text until one with message_finished=True."},
     {"send_bytes", (PyCFunction)(void (*)(void))conn_send_bytes, METH_VARARGS | METH_KEYWORDS,
-     "send_bytes(data, message_finished=True)\n--\n\nQueue a binary message (bytes-like); fragments as send_text."},
+     "send_bytes($self, data, message_finished=True)\n--\n\nQueue a binary message (bytes-like); fragments as send_text."},
     {"ping", (PyCFunction)conn_ping, METH_VARARGS,
-     "ping(payload=b'')\n--\n\nQueue a ping with at most 125 bytes of payload."},
+     "ping($self, payload=b'')\n--\n\nQueue a ping with at most 125 bytes of payload."},
     {"pong", (PyCFunction)conn_pong, METH_VARARGS,
-     "pong(payload=b'')\n--\n\nQueue an unsolicited pong with at most 125 bytes of payload."},
+     "pong($self, payload=b'')\n--\n\nQueue an unsolicited pong with at most 125 bytes of payload."},
     {"close", (PyCFunction)(void (*)(void))conn_close, METH_VARARGS | METH_KEYWORDS,
-     "close(code=1000, reason='')\n--\n\n"
+     "close($self, code=1000, reason='')\n--\n\n"
      "Queue a close frame. code None sends none; otherwise 1000-1003, 1007-1014 or 3000-4999;\n"
      "reason at most 123 bytes of UTF-8. Allowed after the peer's close and after a failure."},
     {"accept", (PyCFunction)(void (*)(void))conn_accept, METH_VARARGS | METH_KEYWORDS,
-     "accept(subprotocol=None, extra_headers=())\n--\n\n"
+     "accept($self, subprotocol=None, extra_headers=())\n--\n\n"
      "Server, after a Request event: queue the 101 response. subprotocol must be one the client\n"
      "offered (None: the first of `subprotocols` the client offered). Frames that came with the\n"
      "request become events at once."},
     {"reject", (PyCFunction)(void (*)(void))conn_reject, METH_VARARGS | METH_KEYWORDS,
-     "reject(status=400, body='', headers=())\n--\n\n"
+     "reject($self, status=400, body='', headers=())\n--\n\n"
      "Server, after a Request event: queue a `status` response with a text/plain body and\n"
      "Connection: close. The connection is then finished."},
     {"start", (PyCFunction)(void (*)(void))conn_start_method, METH_VARARGS | METH_KEYWORDS,
-     "start(host, target='/')\n--\n\n"
+     "start($self, host, target='/')\n--\n\n"
      "Client: queue the opening request for `host` (the Host header, with a port if not the\n"
      "default) and `target` (path and query)."},
     {"tick", (PyCFunction)conn_tick, METH_O,
-     "tick(now_ms)\n--\n\n"
+     "tick($self, now_ms)\n--\n\n"
      "Keepalive: pass a monotonic time in ms. Queues a ping after ping_interval_ms without\n"
      "input; fails the connection (CloseConnection 1006) when pong_timeout_ms passes after it\n"
      "without input. Returns when to tick next, or None when keepalive is off."},
     {"get_option", (PyCFunction)conn_get_option, METH_O,
-     "get_option(name)\n--\n\nThe current value of an option (as an int), e.g. get_option('max_message_size')."},
+     "get_option($self, name)\n--\n\nThe current value of an option (as an int), e.g. get_option('max_message_size')."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1928,18 +1941,18 @@ static PyObject *parser_get_retry(ParserObject *self, void *c) {
 
 static PyMethodDef parser_methods[] = {
     {"feed", (PyCFunction)parser_feed, METH_O,
-     "feed(data)\n--\n\n"
+     "feed($self, data)\n--\n\n"
      "Parse stream bytes (any chunking) and return the list of events they complete:\n"
      "ServerSentEvent, Retry and (with report_comments) Comment. A line or event over the\n"
      "limits raises RemoteProtocolError, whose .events holds the events before it; the parser\n"
      "then stays failed until reset()."},
     {"feed_eof", (PyCFunction)parser_feed_eof, METH_NOARGS,
-     "feed_eof()\n--\n\nEnd of stream: an unterminated event is discarded. Returns the remaining events."},
+     "feed_eof($self)\n--\n\nEnd of stream: an unterminated event is discarded. Returns the remaining events."},
     {"reset", (PyCFunction)parser_reset, METH_NOARGS,
-     "reset()\n--\n\n"
+     "reset($self)\n--\n\n"
      "Forget the stream position for a reconnect; the last event ID and retry delay persist."},
     {"reconnect_headers", (PyCFunction)parser_reconnect_headers, METH_NOARGS,
-     "reconnect_headers()\n--\n\n"
+     "reconnect_headers($self)\n--\n\n"
      "The header lines for the reconnect request, CR LF terminated: Accept, Cache-Control and,\n"
      "when one is known, Last-Event-ID."},
     {NULL, NULL, 0, NULL},
@@ -2219,18 +2232,18 @@ static PyObject *writer_get_output_size(WriterObject *self, void *c) {
 
 static PyMethodDef writer_methods[] = {
     {"response_head", (PyCFunction)(void (*)(void))writer_response_head, METH_VARARGS | METH_KEYWORDS,
-     "response_head(headers=())\n--\n\n"
+     "response_head($self, headers=())\n--\n\n"
      "Queue the HTTP/1.1 200 response head (Content-Type: text/event-stream; charset=utf-8,\n"
      "Cache-Control: no-cache, X-Accel-Buffering: no, then `headers`). Once, before any event."},
     {"event", (PyCFunction)(void (*)(void))writer_event, METH_VARARGS | METH_KEYWORDS,
-     "event(data=None, event=None, id=None, retry=None, comment=None)\n--\n\n"
+     "event($self, data=None, event=None, id=None, retry=None, comment=None)\n--\n\n"
      "Queue one event (the bytes of pushwire.sse.encode). All or nothing."},
     {"comment", (PyCFunction)writer_comment, METH_VARARGS,
-     "comment(text='')\n--\n\nQueue a comment line (e.g. a keepalive), split into lines like data."},
+     "comment($self, text='')\n--\n\nQueue a comment line (e.g. a keepalive), split into lines like data."},
     {"data_to_send", (PyCFunction)writer_data_to_send, METH_NOARGS,
-     "data_to_send()\n--\n\nEvery byte queued for the transport, removed from the queue."},
+     "data_to_send($self)\n--\n\nEvery byte queued for the transport, removed from the queue."},
     {"tick", (PyCFunction)writer_tick, METH_O,
-     "tick(now_ms)\n--\n\n"
+     "tick($self, now_ms)\n--\n\n"
      "Heartbeats: pass a monotonic time in ms; queues ': heartbeat' after heartbeat_ms without\n"
      "output. Returns when to tick next, or None when heartbeats are off."},
     {NULL, NULL, 0, NULL},
@@ -2270,12 +2283,12 @@ static PyObject *mod_strerror(PyObject *module, PyObject *arg) {
 
 static PyMethodDef module_methods[] = {
     {"encode", (PyCFunction)(void (*)(void))sse_encode, METH_VARARGS | METH_KEYWORDS,
-     "encode(data=None, event=None, id=None, retry=None, comment=None)\n--\n\n"
+     "encode($module, data=None, event=None, id=None, retry=None, comment=None)\n--\n\n"
      "One text/event-stream event as bytes: comment lines, event, id, retry, then one `data:`\n"
      "line per line of data (split on CR LF, LF and CR), and a blank line. str values are\n"
      "UTF-8 encoded. event and id must not hold CR or LF (id not NUL either)."},
     {"error_info", (PyCFunction)mod_strerror, METH_O,
-     "error_info(code)\n--\n\nThe (name, description) of a pushwire error code."},
+     "error_info($module, code)\n--\n\nThe (name, description) of a pushwire error code."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2346,7 +2359,7 @@ static int module_exec(PyObject *m) {
   if (!st->Event || add_type(m, "Event", st->Event) < 0) return -1;
   st->Message = make_event_type(m, "pushwire._pushwire.Message",
                                 "Message\n--\n\nBase of TextMessage and BytesMessage: data and message_finished.", -1,
-                                (PyObject *)st->Event, 1);
+                                (PyObject *)st->Event, 2);
   if (!st->Message || add_type(m, "Message", st->Message) < 0) return -1;
   for (int k = 0; k < K_COUNT; ++k) {
     char qual[96];
