@@ -10,20 +10,23 @@ pytest.importorskip("mypy")
 import pushwire  # noqa: E402
 
 
-def mypy(*args, cwd):
-    return subprocess.run([sys.executable, "-m"] + list(args), cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+def mypy(tmp_path, *args):
+    """Runs mypy from an empty directory: an installed pushwire is found as a PEP 561 package
+    (py.typed); a source tree (PYTHONPATH=src) through MYPYPATH."""
+    env = dict(os.environ)
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(pushwire.__file__)))
+    if os.path.basename(parent) != "site-packages":
+        env["MYPYPATH"] = parent
+        env["PYTHONPATH"] = parent  # stubtest imports the runtime module
+    return subprocess.run([sys.executable, "-m"] + list(args), cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=300)
 
 
-def package_parent():
-    return os.path.dirname(os.path.dirname(os.path.abspath(pushwire.__file__)))
-
-
-def test_stubtest():
-    r = mypy("mypy.stubtest", "--ignore-disjoint-bases", "pushwire._pushwire", cwd=package_parent())
+def test_stubtest(tmp_path):
+    r = mypy(tmp_path, "mypy.stubtest", "--ignore-disjoint-bases", "pushwire._pushwire")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_mypy_strict():
-    r = mypy("mypy", "--strict", "--no-incremental", "-p", "pushwire", cwd=package_parent())
+def test_mypy_strict(tmp_path):
+    r = mypy(tmp_path, "mypy", "--strict", "--no-incremental", "-p", "pushwire")
     assert r.returncode == 0, r.stdout + r.stderr
