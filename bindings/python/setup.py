@@ -92,15 +92,23 @@ def package_version():
 
 
 class BuildExt(build_ext):
-    """Compiles vendor/core/unity.cpp (the whole core and C ABI in one TU) with C++ flags."""
+    """Compiles vendor/core/unity.cpp (the whole core and C ABI in one TU) with C++ flags.
+
+    The extension itself is always relinked (cheap), so switching between the bundled core
+    and PUSHWIRE_USE_SYSTEM=1 in one in-tree build/ never reuses the other's result; the
+    unity object is rebuilt only when a vendored file is newer.
+    """
 
     def build_extension(self, ext):
+        self.force = True
         if os.environ.get("PUSHWIRE_USE_SYSTEM") != "1":
-            objects = self.compiler.compile(
-                [os.path.join("vendor", "core", "unity.cpp")], output_dir=self.build_temp,
-                macros=[("PUSHWIRE_HIDE_SYMBOLS", None)], include_dirs=ext.include_dirs,
-                extra_postargs=CXXFLAGS, depends=ext.depends)
-            ext.extra_objects = objects
+            src = os.path.join("vendor", "core", "unity.cpp")
+            obj = self.compiler.object_filenames([src], output_dir=self.build_temp)[0]
+            newest = max(os.path.getmtime(p) for p in ext.depends)
+            if not os.path.exists(obj) or os.path.getmtime(obj) < newest:
+                self.compiler.compile([src], output_dir=self.build_temp, macros=[("PUSHWIRE_HIDE_SYMBOLS", None)],
+                                      include_dirs=ext.include_dirs, extra_postargs=CXXFLAGS)
+            ext.extra_objects = [obj]
         super().build_extension(ext)
 
 

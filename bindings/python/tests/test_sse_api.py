@@ -153,14 +153,20 @@ def test_sse_events_are_values():
         ServerSentEvent("x").data = "y"
 
 
-def test_top_level_reexports():
+def test_top_level_reexports_and_docstrings():
     assert pushwire.SSEParser is sse.SSEParser and pushwire.ServerSentEvent is ServerSentEvent
-    for name in pushwire.__all__:
-        obj = getattr(pushwire, name)
-        if callable(obj) and not isinstance(obj, type(pushwire)):
-            assert obj.__doc__, name
-    for name in sse.__all__:
-        assert getattr(sse, name).__doc__, name
+    missing = []
+    for mod in (pushwire, sse):
+        assert mod.__doc__
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if not isinstance(obj, str) and not getattr(obj, "__doc__", None):
+                missing.append(name)
+            if isinstance(obj, type):
+                for attr, value in vars(obj).items():
+                    if not attr.startswith("_") and not getattr(value, "__doc__", None):
+                        missing.append(name + "." + attr)
+    assert missing == []
 
 
 def test_round_trip_through_writer_and_parser():

@@ -642,6 +642,35 @@ static PyMethodDef ev_response_methods[] = {
 
 static PyMemberDef ev_members[K_COUNT][EV_MAX_FIELDS + 1];
 
+/* The docstring of an event field, by (kind, name). */
+static const char *field_doc(int kind, const char *name) {
+  static const struct {
+    int kind;
+    const char *name, *doc;
+  } docs[] = {
+      {K_REQUEST, "target", "The request target: path and query."},
+      {K_REQUEST, "headers", "The request's header fields as (name, value) pairs, names lower-cased."},
+      {K_REQUEST, "subprotocols", "The subprotocols the client offered, in its order."},
+      {K_REQUEST, "extensions", "The extensions the client offered, as written (none is accepted)."},
+      {K_ACCEPTED, "subprotocol", "The agreed subprotocol, or None."},
+      {K_REJECTED, "status", "The HTTP status of the refusal (0: the response was not HTTP)."},
+      {K_REJECTED, "reason", "Why the handshake failed."},
+      {K_CLOSE, "code", "The close code: the peer's (1005: none), 1006 (input ended), or pushwire's failure code."},
+      {K_CLOSE, "reason", "The close reason."},
+      {K_SSE_EVENT, "data", "The event data, lines joined with LF."},
+      {K_SSE_EVENT, "type", "The event type ('message' unless the stream set one)."},
+      {K_SSE_EVENT, "last_event_id", "The last event ID when the event was dispatched ('' if none)."},
+      {K_SSE_RETRY, "retry_ms", "The reconnection delay in milliseconds."},
+      {K_SSE_COMMENT, "text", "The comment text after ':' (a leading space included)."},
+  };
+  for (size_t i = 0; i < sizeof docs / sizeof docs[0]; ++i)
+    if (docs[i].kind == kind && strcmp(docs[i].name, name) == 0) return docs[i].doc;
+  if (strcmp(name, "data") == 0) return kind == K_TEXT ? "The text (str)." : "The data (bytes).";
+  if (strcmp(name, "message_finished") == 0) return "False for a chunk of a message that continues (streaming mode).";
+  if (strcmp(name, "payload") == 0) return "The payload (bytes, at most 125).";
+  return NULL;
+}
+
 /* Message: the fields TextMessage and BytesMessage share, for code that handles both. */
 static PyMemberDef message_members[] = {
     {"data", T_OBJECT_EX, offsetof(EvObject, f), READONLY, "The message data (str or bytes)."},
@@ -662,7 +691,7 @@ static PyTypeObject *make_event_type(PyObject *module, const char *qualname, con
     for (int i = 0; i < ki->nfields; ++i)
       ev_members[kind][i] = (PyMemberDef){(char *)ki->fields[i].name, T_OBJECT_EX,
                                           (Py_ssize_t)offsetof(EvObject, f) + i * (Py_ssize_t)sizeof(PyObject *),
-                                          READONLY, NULL};
+                                          READONLY, field_doc(kind, ki->fields[i].name)};
     ev_members[kind][ki->nfields] = (PyMemberDef){NULL, 0, 0, 0, NULL};
     slots[n++] = (PyType_Slot){Py_tp_members, ev_members[kind]};
     slots[n++] = (PyType_Slot){Py_tp_new, (void *)KIND_NEW[kind]};
