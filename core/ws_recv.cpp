@@ -40,6 +40,7 @@ bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, siz
   q->type = type;
   q->flags = flags;
   q->where = where;
+  q->reply_close = false;
   return true;
 }
 
@@ -65,6 +66,17 @@ int WsSession::next_event(pushwire_ws_event *ev) {
   ev->code = q->code;
   ev->reserved0 = 0;
   ev->reserved[0] = ev->reserved[1] = 0;
+  // The automatic close goes out only now, not when the close arrived: the application
+  // may still answer the messages queued before it (an echo must not be cut off), and a
+  // close it sent meanwhile makes this one unnecessary.
+  if ((q->flags & PUSHWIRE_WS_EVF_FAILED) && state_.recv() == WsSide::Failing) state_.apply(WsInput::ReportFail);
+  if (q->reply_close && has(F_AUTO_CLOSE) && state_.may(WsAction::Close) == 0) {
+    if (q->flags & PUSHWIRE_WS_EVF_FAILED)
+      write_close(q->code, ev->data.ptr, ev->data.len);
+    else
+      write_close(q->code == 1005 ? 0 : q->code, nullptr, 0);  // echo the code (RFC 6455 §5.5.1)
+    if (fatal_) return fatal_;
+  }
   queue_.consume(sizeof(Queued));
   return 1;
 }
@@ -535,10 +547,9 @@ void WsSession::on_control(uint8_t opcode, Where where, uintptr_t at, const uint
       len -= 2;
     }
     if (!push(PUSHWIRE_WS_EV_CLOSE, 0, where, at, len, code)) return;
+    last_queued()->reply_close = true;
     state_.apply(WsInput::RecvClose);
     msg_op_ = 0;
-    // Echo the code (RFC 6455 §5.5.1); an empty close is answered with an empty close.
-    if (has(F_AUTO_CLOSE) && state_.may(WsAction::Close) == 0) write_close(code == 1005 ? 0 : code, nullptr, 0);
     return;
   }
   if (!push(opcode == WS_OP_PING ? PUSHWIRE_WS_EV_PING : PUSHWIRE_WS_EV_PONG, 0, where, at, len)) return;
@@ -556,9 +567,8 @@ void WsSession::fail(int error, uint16_t code, const char *reason) {
   reason_ = reason;
   const size_t rlen = std::strlen(reason);
   if (!push(PUSHWIRE_WS_EV_CLOSE, PUSHWIRE_WS_EVF_FAILED, AT_PTR, uintptr_t(reason), rlen, code)) return;
-  // The close frame goes out even past the output limit: it is small and sent once.
-  if (has(F_AUTO_CLOSE) && code != 1006 && state_.may(WsAction::Close) == 0)
-    write_close(code, reinterpret_cast<const uint8_t *>(reason), rlen);
+  // 1006 means the peer is gone: there is nobody to send a close to.
+  last_queued()->reply_close = code != 1006;
   msg_op_ = 0;
   end_handshake_if_over();
 }

@@ -86,6 +86,7 @@ class WsSession {
     uint8_t type;
     uint8_t flags;
     uint8_t where;
+    bool reply_close;  // CLOSE: queue the automatic close frame when this event is pulled
   };
   enum Flag : uint16_t {
     F_AUTO_PONG = 1 << 0,
@@ -143,6 +144,7 @@ class WsSession {
   void reset_areas();
   void release_idle();
   bool push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code = 0);
+  Queued *last_queued() { return reinterpret_cast<Queued *>(queue_.data() + queue_.size() - sizeof(Queued)); }
   bool queue_full() const { return queue_.size() >= WS_QUEUE_MAX * sizeof(Queued); }
   bool recv_open() const { return state_.recv() == WsSide::Open; }
 

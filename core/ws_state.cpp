@@ -21,10 +21,13 @@
 // accept). The close handshake then closes each direction on its own: we send close
 // (send=Closed) and they send close (recv=Closed), in either order. Keeping the
 // directions apart is what makes the failure rules simple: when the receive side fails
-// (a protocol violation, lost input, a keepalive timeout), recv=Failed while send stays
-// Open, so the close frame announcing the failure can still be sent, but data cannot
-// (ERR_CLOSED); and after our close is out, data is ERR_CLOSED while received data is
-// still delivered until the peer's close arrives.
+// (a protocol violation, lost input, a keepalive timeout), recv=Failing while send stays
+// Open: decoding stops at once, but the application, which pulls events in order, has not
+// heard of it yet and may still answer the messages that came before the violation. When
+// it pulls the event reporting the failure, recv=Failed: from then on the close frame
+// announcing the failure can still be sent, but data cannot (ERR_CLOSED). After our
+// close is out, data is ERR_CLOSED while received data is still delivered until the
+// peer's close arrives.
 //
 // Handshake failures are their own states: Refused (send: we answered with a 4xx; recv:
 // the peer answered without switching protocols) and BadHead (the peer's head was
@@ -87,15 +90,17 @@ struct Transition {
   WsSide next[WS_SIDE_COUNT];  // indexed by that direction's current state
 };
 
-// Rows in WsInput order; columns in WsSide order: Head, Open, Closed, Refused, BadHead, Failed.
+// Rows in WsInput order; columns in WsSide order: Head, Open, Closed, Refused, BadHead,
+// Failed, Failing.
 const Transition kTransitions[WS_INPUT_COUNT] = {
-    /* SendHead   */ {false, {WsSide::Open, X, X, X, X, X}},
-    /* SendRefuse */ {false, {WsSide::Refused, X, X, X, X, X}},
-    /* SendClose  */ {false, {X, WsSide::Closed, X, X, X, X}},
-    /* RecvHead   */ {true, {WsSide::Open, X, X, X, X, X}},
-    /* RecvRefuse */ {true, {WsSide::Refused, X, X, X, X, X}},
-    /* RecvClose  */ {true, {X, WsSide::Closed, X, X, X, X}},
-    /* RecvFail   */ {true, {WsSide::BadHead, WsSide::Failed, X, X, X, X}},
+    /* SendHead   */ {false, {WsSide::Open, X, X, X, X, X, X}},
+    /* SendRefuse */ {false, {WsSide::Refused, X, X, X, X, X, X}},
+    /* SendClose  */ {false, {X, WsSide::Closed, X, X, X, X, X}},
+    /* RecvHead   */ {true, {WsSide::Open, X, X, X, X, X, X}},
+    /* RecvRefuse */ {true, {WsSide::Refused, X, X, X, X, X, X}},
+    /* RecvClose  */ {true, {X, WsSide::Closed, X, X, X, X, X}},
+    /* RecvFail   */ {true, {WsSide::BadHead, WsSide::Failing, X, X, X, X, X}},
+    /* ReportFail */ {true, {X, X, X, X, X, X, WsSide::Failed}},
 };
 
 struct Rule {
@@ -104,7 +109,8 @@ struct Rule {
 };
 
 constexpr uint8_t kHead = bit(WsSide::Head), kOpen = bit(WsSide::Open), kClosed = bit(WsSide::Closed),
-                  kBadHead = bit(WsSide::BadHead), kFailed = bit(WsSide::Failed);
+                  kBadHead = bit(WsSide::BadHead), kFailed = bit(WsSide::Failed),
+                  kFailing = bit(WsSide::Failing);
 
 // Rows in WsAction order.
 const Rule kRules[WS_ACTION_COUNT] = {
@@ -112,9 +118,10 @@ const Rule kRules[WS_ACTION_COUNT] = {
     /* Accept */ {kHead, kOpen, 0, 0},
     /* Refuse */ {kHead, uint8_t(kOpen | kBadHead), 0, 0},
     // Data after the peer's close is allowed until we close (RFC 6455 §5.5.1 only forbids
-    // it after *our* close); after a receive failure the connection is being failed.
-    /* Send   */ {kOpen, uint8_t(kOpen | kClosed), kClosed, kFailed},
-    /* Close  */ {kOpen, uint8_t(kOpen | kClosed | kFailed), kClosed, 0},
+    // it after *our* close); once a receive failure is reported the connection is being
+    // failed, but answers to what came before it may still go out until then.
+    /* Send   */ {kOpen, uint8_t(kOpen | kClosed | kFailing), kClosed, kFailed},
+    /* Close  */ {kOpen, uint8_t(kOpen | kClosed | kFailed | kFailing), kClosed, 0},
     /* Decode */ {uint8_t(kOpen | kClosed), kOpen, 0, 0},
 };
 

@@ -12,9 +12,10 @@ enum class WsSide : uint8_t {
   Closed,   // a close frame went / arrived
   Refused,  // send: we refused the request; recv: the peer refused (a valid non-101 answer)
   BadHead,  // recv only: the peer's head was invalid, or input ended before it
-  Failed,   // recv only: a violation, lost input or timeout after the handshake
+  Failed,   // recv only: a violation, lost input or timeout after the handshake, reported
+  Failing,  // recv only: the same, found but not yet pulled by the application
 };
-constexpr int WS_SIDE_COUNT = 6;
+constexpr int WS_SIDE_COUNT = 7;
 
 // Things that happen. Each moves exactly one direction.
 enum class WsInput : uint8_t {
@@ -25,8 +26,9 @@ enum class WsInput : uint8_t {
   RecvRefuse,  // the peer answered without switching protocols
   RecvClose,   // the peer's close frame arrived and is valid
   RecvFail,    // the receive side failed
+  ReportFail,  // the application pulled the event that reports the failure
 };
-constexpr int WS_INPUT_COUNT = 7;
+constexpr int WS_INPUT_COUNT = 8;
 
 // Things the caller asks to do.
 enum class WsAction : uint8_t {

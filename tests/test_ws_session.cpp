@@ -540,7 +540,49 @@ TEST(ws_session_backpressure_and_partial_consume) {
   // A failure's close frame goes out even past the limit.
   CHECK_EQ(pushwire_ws_send_binary(s.ws, u8("12345678"), 8), 0);
   CHECK_EQ(s.feed(masked_frame(0x81, "\xff")), 0);
+  CHECK_EQ(pushwire_ws_output_size(s.ws), 10);  // the close goes out when its event is pulled
+  pushwire_ws_event e;
+  CHECK_EQ(pushwire_ws_next_event(s.ws, &e), 1);
   CHECK_EQ(pushwire_ws_output_size(s.ws), 10 + 4 + std::strlen("invalid UTF-8 in text message"));
+}
+
+// A message and the close after it arrive in one read: the application can still answer
+// the message, and the automatic close follows its answer (Autobahn 7.1.1, 3.2, 5.15).
+TEST(ws_session_auto_close_after_earlier_events_are_answered) {
+  Server s;
+  CHECK_EQ(s.feed(masked_frame(0x81, "Hello") + masked_frame(0x88, std::string("\x03\xe8", 2))), 0);
+  CHECK_EQ(pushwire_ws_output_size(s.ws), 0);
+  pushwire_ws_event e;
+  CHECK_EQ(pushwire_ws_next_event(s.ws, &e), 1);
+  CHECK_EQ(e.type, PUSHWIRE_WS_EV_TEXT);
+  CHECK_EQ(pushwire_ws_send_text(s.ws, e.data.ptr, e.data.len), 0);
+  CHECK_EQ(pushwire_ws_next_event(s.ws, &e), 1);
+  CHECK_EQ(e.type, PUSHWIRE_WS_EV_CLOSE);
+  CHECK_EQ(e.code, 1000);
+  pushwire_span out;
+  pushwire_ws_peek_output(s.ws, &out);
+  CHECK_BYTES(out.ptr, out.len, "\x81\x05Hello\x88\x02\x03\xe8", 11);
+  CHECK_EQ(pushwire_ws_get_state(s.ws), PUSHWIRE_WS_STATE_CLOSED);
+
+  // The same with a protocol violation after the message: the echo, then close 1002.
+  Server t;
+  CHECK_EQ(t.feed(masked_frame(0x81, "Hi") + masked_frame(0xc1, "x")), 0);  // RSV1 set
+  CHECK_EQ(pushwire_ws_next_event(t.ws, &e), 1);
+  CHECK_EQ(pushwire_ws_send_text(t.ws, e.data.ptr, e.data.len), 0);
+  CHECK_EQ(pushwire_ws_next_event(t.ws, &e), 1);
+  CHECK_EQ(e.code, 1002);
+  CHECK(e.flags & PUSHWIRE_WS_EVF_FAILED);
+  pushwire_ws_peek_output(t.ws, &out);
+  CHECK(out.len > 6);
+  CHECK_BYTES(out.ptr, 5, "\x81\x02Hi\x88", 5);
+
+  // A close the application sent itself before pulling makes the automatic one unnecessary.
+  Server u;
+  CHECK_EQ(u.feed(masked_frame(0x88, std::string("\x03\xe8", 2))), 0);
+  CHECK_EQ(pushwire_ws_close(u.ws, 1001, "bye", 3), 0);
+  CHECK_EQ(pushwire_ws_next_event(u.ws, &e), 1);
+  pushwire_ws_peek_output(u.ws, &out);
+  CHECK_BYTES(out.ptr, out.len, "\x88\x05\x03\xe9" "bye", 7);
 }
 
 TEST(ws_session_vectored_frame_header) {

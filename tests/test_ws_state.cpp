@@ -22,7 +22,12 @@ WsState at(WsSide send, WsSide recv) {
     case WsSide::Closed: s.apply(WsInput::RecvHead); s.apply(WsInput::RecvClose); break;
     case WsSide::Refused: s.apply(WsInput::RecvRefuse); break;
     case WsSide::BadHead: s.apply(WsInput::RecvFail); break;
-    case WsSide::Failed: s.apply(WsInput::RecvHead); s.apply(WsInput::RecvFail); break;
+    case WsSide::Failing: s.apply(WsInput::RecvHead); s.apply(WsInput::RecvFail); break;
+    case WsSide::Failed:
+      s.apply(WsInput::RecvHead);
+      s.apply(WsInput::RecvFail);
+      s.apply(WsInput::ReportFail);
+      break;
   }
   return s;
 }
@@ -47,7 +52,8 @@ TEST(ws_state_transitions) {
   CHECK(!c.apply(WsInput::RecvHead));
 
   // Every input from every state: exactly the documented transitions exist.
-  const WsSide sides[] = {WsSide::Head, WsSide::Open, WsSide::Closed, WsSide::Refused, WsSide::BadHead, WsSide::Failed};
+  const WsSide sides[] = {WsSide::Head,    WsSide::Open,   WsSide::Closed, WsSide::Refused,
+                          WsSide::BadHead, WsSide::Failed, WsSide::Failing};
   int legal = 0;
   for (WsSide snd : {WsSide::Head, WsSide::Open, WsSide::Closed, WsSide::Refused})
     for (WsSide rcv : sides)
@@ -58,9 +64,10 @@ TEST(ws_state_transitions) {
         if (ok) ++legal;
         else CHECK(s.send() == before.send() && s.recv() == before.recv());
       }
-  // Per send state: SendHead, SendRefuse from Head; SendClose from Open (6 recv states each).
-  // Per recv state: RecvHead, RecvRefuse, RecvFail from Head; RecvClose, RecvFail from Open.
-  CHECK_EQ(legal, 3 * 6 + 5 * 4);
+  // Per send state: SendHead, SendRefuse from Head; SendClose from Open (7 recv states each).
+  // Per recv state: RecvHead, RecvRefuse, RecvFail from Head; RecvClose, RecvFail from Open;
+  // ReportFail from Failing (4 send states each).
+  CHECK_EQ(legal, 3 * 7 + 6 * 4);
 }
 
 TEST(ws_state_permissions) {
@@ -94,7 +101,13 @@ TEST(ws_state_permissions) {
   CHECK_EQ(s.may(WsAction::Send), ERR_CLOSED);
   CHECK_EQ(s.may(WsAction::Close), ERR_CLOSED);
   CHECK_EQ(s.may(WsAction::Decode), 0);
-  // Receive side failed: only the close may go.
+  // Receive side failed but not yet reported: answers to earlier events may still go.
+  s = at(WsSide::Open, WsSide::Failing);
+  CHECK_EQ(s.may(WsAction::Send), 0);
+  CHECK_EQ(s.may(WsAction::Close), 0);
+  CHECK_EQ(s.may(WsAction::Decode), ERR_INVALID_STATE);
+  CHECK_EQ(s.public_state(), PUSHWIRE_WS_STATE_OPEN);
+  // Receive side failed and reported: only the close may go.
   s = at(WsSide::Open, WsSide::Failed);
   CHECK_EQ(s.may(WsAction::Send), ERR_CLOSED);
   CHECK_EQ(s.may(WsAction::Close), 0);
