@@ -83,8 +83,7 @@ if [ -z "$line" ] || { [ "$status" -ne 0 ] && [ "${f%% failed*}" = 0 ]; }; then
 fi
 
 # 2. ws_client: lines out, the same lines back, then stdin EOF and a clean close. Stdin
-# ends only once the echoes are back, as with a person typing (a close sent in the same
-# packet as a message overtakes its echo: see g_known in tests/tools/conformance.c).
+# ends only once the echoes are back, as with a person typing.
 mkfifo "$tmp/in.fifo"
 timeout 20 "$client" "ws://127.0.0.1:$port/chat" <"$tmp/in.fifo" >"$tmp/client.out" 2>"$tmp/client.err" &
 cpid=$!
@@ -104,6 +103,18 @@ if [ "$status" -eq 0 ] && cmp -s "$tmp/client.out" "$tmp/expect.txt" && grep -q 
 else
   bad "ws_client round trip (status $status):"
   cat "$tmp/client.out" "$tmp/client.err"
+fi
+
+# 2b. The same from a pipe: the last line (unterminated) and the close leave together, and
+# the server still echoes every message before answering the close.
+printf 'one\ntwo\nlast without newline' | timeout 20 "$client" "ws://127.0.0.1:$port/pipe" >"$tmp/pipe.out" 2>"$tmp/pipe.err"
+status=$?
+printf 'one\ntwo\nlast without newline\n' >"$tmp/pipe.expect"
+if [ "$status" -eq 0 ] && cmp -s "$tmp/pipe.out" "$tmp/pipe.expect" && grep -q '^close 1000' "$tmp/pipe.err"; then
+  ok
+else
+  bad "ws_client from a pipe (status $status):"
+  cat "$tmp/pipe.out" "$tmp/pipe.err"
 fi
 
 # 3. ws_client refuses wss:// (no TLS) and bad URLs with status 2.

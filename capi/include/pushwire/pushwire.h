@@ -268,6 +268,10 @@ typedef enum pushwire_ws_option {
    * 1: answer a close with a close (same code, no reason), and on a protocol violation queue
    * the close frame (code and reason) or, during a server handshake, the 4xx response
    * automatically. Default 1. These go out even past MAX_OUTPUT_BUFFER (small, and once).
+   * A close frame is queued when its CLOSE event is pulled, not when it arrives: answers to
+   * the messages pulled before it go out first, and a close the application sent in the
+   * meantime replaces it. Likewise a violation only stops sending (PUSHWIRE_ERR_CLOSED)
+   * once its CLOSE event has been pulled.
    */
   PUSHWIRE_WS_OPT_AUTO_CLOSE = 9,
   /**
