@@ -2,6 +2,7 @@
 """`make bench`: runs pwbench for every implementation, several rounds, alternating the
 order each round, then prints one table of medians and writes the JSON lines.
 
+  build/bench/table.txt      the table printed at the end
   build/bench/rounds.jsonl   every line pwbench printed (memcpy lines included)
   build/bench/results.jsonl  one object per implementation and workload: the runner
                              contract's fields, medians over the rounds, plus
@@ -157,7 +158,9 @@ def main():
         secs = statistics.median(x["seconds"] for x in ls)
         first = ls[0]
         m = {k: v for k, v in first.items() if k not in ("round", "passes", "seconds", "units_per_s", "mb_per_s",
-                                                        "wire_mb_per_s")}
+                                                        "wire_mb_per_s", "cpu_seconds")}
+        if all(x.get("cpu_seconds") for x in ls):
+            m["cpu_seconds"] = statistics.median(x["cpu_seconds"] for x in ls)
         cpu = [x["cpu_seconds"] / x["seconds"] for x in ls if x.get("cpu_seconds") and x["seconds"] > 0]
         if cpu:
             m["cpu_share"] = statistics.median(cpu)
@@ -189,13 +192,14 @@ def main():
                 if (wl, impl) in med:
                     f.write(json.dumps(med[(wl, impl)]) + "\n")
 
-    print()
-    print("Medians of %d rounds (%s subsets). x memcpy: paired with the memcpy run just before, same process."
-          % (a.rounds, a.subset))
+    table = []
+    out = table.append
+    out("Medians of %d rounds (%s subsets). x memcpy: paired with the memcpy run just before, same process."
+        % (a.rounds, a.subset))
     hdr = "%-4s %-17s %10s %10s %10s %8s %8s %8s %5s  %s" % (
         "wl", "impl", "units/s", "MB/s", "wire MB/s", "x memcpy", "(cpu)", "x best", "cpu%", "best peer / target")
-    print(hdr)
-    print("-" * len(hdr))
+    out(hdr)
+    out("-" * len(hdr))
     for wl in ORDER:
         rows = [impl for impl in names if (wl, impl) in med]
         for impl in rows:
@@ -204,16 +208,20 @@ def main():
             if impl == "pushwire" or impl.startswith("pushwire-"):
                 note = "%s; target %s" % (m.get("best_peer", "no peer"), TARGETS.get(wl, ""))
             cpu = "%3.0f" % (100 * m["cpu_share"]) if "cpu_share" in m else "-"
-            print("%-4s %-17s %10s %10.1f %10.1f %8s %8s %8s %5s  %s" % (
+            out("%-4s %-17s %10s %10.1f %10.1f %8s %8s %8s %5s  %s" % (
                 wl, impl, fmt_rate(m["units_per_s"]), m["mb_per_s"], m["wire_mb_per_s"],
                 fmt_ratio(m.get("ratio_memcpy")), fmt_ratio(m.get("ratio_memcpy_cpu")),
                 fmt_ratio(m.get("ratio_best_peer")), cpu, note))
         if rows:
-            print()
-    print("(cpu): the same ratio from thread CPU time; cpu%: CPU time over wall time in the timed passes")
-    print("(well below 100: the process was preempted, its wall-clock figures are pessimistic).")
-    print("load average before/after: %s / %s" % (" ".join(env["loadavg"]), " ".join(env["loadavg_end"])))
-    print("wrote %s/results.jsonl (medians) and %s/rounds.jsonl (every round)" % (a.out, a.out))
+            out("")
+    out("(cpu): the same ratio from thread CPU time; cpu%: CPU time over wall time in the timed passes")
+    out("(well below 100: the process was preempted, its wall-clock figures are pessimistic).")
+    out("load average before/after: %s / %s" % (" ".join(env["loadavg"]), " ".join(env["loadavg_end"])))
+    print()
+    print("\n".join(table))
+    with open(os.path.join(a.out, "table.txt"), "w") as f:
+        f.write("\n".join(table) + "\n")
+    print("wrote %s/table.txt, results.jsonl (medians) and rounds.jsonl (every round)" % a.out)
 
     if not a.no_scaling:
         print()
