@@ -229,11 +229,15 @@ int WsSession::accept(span subprotocol) {
   return 0;
 }
 
+// The handshake state exists once a head byte arrived or a handshake option was set; a
+// refusal can come before either (input ended at once).
+span WsSession::extra_headers() const { return hs_ ? hs_->extra.view() : span{nullptr, 0}; }
+
 int WsSession::reject(unsigned status, span body) {
   if (fatal_) return fatal_;
   if (is_client()) return ERR_INVALID_STATE;
   if (int rc = state_.may(WsAction::Refuse)) return rc;
-  int rc = ws_write_reject(out_, int(status), body, hs_->extra.view());
+  int rc = ws_write_reject(out_, int(status), body, extra_headers());
   if (rc) return rc == ERR_NOMEM ? nomem() : rc;
   state_.apply(WsInput::SendRefuse);
   set(F_STARTED | F_RELEASE_OUT, true);
@@ -254,7 +258,7 @@ void WsSession::fail_handshake(int error, int status, const char *reason) {
             uint16_t(status)))
     return;
   if (!is_client() && has(F_AUTO_CLOSE) && state_.may(WsAction::Refuse) == 0) {
-    if (ws_write_reject(out_, status, make_span(reason, std::strlen(reason)), hs_->extra.view())) {
+    if (ws_write_reject(out_, status, make_span(reason, std::strlen(reason)), extra_headers())) {
       nomem();
       return;
     }

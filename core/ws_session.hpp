@@ -122,6 +122,7 @@ class WsSession {
   int write_close(uint16_t code, const uint8_t *reason, size_t reason_len);
   int write_accept(span subprotocol, span *chosen);
   void fail_handshake(int error, int status, const char *reason);
+  span extra_headers() const;
   bool in_request_window() const;
 
   // ws_recv.cpp

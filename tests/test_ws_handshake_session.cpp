@@ -219,6 +219,17 @@ TEST(ws_handshake_server_eof_and_state_checks) {
   CHECK_EQ(pushwire_ws_accept(c.ws, nullptr, 0), PUSHWIRE_ERR_INVALID_STATE);
 }
 
+// Input ended before any head byte: the handle never set up its handshake state, and a
+// refusal must still work (found by fuzz_api_sequence).
+TEST(ws_handshake_server_refusal_after_immediate_eof) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(pushwire_ws_feed_eof(s.ws), 0);
+  CHECK(s.events() == std::vector<std::string>{"close 1006 failed"});
+  CHECK_EQ(pushwire_ws_reject(s.ws, 400, "no", 2), 0);
+  std::string out = s.out(), want = reject_response("400 Bad Request", "no", "");
+  CHECK_STR(out.data(), out.size(), want.c_str());
+}
+
 TEST(ws_handshake_client) {
   Conn c(PUSHWIRE_WS_CLIENT);
   c.random("the sample nonce");
