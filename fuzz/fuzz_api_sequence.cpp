@@ -174,7 +174,7 @@ void ws_ops(Input &in, pushwire_ws_role role, size_t fail_at, uint8_t bad_random
         break;
       }
       case 22: {
-        const std::string canned = role == PUSHWIRE_WS_SERVER ? kRequest : kResponse;
+        const std::string canned = role == PUSHWIRE_WS_SERVER ? kRfcRequest : kRfcResponse;
         if (p.feed(reinterpret_cast<const uint8_t *>(canned.data()), canned.size()) == 0) p.drain();
         break;
       }
@@ -222,7 +222,7 @@ void http_ops(Input &in, size_t fail_at) {
                  {CODES_SET_OPTION});
         break;
       case 1: case 2: {
-        std::string s = op == 1 ? in.blob() : std::string(kRequest);
+        std::string s = op == 1 ? in.blob() : std::string(kRfcRequest);
         size_t used = 0;
         int rc = check_rc("http_request_feed", pushwire_http_request_feed(req, reinterpret_cast<const uint8_t *>(s.data()), s.size(), &used),
                           {CODES_HTTP_FEED});

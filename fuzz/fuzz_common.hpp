@@ -90,7 +90,6 @@ class Input {
   // One length byte, then that many bytes.
   std::string blob() { return bytes(u8()); }
   std::string rest() { return bytes(n_); }
-  const uint8_t *ptr() const { return p_; }
 
  private:
   const uint8_t *p_;
@@ -155,6 +154,14 @@ struct CountingAlloc {
 
 // A span handed out by pushwire: non-NULL when non-empty, and every byte readable
 // (copying it lets ASan/valgrind check that).
+// Memory must stay proportionate to the input: a small fixed allowance plus a constant
+// factor of what was fed (never, say, a configured maximum reserved up front).
+inline void check_memory(const CountingAlloc &a, size_t input_bytes, const char *what) {
+  size_t bound = (size_t(256) << 10) + 16 * input_bytes;
+  FUZZ_CHECK(a.peak_bytes <= bound, "%s: peak of %zu bytes allocated for %zu input bytes", what, a.peak_bytes,
+             input_bytes);
+}
+
 inline std::string span_str(const pushwire_span &s, const char *what) {
   FUZZ_CHECK(s.len == 0 || s.ptr != nullptr, "%s: span of %zu bytes with a NULL pointer", what, s.len);
   return s.len ? std::string(reinterpret_cast<const char *>(s.ptr), s.len) : std::string();

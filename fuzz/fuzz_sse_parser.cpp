@@ -91,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(whole.sticky == chunked.sticky && whole.sticky == bytes.sticky, "errors differ with chunking: %d %d %d",
              whole.sticky, chunked.sticky, bytes.sticky);
 
+  for (const SseReader *r : {&whole_r, &chunked_r, &bytes_r}) check_memory(r->alloc, stream.size(), "SSE parser");
   RefSse ref(stream, comments);
   if (!limited) FUZZ_CHECK(whole.sticky == 0, "%s with the default limits", pushwire_error_name(whole.sticky));
   if (!against_reference(whole, ref, max_line)) return 0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "http_samples.hpp"
 #include "vector_file.hpp"
 
 // vector_file.cpp reports malformed vectors through the test harness; here that is fatal.
@@ -62,14 +63,6 @@ std::string mask(const std::string &frame_unmasked) {
   for (size_t i = hdr; i < f.size(); ++i) out += char(f[i] ^ key[(i - hdr) % 4]);
   return out;
 }
-
-const char kRfcRequest[] =
-    "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
-const char kRfcResponse[] =
-    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
 
 void rfc_examples() {
   // RFC 6455 §5.7, as a server reads them (masked) and as a client does (unmasked).

@@ -6,30 +6,13 @@
 #include <strings.h>
 
 #include "fuzz_common.hpp"
+#include "http_samples.hpp"  // kRfcRequest, kRfcResponse
 
 namespace fuzz {
 
-// RFC 6455 §1.3: the sample nonce, its key and accept value.
+// RFC 6455 §1.3: the sample nonce (its key is the one in kRfcRequest).
 constexpr char kNonce[] = "the sample nonce";
 constexpr char kHost[] = "server.example.com";
-constexpr char kRequest[] =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
-constexpr char kResponse[] =
-    "HTTP/1.1 101 Switching Protocols\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-    "Sec-WebSocket-Protocol: chat\r\n"
-    "\r\n";
-
 // The RFC's nonce first (so the client's key is the RFC's), then a fixed byte stream.
 struct FixedRandom {
   uint64_t pos = 0;
@@ -424,12 +407,12 @@ inline Run run(pushwire_ws_role role, const uint8_t *data, size_t size, Mode mod
   std::string stream;
   if (server) {
     check_rc("ws_add_subprotocol", pushwire_ws_add_subprotocol(p.ws, "chat", 4), {0});
-    stream = kRequest;
+    stream = kRfcRequest;
   } else {
     check_rc("ws_add_subprotocol", pushwire_ws_add_subprotocol(p.ws, "chat", 4), {0});
     check_rc("ws_add_subprotocol", pushwire_ws_add_subprotocol(p.ws, "superchat", 9), {0});
     check_rc("ws_client_start", pushwire_ws_client_start(p.ws, kHost, std::strlen(kHost), "/chat", 5), {0});
-    stream = kResponse;
+    stream = kRfcResponse;
   }
   stream.append(reinterpret_cast<const char *>(data), size);
   Chunker chunks(data, size, 24);
@@ -475,6 +458,7 @@ inline Run run(pushwire_ws_role role, const uint8_t *data, size_t size, Mode mod
   FrameScanner scan(!server);
   scan.push(p.output.substr(head_end + 4));
   scan.finish();
+  check_memory(p.alloc, stream.size(), "WebSocket handle");
   return Run{p.events, p.output};
 }
 

@@ -11,7 +11,7 @@ make -j"$(nproc)" BUILD="$build" CXX="$CXX" CC="$CC" OPT= SANFLAGS="$CXXFLAGS" C
   "$build/libpushwire.a"
 for src in fuzz/fuzz_*.cpp; do
   name=$(basename "$src" .cpp)
-  $CXX $flags -std=c++17 -fno-exceptions -fno-rtti -Icapi/include -I"$build/include" -Icore -Ifuzz \
+  $CXX $flags -std=c++17 -fno-exceptions -fno-rtti -Icapi/include -I"$build/include" -Icore -Ifuzz -Itests \
     -c "$src" -o "$build/$name.o"
   $CXX $flags -o "$OUT/$name" "$build/$name.o" "$build/libpushwire.a" $LIB_FUZZING_ENGINE
   case $name in
