@@ -5,6 +5,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 #include "fuzz_common.hpp"
 #include "http_samples.hpp"  // kRfcRequest, kRfcResponse
 
@@ -459,6 +461,27 @@ inline Run run(pushwire_ws_role role, const uint8_t *data, size_t size, Mode mod
   scan.push(p.output.substr(head_end + 4));
   scan.finish();
   check_memory(p.alloc, stream.size(), "WebSocket handle");
+  // Only automatic frames go out here: pongs echo pings received, and the close echoes
+  // the peer's code or carries the code the connection failed with.
+  std::vector<std::string> pings;
+  const WsEvent *close = nullptr;
+  for (const WsEvent &e : p.events) {
+    if (e.type == PUSHWIRE_WS_EV_PING) pings.push_back(e.data);
+    if (e.type == PUSHWIRE_WS_EV_CLOSE) close = &e;
+  }
+  for (const FrameScanner::Frame &f : scan.frames) {
+    if (f.opcode == 10) {
+      auto it = std::find(pings.begin(), pings.end(), f.payload);
+      FUZZ_CHECK(it != pings.end(), "a pong answering no ping: %s", quote(f.payload).c_str());
+      pings.erase(it);
+    } else if (f.opcode == 8) {
+      FUZZ_CHECK(close && close->code != 1006, "a close frame without a received close or failure");
+      unsigned code = f.payload.size() >= 2 ? (uint8_t(f.payload[0]) << 8) | uint8_t(f.payload[1]) : 1005;
+      FUZZ_CHECK(code == close->code, "close frame with code %u after a CLOSE event with %u", code, close->code);
+    } else {
+      fail("frame with opcode %u written without a send", f.opcode);
+    }
+  }
   return Run{p.events, p.output};
 }
 
