@@ -133,6 +133,7 @@ int WsSession::feed_eof() {
   if (fatal_) return fatal_;
   if (has(F_EOF)) return 0;
   set(F_EOF, true);
+  set(F_STARTED, true);  // options (HANDSHAKE above all) must not change what has been decided
   // Held input is parsed first, unless it is waiting for an accept that can no longer matter.
   if (held_.empty() || state_.may(WsAction::Decode) != 0) {
     held_.release();
@@ -560,6 +561,10 @@ void WsSession::on_control(uint8_t opcode, Where where, uintptr_t at, const uint
 }
 
 void WsSession::fail(int error, uint16_t code, const char *reason) {
+  // The first failure (or the peer's close) stands: a keepalive timeout or end of input
+  // after a violation that the application has not pulled yet must not report a second one.
+  const WsSide r = state_.recv();
+  if (r != WsSide::Head && r != WsSide::Open) return;
   flush_stream(false);
   state_.apply(WsInput::RecvFail);
   err_ = error;

@@ -413,7 +413,7 @@ int WsSession::tick(uint64_t now, uint64_t *next_ms) {
   } else {
     release_idle();
   }
-  if (ping_interval_ == 0 || state_.public_state() != PUSHWIRE_WS_STATE_OPEN) return 0;
+  if (ping_interval_ == 0 || state_.public_state() != PUSHWIRE_WS_STATE_OPEN || state_.recv() != WsSide::Open) return 0;
   const uint64_t timeout = pong_timeout_ ? pong_timeout_ : ping_interval_;
   uint64_t next;
   if (ka_ping_at_ != UINT64_MAX) {

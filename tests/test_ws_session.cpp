@@ -585,6 +585,37 @@ TEST(ws_session_auto_close_after_earlier_events_are_answered) {
   CHECK_BYTES(out.ptr, out.len, "\x88\x05\x03\xe9" "bye", 7);
 }
 
+// A failure found but not yet pulled is the only one reported: a keepalive timeout or end
+// of input meanwhile adds no second CLOSE event (found by fuzz_api_sequence).
+TEST(ws_session_one_failure_report) {
+  Server s;
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_PING_INTERVAL_MS, 10), 0);
+  CHECK_EQ(s.feed(masked_frame(0xc1, "x")), 0);  // RSV1: 1002
+  uint64_t next = 0;
+  CHECK_EQ(pushwire_ws_tick(s.ws, 0, &next), 0);
+  CHECK_EQ(pushwire_ws_tick(s.ws, 10, &next), 0);
+  CHECK_EQ(pushwire_ws_tick(s.ws, 20, &next), 0);
+  CHECK_EQ(pushwire_ws_feed_eof(s.ws), 0);
+  std::vector<std::string> ev = s.events(false);
+  CHECK_EQ(ev.size(), 1);
+  CHECK(!ev.empty() && ev[0] == "close 1002 failed");
+  CHECK_EQ(s.last_error, PUSHWIRE_ERR_PROTOCOL);
+}
+
+// End of input freezes the options like a feed does: turning the handshake off afterwards
+// would reopen a connection that has already failed (found by fuzz_api_sequence).
+TEST(ws_session_options_frozen_by_eof) {
+  pushwire_ws *ws = nullptr;
+  CHECK_EQ(pushwire_ws_new(&ws, PUSHWIRE_WS_SERVER, nullptr), 0);
+  CHECK_EQ(pushwire_ws_feed_eof(ws), 0);
+  CHECK_EQ(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_HANDSHAKE, 0), PUSHWIRE_ERR_INVALID_STATE);
+  pushwire_ws_event e;
+  CHECK_EQ(pushwire_ws_next_event(ws, &e), 1);
+  CHECK_EQ(e.code, 1006);
+  CHECK_EQ(pushwire_ws_next_event(ws, &e), PUSHWIRE_ERR_CONNECTION_LOST);
+  pushwire_ws_free(ws);
+}
+
 TEST(ws_session_vectored_frame_header) {
   Server s;
   uint8_t h[14];
