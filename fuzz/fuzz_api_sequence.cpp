@@ -50,10 +50,12 @@ void ws_ops(Input &in, pushwire_ws_role role, size_t fail_at, uint8_t bad_random
   uint64_t now = 0;
   for (int n = 0; n < 200 && !in.empty() && p.usable(); ++n) {
     uint8_t op = in.u8() % 28;
+    if (tracing()) std::fprintf(stderr, "op %u (state %d)\n", op, int(pushwire_ws_get_state(ws)));
     switch (op) {
       case 0: {
         auto o = pushwire_ws_option(in.u8() % 20);
         uint64_t v = option_value(in);
+        if (tracing()) std::fprintf(stderr, "  option %d = %llu\n", int(o), (unsigned long long)v);
         int rc = p.set_option(o, v);
         uint64_t got = 0;
         int g = check_rc("ws_get_option", pushwire_ws_get_option(ws, o, &got), {0, PW(UNSUPPORTED)});

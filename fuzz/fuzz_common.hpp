@@ -55,10 +55,17 @@ namespace fuzz {
 #define CODES_SSE_PARSER_FEED \
   0, PW(BUFFER_FULL), PW(INVALID_ARGUMENT), PW(INVALID_STATE), PW(NOMEM), PW(LINE_TOO_LONG), PW(EVENT_TOO_BIG)
 
+// FUZZ_TRACE=1 in the environment prints every checked call and event (for reproducers).
+inline bool tracing() {
+  static const bool on = std::getenv("FUZZ_TRACE") != nullptr;
+  return on;
+}
+
 inline bool documented(int rc) { return rc >= 0 || std::strcmp(pushwire_error_name(rc), "UNKNOWN") != 0; }
 
 // rc must be a documented code and one of `allowed` for this call.
 inline int check_rc(const char *call, int rc, std::initializer_list<int> allowed) {
+  if (tracing()) std::fprintf(stderr, "  %s -> %d %s\n", call, rc, rc < 0 ? pushwire_error_name(rc) : "");
   if (!documented(rc)) fail("%s returned %d, which is not in PUSHWIRE_ERROR_LIST", call, rc);
   for (int a : allowed)
     if (a == rc) return rc;

@@ -199,6 +199,7 @@ class WsPeer {
   int feed(const uint8_t *data, size_t len, bool lend = false) {
     int prev_sticky = sticky;
     int rc = lend ? pushwire_ws_feed_mutable(ws, const_cast<uint8_t *>(data), len) : pushwire_ws_feed(ws, data, len);
+    if (tracing()) std::fprintf(stderr, "  feed%s(%zu bytes) -> %d\n", lend ? "_mutable" : "", len, rc);
     if (!documented(rc)) fail("ws_feed returned %d", rc);
     if (rc == 0) fed += len;
     if (prev_sticky) FUZZ_CHECK(rc == prev_sticky, "feed after the sticky error %s returned %s",
@@ -273,6 +274,7 @@ class WsPeer {
 
  private:
   void on_error(int rc) {
+    if (tracing()) std::fprintf(stderr, "  next_event -> %s\n", pushwire_error_name(rc));
     if (pushwire_error_is_fatal(rc)) {
       check_rc("ws_next_event", rc, {CODES_FATAL});
       fatal = true;
@@ -290,6 +292,7 @@ class WsPeer {
 
   void on_event(const pushwire_ws_event &ev) {
     WsEvent e{ev.type, ev.flags, ev.code, span_str(ev.data, "event data")};
+    if (tracing()) std::fprintf(stderr, "  event %s\n", e.describe().c_str());
     FUZZ_CHECK(ev.type >= PUSHWIRE_WS_EV_REQUEST && ev.type <= PUSHWIRE_WS_EV_CLOSE, "unknown event type %u", ev.type);
     FUZZ_CHECK((ev.flags & ~7u) == 0, "unknown event flags %x", ev.flags);
     FUZZ_CHECK(ev.reserved0 == 0 && ev.reserved[0] == 0 && ev.reserved[1] == 0, "reserved event fields not zero");
