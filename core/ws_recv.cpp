@@ -565,6 +565,7 @@ void WsSession::fail(int error, uint16_t code, const char *reason) {
   // after a violation that the application has not pulled yet must not report a second one.
   const WsSide r = state_.recv();
   if (r != WsSide::Head && r != WsSide::Open) return;
+  set(F_STARTED, true);  // a failed handle must not be revived by changing its options
   flush_stream(false);
   state_.apply(WsInput::RecvFail);
   err_ = error;

@@ -427,6 +427,7 @@ int WsSession::tick(uint64_t now, uint64_t *next_ms) {
     if (out_fits(ws_header_size(0, is_client()))) {
       if (int rc = write_frame(WS_OP_PING, true, nullptr, 0)) return rc;
     }
+    set(F_STARTED, true);
     ka_ping_at_ = now;
     next = ws_sat_add(now, timeout);
   } else {

@@ -616,6 +616,35 @@ TEST(ws_session_options_frozen_by_eof) {
   pushwire_ws_free(ws);
 }
 
+// A keepalive ping and a keepalive timeout freeze the options too: a handle opened without a
+// handshake and failed by the timeout stayed revivable by HANDSHAKE=0 (found by fuzz_api_sequence).
+TEST(ws_session_options_frozen_by_keepalive) {
+  for (bool time_out : {false, true}) {
+    pushwire_ws *ws = nullptr;
+    CHECK_EQ(pushwire_ws_new(&ws, PUSHWIRE_WS_SERVER, nullptr), 0);
+    CHECK_EQ(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+    CHECK_EQ(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_PING_INTERVAL_MS, 10), 0);
+    uint64_t next = 0;
+    CHECK_EQ(pushwire_ws_tick(ws, 0, &next), 0);
+    CHECK_EQ(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_PING_INTERVAL_MS, 20), 0);  // nothing decided yet
+    CHECK_EQ(pushwire_ws_tick(ws, 20, &next), 0);  // the ping
+    CHECK_EQ(pushwire_ws_output_size(ws), 2);
+    if (time_out) CHECK_EQ(pushwire_ws_tick(ws, 40, &next), PUSHWIRE_ERR_TIMEOUT);
+    CHECK_EQ(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_HANDSHAKE, 0), PUSHWIRE_ERR_INVALID_STATE);
+    pushwire_ws_event e;
+    if (time_out) {
+      CHECK_EQ(pushwire_ws_next_event(ws, &e), 1);
+      CHECK_EQ(e.type, PUSHWIRE_WS_EV_CLOSE);
+      CHECK_EQ(e.code, 1006);
+      CHECK_EQ(pushwire_ws_get_state(ws), PUSHWIRE_WS_STATE_FAILED);
+    } else {
+      CHECK_EQ(pushwire_ws_next_event(ws, &e), 0);
+      CHECK_EQ(pushwire_ws_get_state(ws), PUSHWIRE_WS_STATE_OPEN);
+    }
+    pushwire_ws_free(ws);
+  }
+}
+
 TEST(ws_session_vectored_frame_header) {
   Server s;
   uint8_t h[14];
