@@ -21,6 +21,8 @@ class Buffer {
   size_t size() const { return len_ - head_; }
   bool empty() const { return len_ == head_; }
   size_t capacity() const { return cap_; }
+  // Bytes that can be added at the end without growing.
+  size_t room() const { return cap_ - len_; }
   span view() const { return span{ptr_ + head_, len_ - head_}; }
 
   // Make room for `extra` more bytes after the end. 0 or ERR_NOMEM.

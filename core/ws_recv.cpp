@@ -85,6 +85,11 @@ int WsSession::next_event(pushwire_ws_event *ev) {
 // drained): start the areas over, keeping only a message or control frame in progress.
 void WsSession::reset_areas() {
   arena_.consume(msg_op_ ? msg_start_ : arena_.size());
+  // Moved now, while it holds only what arrived since the last drain: left behind the
+  // completed messages, it would be written past them and moved whole (up to
+  // MAX_MESSAGE_SIZE) once the arena filled, and the arena would grow to twice the largest
+  // message.
+  arena_.compact();
   msg_start_ = 0;
   if (in_frame_ && ws_is_control(frame_op_))
     ctl_.consume(ctl_start_);
@@ -301,6 +306,7 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
       const WsFrameRules rules{!is_client(), msg_op_ != 0};
       WsFrameHeader h;
       WsViolation v;
+      const uint8_t *const hstart = hdr_have_ == 0 ? p : nullptr;
       if (PUSHWIRE_LIKELY(hdr_have_ == 0)) {
         int r = ws_decode_header(p, size_t(end - p), rules, &h, &v);
         if (PUSHWIRE_UNLIKELY(r <= 0)) {
@@ -358,6 +364,10 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
         }
         ctl_start_ = ctl_.size();
       } else {
+        if (PUSHWIRE_UNLIKELY(hstart && wait_for_drain(h, avail))) {
+          p = hstart;
+          break;
+        }
         if (PUSHWIRE_UNLIKELY(!begin_data(h))) return n;
         if (h.opcode != WS_OP_CONT && h.fin && h.len <= avail) {  // a whole one-frame message
           whole_message(p, h, here);
@@ -402,6 +412,18 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
   }
   flush_stream(false);
   return size_t(p - start);
+}
+
+// A large message that begins behind completed ones still waiting to be pulled would have
+// to be stored after them, making the arena grow to twice the largest message (and keep
+// that size). When the arena's capacity would hold it alone, the rest of the input is held
+// until the queue drains instead; that copy (at most the rest of this read) must be small
+// beside the growth it saves, so short messages never wait. A frame over a limit does not
+// wait: its failure is reported now, as without the wait.
+bool WsSession::wait_for_drain(const WsFrameHeader &h, size_t avail) const {
+  return h.opcode != WS_OP_CONT && msg_op_ == 0 && !has(F_STREAMING) && !queue_.empty() && !arena_.empty() &&
+         h.len / 8 >= avail && h.len > arena_.room() && h.len <= arena_.capacity() && h.len <= max_frame_ &&
+         h.len <= max_message_;
 }
 
 // Limits are judged on the header, before any payload is stored.

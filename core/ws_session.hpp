@@ -132,6 +132,7 @@ class WsSession {
   void on_response();
   void report_accepted(span chosen);
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);
+  bool wait_for_drain(const WsFrameHeader &h, size_t avail) const;
   bool begin_data(const WsFrameHeader &h);
   void whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t *mut);
   bool copy_data(const uint8_t *p, size_t k);

@@ -67,6 +67,9 @@
 //   ERR_BUFFER_FULL and nothing is taken), so memory never grows with input the
 //   application does not pull. The bytes of one feed that finds the handle drained are
 //   always taken (its leftover may exceed the limit once; the caller chose that size).
+//   Parsing also pauses before a large message (8 times the rest of the read or more) that
+//   begins behind completed ones still waiting, when the arena could hold it alone once
+//   drained: so back-to-back large messages never need twice the arena.
 // * feed_mutable. When a whole single-frame message or control frame lies in the lent
 //   buffer, it is unmasked in place and its event points into the caller's bytes: no
 //   copy at all. Fragments and frames cut off at the end take the copying path.

@@ -1,5 +1,6 @@
 // The WebSocket handle through the C ABI: frames, errors with exact close frames, the close
 // handshake, streaming, limits, keepalive, backpressure, zero copy, round trips, memory.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -423,6 +424,79 @@ TEST(ws_session_streaming_bounded_memory) {
     CHECK(peak < 200 * 1024);
   }
   CHECK_EQ(ac.live, 0);
+}
+
+// Large messages back to back, fed in 64 KiB reads and drained after each, as a server
+// does. Each read ends one message and begins the next: the arena keeps the capacity of
+// one message (no release, no growth to twice its size, no second copy) and is handed
+// back by an idle tick. Copying and in-place feeds, text and binary, give the same events.
+TEST(ws_session_large_messages_back_to_back_memory) {
+  const size_t len = size_t(4) << 20;
+  std::string a(len, 'a'), b(len, 'b'), c(len, '\xc3');
+  for (size_t i = 1; i < len; i += 2) c[i] = '\xa9';  // "é" repeated: multi-byte text
+  a[len / 2] = 'X';
+  const std::string wire = masked_frame(0x82, a) + masked_frame(0x81, c) + masked_frame(0x82, b) + masked_frame(0x89, "p");
+  for (int inplace = 0; inplace < 2; ++inplace) {
+    AllocCounter ac;
+    {
+      Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+      CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+      const size_t idle = ac.live;
+      std::string copy = wire;
+      std::vector<std::string> got;
+      size_t peak = 0, allocs_after_first = 0;
+      for (size_t at = 0; at < wire.size(); at += 65536) {
+        const size_t n = std::min<size_t>(65536, wire.size() - at);
+        const int rc = inplace ? pushwire_ws_feed_mutable(s.ws, reinterpret_cast<uint8_t *>(&copy[at]), n)
+                               : pushwire_ws_feed(s.ws, reinterpret_cast<const uint8_t *>(wire.data() + at), n);
+        CHECK_EQ(rc, 0);
+        if (ac.live > peak) peak = ac.live;
+        pushwire_ws_event ev;
+        while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+          got.push_back(std::to_string(ev.type) + ":" + std::to_string(ev.data.len));
+          if (ev.type == PUSHWIRE_WS_EV_BINARY || ev.type == PUSHWIRE_WS_EV_TEXT) {
+            const std::string &want = got.size() == 1 ? a : got.size() == 2 ? c : b;
+            CHECK(std::string(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len) == want);
+            if (got.size() == 1) allocs_after_first = ac.allocs;
+          }
+        }
+        s.out();
+      }
+      const std::string bin = std::to_string(PUSHWIRE_WS_EV_BINARY) + ":4194304";
+      CHECK(got == (std::vector<std::string>{bin, std::to_string(PUSHWIRE_WS_EV_TEXT) + ":4194304", bin,
+                                             std::to_string(PUSHWIRE_WS_EV_PING) + ":1"}));
+      // One message and one held read, not two messages.
+      CHECK(peak < len + 4 * 65536);
+      // After the first message only the held reads allocate (one per message, at most a few).
+      CHECK(ac.allocs - allocs_after_first <= 8);
+      CHECK(ac.live > idle + len / 2);  // kept while the connection is busy
+      CHECK_EQ(pushwire_ws_tick(s.ws, 0, nullptr), 0);
+      CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);  // idle: everything handed back
+      CHECK_EQ(ac.live, idle);
+    }
+    CHECK_EQ(ac.live, 0);
+  }
+}
+
+// One 16 MiB message: the arena holds it while its event is out, and an idle tick (or an
+// empty pull after the first idle tick) returns the memory.
+TEST(ws_session_16mib_message_then_idle_tick_returns_memory) {
+  AllocCounter ac;
+  Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+  const size_t idle = ac.live;
+  const size_t len = size_t(16) << 20;
+  const std::string wire = masked_frame(0x82, std::string(len, 'z'));
+  for (size_t at = 0; at < wire.size(); at += 65536) CHECK_EQ(s.feed(wire.substr(at, 65536)), 0);
+  pushwire_ws_event ev;
+  CHECK_EQ(pushwire_ws_next_event(s.ws, &ev), 1);
+  CHECK_EQ(ev.data.len, len);
+  CHECK(ac.live >= idle + len);
+  CHECK_EQ(pushwire_ws_next_event(s.ws, &ev), 0);
+  CHECK_EQ(pushwire_ws_tick(s.ws, 0, nullptr), 0);   // input since the last tick: busy
+  CHECK(ac.live >= idle + len);
+  CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);  // nothing since: idle
+  CHECK_EQ(ac.live, idle);
 }
 
 namespace {
