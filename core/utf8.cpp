@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "mask.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -198,9 +200,49 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
   return i;
 }
 
+// utf8_scan_avx2 on the unmasked bytes of src, stored to dst as they are produced up to
+// the returned offset (not the block that stops the scan: in place, the caller unmasks it
+// again). `key` is the mask word for src[0] (mask_key_word).
+__attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src, size_t n,
+                                                             uint32_t key) {
+  const __m256i k = _mm256_set1_epi32(int(key));
+  const __m256i open_max = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, char(0xf0 - 1),
+                                            char(0xe0 - 1), char(0xc0 - 1));
+  __m256i prev = _mm256_setzero_si256();
+  __m256i open = _mm256_setzero_si256();
+  size_t i = 0;
+  while (n - i >= 64) {
+    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)), k);
+    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32)), k);
+    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
+      if (!_mm256_testz_si256(open, open)) break;
+      open = _mm256_setzero_si256();
+    } else {
+      const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
+      if (!_mm256_testz_si256(err, err)) break;
+      open = _mm256_subs_epu8(b, open_max);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i + 32), b);
+    prev = b;
+    i += 64;
+  }
+  return i;
+}
+
 // Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.
 constexpr size_t kUtf8SimdMin = 64;
 #endif
+
+// Where a vector scan that stopped at q (everything before it valid, the character around
+// q only partly checked) resumes byte by byte: the lead of the character around q.
+PUSHWIRE_INLINE size_t utf8_resume_at(const uint8_t *data, size_t from, size_t q) {
+  size_t j = q;
+  while (j > from && q - j < 3 && (data[j - 1] & 0xc0) == 0x80) --j;
+  if (j > from && data[j - 1] >= 0xc0) --j;
+  return j;
+}
 
 }  // namespace
 
@@ -225,12 +267,9 @@ PUSHWIRE_INLINE bool utf8_feed_impl(Utf8State &st, const uint8_t *data, size_t l
 #if defined(PUSHWIRE_UTF8_AVX2)
       if (avx2 && i >= simd_from && len - i >= kUtf8SimdMin) {
         size_t q = i + utf8_scan_avx2(data + i, len - i);
-        // Resume at the lead of the character around q: everything before it is valid
-        // and complete, and the scalar DFA pins down the exact offset of any error.
-        size_t j = q;
-        while (j > i && q - j < 3 && (data[j - 1] & 0xc0) == 0x80) --j;
-        if (j > i && data[j - 1] >= 0xc0) --j;
-        i = j;
+        // Everything before the resume point is valid and complete, and the scalar DFA
+        // pins down the exact offset of any error.
+        i = utf8_resume_at(data, i, q);
         simd_from = q + 64;
       }
 #endif
@@ -275,6 +314,42 @@ bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offse
 
 bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset) {
   return utf8_feed_impl(st, data, len, bad_offset, false);
+}
+
+bool utf8_feed_unmask(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                      unsigned *phase, size_t *bad_offset) {
+  size_t done = 0;
+#if defined(PUSHWIRE_UTF8_AVX2)
+  if (len >= 2 * kUtf8SimdMin && st.state != U8_REJECT && __builtin_cpu_supports("avx2")) {
+    // Finish a character begun in an earlier piece (at most 3 bytes), so the scan starts
+    // on a boundary.
+    while (!st.at_boundary() && done < 3) {
+      *phase = mask_copy(dst + done, src + done, 1, key, *phase);
+      if (!utf8_feed(st, dst + done, 1)) {
+        *phase = mask_copy(dst + done + 1, src + done + 1, len - done - 1, key, *phase);
+        if (bad_offset) *bad_offset = done;
+        return false;
+      }
+      ++done;
+    }
+    if (st.at_boundary()) {
+      const size_t q = done + utf8_unmask_scan_avx2(dst + done, src + done, len - done, mask_key_word(key, *phase));
+      *phase = (*phase + unsigned(q - done)) & 3;
+      // The rest is unmasked as usual; validation resumes at the lead around q.
+      *phase = mask_copy(dst + q, src + q, len - q, key, *phase);
+      const size_t j = utf8_resume_at(dst, done, q);
+      size_t bad = 0;
+      if (utf8_feed(st, dst + j, len - j, &bad)) return true;
+      if (bad_offset) *bad_offset = j + bad;
+      return false;
+    }
+  }
+#endif
+  *phase = mask_copy(dst + done, src + done, len - done, key, *phase);
+  size_t bad = 0;
+  if (utf8_feed(st, dst + done, len - done, &bad)) return true;
+  if (bad_offset) *bad_offset = done + bad;
+  return false;
 }
 
 bool utf8_valid(const uint8_t *data, size_t len) {

@@ -25,6 +25,13 @@ bool utf8_feed(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offse
 // must cover the portable code on any machine, and for benchmarks.
 bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *bad_offset = nullptr);
 
+// One pass for masked text: dst[i] = src[i] ^ key[(*phase + i) % 4] for all len bytes (as
+// mask_copy; dst may equal src, but must not otherwise overlap; *phase is advanced), and
+// the unmasked bytes validated as utf8_feed(st, dst, len, bad_offset) would (same result,
+// offset and state), while each block is still in registers.
+bool utf8_feed_unmask(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                      unsigned *phase, size_t *bad_offset = nullptr);
+
 // Whole-buffer validation: valid and complete.
 bool utf8_valid(const uint8_t *data, size_t len);
 

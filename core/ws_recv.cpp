@@ -10,7 +10,8 @@
 namespace pushwire {
 
 namespace {
-// Text is validated right after it is copied, in blocks small enough to stay in cache.
+// Payload is stored in steps of at most this; text that is not masked (a client receiving)
+// is validated right after each step is copied, while it is still in cache.
 constexpr size_t kCopyBlock = 64 * 1024;
 
 // Short text is nearly always ASCII: a word-wise test is cheaper than calling the validator.
@@ -457,39 +458,46 @@ bool WsSession::begin_data(const WsFrameHeader &h) {
 
 void WsSession::whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t *here) {
   const size_t len = size_t(h.len);
-  const uint8_t *data;
+  const bool text = h.opcode == WS_OP_TEXT;
+  uint8_t *data;
   Where where;
   uintptr_t at;
   if (here) {
-    if (h.masked) mask_inplace(here, len, h.key, 0);
     data = here;
     where = AT_PTR;
     at = uintptr_t(here);
   } else {
     at = arena_.size();
-    uint8_t *dst = arena_.extend(len);
-    if (PUSHWIRE_UNLIKELY(!dst && len)) {
+    data = arena_.extend(len);
+    if (PUSHWIRE_UNLIKELY(!data && len)) {
       nomem();
       return;
     }
-    if (h.masked)
-      mask_copy(dst, p, len, h.key, 0);
-    else if (len)
-      std::memcpy(dst, p, len);
-    data = dst;
     where = IN_ARENA;
   }
-  const uint8_t type = h.opcode == WS_OP_TEXT ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
+  // Masked text is unmasked and validated in one pass over the bytes.
+  Utf8State st;
+  size_t bad = len;
+  bool valid = true;
+  if (text && h.masked) {
+    unsigned ph = 0;
+    valid = utf8_feed_unmask(st, data, here ? here : p, len, h.key, &ph, &bad);
+  } else {
+    if (h.masked)
+      mask_copy(data, here ? here : p, len, h.key, 0);
+    else if (!here && len)
+      std::memcpy(data, p, len);
+    if (text) valid = utf8_feed(st, data, len, &bad);
+  }
+  const uint8_t type = text ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
   msg_op_ = 0;
   msg_start_ = arena_.size();
-  if (h.opcode == WS_OP_TEXT) {
-    Utf8State st;
-    size_t bad = len;
-    if (PUSHWIRE_UNLIKELY(!utf8_feed(st, data, len, &bad) || !st.at_boundary())) {
+  if (text) {
+    if (PUSHWIRE_UNLIKELY(!valid || !st.at_boundary())) {
       // Streaming hands out the valid characters before the bad byte, exactly as it would
       // have had the frame arrived in pieces.
-      size_t valid = utf8_boundary_prefix(data, bad);
-      if (has(F_STREAMING) && valid && !push(type, PUSHWIRE_WS_EVF_FIRST, where, at, valid)) return;
+      const size_t keep = utf8_boundary_prefix(data, bad);
+      if (has(F_STREAMING) && keep && !push(type, PUSHWIRE_WS_EVF_FIRST, where, at, keep)) return;
       fail(ERR_BAD_UTF8, 1007, "invalid UTF-8 in text message");
       return;
     }
@@ -505,16 +513,22 @@ bool WsSession::copy_data(const uint8_t *p, size_t k) {
       nomem();
       return false;
     }
-    if (frame_masked_)
-      phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
-    else
-      std::memcpy(dst, p, step);
-    if (msg_op_ == WS_OP_TEXT) {
-      size_t bad = 0;
-      if (PUSHWIRE_UNLIKELY(!utf8_feed(utf8_, dst, step, &bad))) {
-        fail_text(arena_.size() - step + bad);
-        return false;
-      }
+    size_t bad = 0;
+    bool ok = true;
+    if (msg_op_ == WS_OP_TEXT && frame_masked_) {
+      unsigned ph = phase_;
+      ok = utf8_feed_unmask(utf8_, dst, p, step, key_, &ph, &bad);
+      phase_ = uint8_t(ph);
+    } else {
+      if (frame_masked_)
+        phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
+      else
+        std::memcpy(dst, p, step);
+      if (msg_op_ == WS_OP_TEXT) ok = utf8_feed(utf8_, dst, step, &bad);
+    }
+    if (PUSHWIRE_UNLIKELY(!ok)) {
+      fail_text(arena_.size() - step + bad);
+      return false;
     }
     p += step;
     k -= step;

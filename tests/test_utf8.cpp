@@ -1,3 +1,4 @@
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,29 @@ Ref ref_check(const uint8_t *p, size_t n) {
   return {-1, true};
 }
 
+// utf8_feed_unmask on the bytes masked with a key and phase picked from the input, copying
+// and in place (alternately), optionally after a prefix fed to `before`: it must unmask
+// exactly and give utf8_feed's verdict, offset and state.
+void check_unmask(const uint8_t *p, size_t n, const Utf8State *before, bool ok, size_t off, const Utf8State &st) {
+  static unsigned calls = 0;
+  const uint8_t key[4] = {uint8_t(0x80 | n), uint8_t(0x3c + calls), 0xa5, uint8_t(n >> 3)};
+  const unsigned phase0 = (unsigned(n) + calls) & 3;
+  std::vector<uint8_t> src(p, p + n);
+  for (size_t i = 0; i < n; ++i) src[i] = uint8_t(src[i] ^ key[(phase0 + i) & 3]);
+  std::vector<uint8_t> dst(src.size(), 0);
+  const bool inplace = ++calls % 2 == 0;
+  uint8_t *out = inplace ? src.data() : dst.data();
+  Utf8State st3 = before ? *before : Utf8State();
+  size_t off3 = 12345;
+  unsigned phase = phase0;
+  bool ok3 = utf8_feed_unmask(st3, out, src.data(), n, key, &phase, &off3);
+  if (ok3 != ok || st3.state != st.state || (!ok && off3 != off) || phase != ((phase0 + n) & 3) ||
+      (n && std::memcmp(out, p, n) != 0))
+    harness::fail(__FILE__, __LINE__,
+                  std::string("utf8_feed_unmask differs from utf8_feed") + (inplace ? " (in place)" : "") + " on " +
+                      harness::hex(p, n));
+}
+
 // utf8_feed, after checking that the portable path gives the same answer.
 long feed_bad(const uint8_t *p, size_t n, bool *boundary = nullptr) {
   Utf8State st, st2;
@@ -58,6 +82,9 @@ long feed_bad(const uint8_t *p, size_t n, bool *boundary = nullptr) {
   bool ok2 = utf8_feed_scalar(st2, p, n, &off2);
   if (ok != ok2 || st.state != st2.state || (!ok && off != off2))
     harness::fail(__FILE__, __LINE__, "utf8_feed and utf8_feed_scalar differ on " + harness::hex(p, n));
+  // Every 8th call (the seam test alone makes millions), with key and phase varying.
+  static unsigned sample = 0;
+  if (sample++ % 8 == 0) check_unmask(p, n, nullptr, ok, off, st);
   if (boundary) *boundary = st.at_boundary();
   return ok ? -1 : long(off);
 }
@@ -328,8 +355,11 @@ TEST(utf8_incremental_every_split) {
   for (size_t k = 0; k <= big.size(); ++k) {
     Utf8State s2;
     CHECK(utf8_feed(s2, big.data(), k));
+    const Utf8State mid = s2;
     CHECK(utf8_feed(s2, big.data() + k, big.size() - k));
     CHECK(s2.at_boundary());
+    // The fused pass continues a character begun in the first piece the same way.
+    check_unmask(big.data() + k, big.size() - k, &mid, true, 0, s2);
   }
 }
 
@@ -352,7 +382,9 @@ TEST(utf8_incremental_failure_offsets_are_per_call) {
         if (!utf8_feed(st, v.data(), k, &off)) {
           got = long(off);
         } else {
+          const Utf8State mid = st;
           CHECK(utf8_feed(st, v.data() + k, v.size() - k, &off) == false);
+          check_unmask(v.data() + k, v.size() - k, &mid, false, off, st);
           got = long(k + off);
         }
         CHECK_EQ(got, r.bad);
@@ -361,6 +393,27 @@ TEST(utf8_incremental_failure_offsets_are_per_call) {
         CHECK(!utf8_feed(st, &a, 1, &off));
         CHECK_EQ(off, 0);
       }
+    }
+  }
+}
+
+TEST(utf8_feed_unmask_continues_and_fails_like_utf8_feed) {
+  // Long enough for the vector pass in the second piece; an error right after the split
+  // (in the character carried over), inside the vector blocks, and in the tail.
+  std::string base;
+  while (base.size() < 700) base += "\xf0\x9f\x98\x80 \xd0\x96\xe2\x82\xac";
+  for (size_t bad_at : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(200), size_t(690), size_t(9999)}) {
+    std::string t = base;
+    if (bad_at < t.size()) t[bad_at] = char(0xff);
+    const uint8_t *v = reinterpret_cast<const uint8_t *>(t.data());
+    for (size_t k = 0; k <= 8; ++k) {
+      Utf8State st;
+      size_t off = 0;
+      if (!utf8_feed(st, v, k, &off)) continue;
+      const Utf8State mid = st;
+      bool ok = utf8_feed(st, v + k, t.size() - k, &off);
+      CHECK_EQ(ok, bad_at >= t.size() || bad_at < k ? bad_at >= t.size() : false);
+      check_unmask(v + k, t.size() - k, &mid, ok, off, st);
     }
   }
 }
