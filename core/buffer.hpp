@@ -59,8 +59,24 @@ class Buffer {
   void clear() { head_ = len_ = 0; }
   // Return the memory to the allocator (an idle connection should hold none).
   void release();
+  // Exchange contents and memory with another buffer of the same allocator.
+  void swap(Buffer &o) {
+    Buffer t(alloc_);
+    t.take(*this);
+    take(o);
+    o.take(t);
+  }
 
  private:
+  void take(Buffer &o) {
+    ptr_ = o.ptr_;
+    len_ = o.len_;
+    cap_ = o.cap_;
+    head_ = o.head_;
+    o.ptr_ = nullptr;
+    o.len_ = o.cap_ = o.head_ = 0;
+  }
+
   const Allocator *alloc_;
   uint8_t *ptr_ = nullptr;
   size_t len_ = 0;

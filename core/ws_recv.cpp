@@ -59,6 +59,7 @@ int WsSession::next_event(pushwire_ws_event *ev) {
   const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
   const uint8_t *base = nullptr;
   if (q->where == IN_ARENA) base = arena_.data();
+  else if (q->where == IN_SPARE) base = spare_.data();
   else if (q->where == IN_CTL) base = ctl_.data();
   ev->type = q->type;
   ev->flags = q->flags;
@@ -85,6 +86,7 @@ int WsSession::next_event(pushwire_ws_event *ev) {
 // Every span handed out so far is dead (the caller made a mutating call with the queue
 // drained): start the areas over, keeping only a message or control frame in progress.
 void WsSession::reset_areas() {
+  spare_.clear();
   arena_.consume(msg_op_ ? msg_start_ : arena_.size());
   // Moved now, while it holds only what arrived since the last drain: left behind the
   // completed messages, it would be written past them and moved whole (up to
@@ -104,6 +106,7 @@ void WsSession::release_idle() {
   set(F_RELEASE_IN, false);
   reset_areas();
   if (arena_.empty()) arena_.release();
+  spare_.release();
   if (ctl_.empty()) ctl_.release();
   queue_.release();
   if (held_.empty()) held_.release();
@@ -365,12 +368,16 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
         }
         ctl_start_ = ctl_.size();
       } else {
-        if (PUSHWIRE_UNLIKELY(hstart && wait_for_drain(h, avail))) {
-          p = hstart;
-          break;
+        const bool whole = h.opcode != WS_OP_CONT && h.fin && h.len <= avail;
+        if (!whole && h.opcode != WS_OP_CONT) {
+          if (PUSHWIRE_UNLIKELY(hstart && wait_for_drain(h, avail))) {
+            p = hstart;
+            break;
+          }
+          begin_in_spare();
         }
         if (PUSHWIRE_UNLIKELY(!begin_data(h))) return n;
-        if (h.opcode != WS_OP_CONT && h.fin && h.len <= avail) {  // a whole one-frame message
+        if (whole) {  // a whole one-frame message
           whole_message(p, h, here);
           p += size_t(h.len);
           if (PUSHWIRE_UNLIKELY(fatal_ || !recv_open())) return n;
@@ -415,16 +422,30 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
   return size_t(p - start);
 }
 
-// A large message that begins behind completed ones still waiting to be pulled would have
-// to be stored after them, making the arena grow to twice the largest message (and keep
-// that size). When the arena's capacity would hold it alone, the rest of the input is held
-// until the queue drains instead; that copy (at most the rest of this read) must be small
-// beside the growth it saves, so short messages never wait. A frame over a limit does not
-// wait: its failure is reported now, as without the wait.
+// A large message that begins behind completed ones still waiting to be pulled would need
+// a second area as large as the arena (the spare, see begin_in_spare) or growth of the
+// arena to twice the largest message, kept for the connection's life. When the arena's
+// capacity would hold it alone and the spare cannot, the rest of the input is held until
+// the queue drains instead; that copy (at most the rest of this read) must be small beside
+// the memory it saves, so short messages never wait. A frame over a limit does not wait:
+// its failure is reported now, as without the wait.
 bool WsSession::wait_for_drain(const WsFrameHeader &h, size_t avail) const {
-  return h.opcode != WS_OP_CONT && msg_op_ == 0 && !has(F_STREAMING) && !queue_.empty() && !arena_.empty() &&
-         h.len / 8 >= avail && h.len > arena_.room() && h.len <= arena_.capacity() && h.len <= max_frame_ &&
-         h.len <= max_message_;
+  return msg_op_ == 0 && !has(F_STREAMING) && !queue_.empty() && !arena_.empty() && h.len / 8 >= avail &&
+         h.len > arena_.room() && h.len <= arena_.capacity() && (!spare_.empty() || spare_.capacity() < h.len) &&
+         h.len <= max_frame_ && h.len <= max_message_;
+}
+
+// A message that will still be in progress when this read ends, begun behind completed
+// ones, would have to be moved to the front of the arena after the drain. Begun at the
+// start of the spare area instead (the arena's waiting payloads become IN_SPARE), it stays
+// where it is: the drain frees the spare, and the two areas trade places for every such
+// message (W3, W5: a 64 KiB message per 64 KiB read).
+void WsSession::begin_in_spare() {
+  if (has(F_STREAMING) || arena_.empty() || !spare_.empty()) return;
+  Queued *q = reinterpret_cast<Queued *>(queue_.data());
+  for (size_t i = 0, n = queue_.size() / sizeof(Queued); i < n; ++i)
+    if (q[i].where == IN_ARENA) q[i].where = IN_SPARE;
+  arena_.swap(spare_);
 }
 
 // Limits are judged on the header, before any payload is stored.

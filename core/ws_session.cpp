@@ -28,6 +28,7 @@ WsSession::WsSession(const Allocator &alloc, pushwire_ws_role role)
     : alloc_(alloc),
       out_(&alloc_),
       arena_(&alloc_),
+      spare_(&alloc_),
       ctl_(&alloc_),
       queue_(&alloc_),
       held_(&alloc_),

@@ -78,9 +78,9 @@ class WsSession {
  private:
   // One queued event. Data lives in the arena or control area (at an offset: they may
   // grow), in the caller's lent buffer or static text (a pointer).
-  enum Where : uint8_t { IN_ARENA, IN_CTL, AT_PTR };
+  enum Where : uint8_t { IN_ARENA, IN_SPARE, IN_CTL, AT_PTR };
   struct Queued {
-    uintptr_t at;  // offset (IN_ARENA, IN_CTL) or pointer (AT_PTR)
+    uintptr_t at;  // offset (IN_ARENA, IN_SPARE, IN_CTL) or pointer (AT_PTR)
     size_t len;
     uint16_t code;
     uint8_t type;
@@ -133,6 +133,7 @@ class WsSession {
   void report_accepted(span chosen);
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);
   bool wait_for_drain(const WsFrameHeader &h, size_t avail) const;
+  void begin_in_spare();
   bool begin_data(const WsFrameHeader &h);
   void whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t *mut);
   bool copy_data(const uint8_t *p, size_t k);
@@ -153,6 +154,7 @@ class WsSession {
   Allocator alloc_;
   Buffer out_;      // bytes to write
   Buffer arena_;    // message payloads: completed ones waiting as events, then the one being received
+  Buffer spare_;    // the previous arena: free after a drain, or completed payloads (IN_SPARE)
   Buffer ctl_;      // control payloads, close reasons and the chosen subprotocol
   Buffer queue_;    // Queued records
   Buffer held_;     // input waiting for the queue to drain (or for the accept)
@@ -171,6 +173,7 @@ class WsSession {
   uint32_t max_fragments_ = WS_DEFAULT_MAX_FRAGMENTS;
   uint32_t max_head_;
   uint32_t max_headers_;
+  Utf8State utf8_out_;        // sent fragmented text message (beside the 32-bit fields: no padding)
 
   // The frame being received.
   uint64_t frame_left_ = 0;   // payload bytes still to come
@@ -179,7 +182,6 @@ class WsSession {
   uint64_t msg_size_ = 0;     // bytes of the message so far (buffered mode)
   uint32_t msg_frames_ = 0;
   Utf8State utf8_;            // received text message
-  Utf8State utf8_out_;        // sent fragmented text message
   uint8_t hdr_[WS_MAX_HEADER];  // a header cut off at the end of a feed
   uint8_t hdr_have_ = 0;
   uint8_t key_[4] = {0, 0, 0, 0};

@@ -478,6 +478,69 @@ TEST(ws_session_large_messages_back_to_back_memory) {
   }
 }
 
+// Messages of many sizes (some fragmented, with pings between fragments) fed in reads of
+// random sizes, drained after every read or only every few reads, copying and in place:
+// whichever area a message is reassembled in (arena, spare, after a wait for the drain),
+// every event has the bytes sent, in order. After a warm-up the areas stop allocating.
+TEST(ws_session_reassembly_across_reads_and_areas) {
+  uint32_t seed = 99;
+  auto rnd = [&](uint32_t n) {
+    seed = seed * 1664525u + 1013904223u;
+    return (seed >> 8) % n;
+  };
+  std::string wire;
+  std::vector<std::string> want;
+  const size_t sizes[] = {0, 5, 125, 126, 1000, 4000, 65535, 65536, 70000, 200000};
+  for (int m = 0; m < 120; ++m) {
+    std::string msg(sizes[rnd(10)], 'a');
+    for (char &c : msg) c = char('a' + rnd(26));
+    const bool text = rnd(2);
+    if (rnd(4) == 0 && msg.size() > 10) {  // three fragments, a ping after the first
+      const size_t a = msg.size() / 3, b = 2 * msg.size() / 3;
+      wire += masked_frame(text ? 0x01 : 0x02, msg.substr(0, a));
+      wire += masked_frame(0x89, "pi");
+      want.push_back("ping:pi");
+      wire += masked_frame(0x00, msg.substr(a, b - a));
+      wire += masked_frame(0x80, msg.substr(b));
+    } else {
+      wire += masked_frame(text ? 0x81 : 0x82, msg);
+    }
+    want.push_back((text ? "text:" : "binary:") + msg);
+  }
+  for (int mode = 0; mode < 4; ++mode) {
+    const bool inplace = mode & 1, lazy = mode & 2;
+    AllocCounter ac;
+    Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_INPUT_BUFFER, 64u << 20), 0);
+    std::string copy = wire;
+    std::vector<std::string> got;
+    size_t allocs_at_half = 0;
+    auto drain = [&] {
+      pushwire_ws_event ev;
+      while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+        const std::string data(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
+        got.push_back((ev.type == PUSHWIRE_WS_EV_TEXT ? "text:" : ev.type == PUSHWIRE_WS_EV_BINARY ? "binary:" : "ping:") +
+                      data);
+      }
+      s.out();
+    };
+    for (size_t at = 0, reads = 0; at < wire.size(); ++reads) {
+      const size_t n = std::min<size_t>(wire.size() - at, 1 + rnd(rnd(4) == 0 ? 300000 : 70000));
+      const int rc = inplace ? pushwire_ws_feed_mutable(s.ws, reinterpret_cast<uint8_t *>(&copy[at]), n)
+                             : pushwire_ws_feed(s.ws, reinterpret_cast<const uint8_t *>(wire.data() + at), n);
+      CHECK_EQ(rc, 0);
+      at += n;
+      if (!lazy || reads % 3 == 2) drain();
+      if (!allocs_at_half && at > wire.size() / 2) allocs_at_half = ac.allocs;
+    }
+    drain();
+    CHECK_EQ(got.size(), want.size());
+    CHECK(got == want);
+    if (!lazy) CHECK(ac.allocs - allocs_at_half < 40);  // held reads only, not the areas
+  }
+}
+
 // One 16 MiB message: the arena holds it while its event is out, and an idle tick (or an
 // empty pull after the first idle tick) returns the memory.
 TEST(ws_session_16mib_message_then_idle_tick_returns_memory) {
