@@ -65,6 +65,10 @@ int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t 
   SseFields f;
   int rc = capi_sse_fields(fields, &f);
   if (rc) return rc;
+  if (sse_encoded_bound(f) <= cap) {  // one pass; the exact size is needed only for a tight buffer
+    *written = sse_encode(f, out);
+    return 0;
+  }
   size_t n = sse_encoded_size(f);
   *written = n;
   if (n > cap) return ERR_BUFFER_TOO_SMALL;

@@ -9,6 +9,45 @@
 
 namespace pushwire {
 
+// memcpy for the short strings of SSE fields, header values and control frames: below 64
+// bytes a call into libc costs more than the copy itself, which this does with a few
+// overlapping fixed-size moves. Longer copies go to memcpy.
+PUSHWIRE_INLINE void copy_bytes(uint8_t *dst, const void *from, size_t n) {
+  const uint8_t *src = static_cast<const uint8_t *>(from);
+  if (n > 64) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 16) {
+    uint64_t a, b;
+    for (size_t i = 0; i + 16 <= n; i += 16) {
+      std::memcpy(&a, src + i, 8);
+      std::memcpy(&b, src + i + 8, 8);
+      std::memcpy(dst + i, &a, 8);
+      std::memcpy(dst + i + 8, &b, 8);
+    }
+    std::memcpy(&a, src + n - 16, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst + n - 16, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n) {
+    const uint8_t first = src[0], middle = src[n / 2], last = src[n - 1];
+    dst[0] = first;
+    dst[n / 2] = middle;
+    dst[n - 1] = last;
+  }
+}
+
 class Buffer {
  public:
   explicit Buffer(const Allocator *alloc) : alloc_(alloc) {}
@@ -38,6 +77,14 @@ class Buffer {
     return 0;
   }
   int append(span s) { return append(s.ptr, s.len); }
+  // append() for strings that are usually short (SSE fields): no call into libc.
+  int append_short(span s) {
+    if (s.len == 0) return 0;
+    uint8_t *o = extend(s.len);
+    if (!o) return ERR_NOMEM;
+    copy_bytes(o, s.ptr, s.len);
+    return 0;
+  }
   int append_str(const char *s) { return append(s, std::strlen(s)); }
   // n writable bytes at the end, already counted in size(); nullptr on ERR_NOMEM.
   uint8_t *extend(size_t n) {

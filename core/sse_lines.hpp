@@ -66,6 +66,25 @@ inline size_t sse_find_line_end(const uint8_t *p, size_t n, bool *ascii = nullpt
   return i;
 }
 
+// True when no byte of p[0..n) is below 14 (NUL, CR and LF all are): a word-at-a-time test
+// that lets the usual event type or id skip the byte loop below.
+inline bool sse_no_low_bytes(const uint8_t *p, size_t n) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t w, below = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::memcpy(&w, p + i, 8);
+    below |= (w - ones * 14) & ~w & highs;
+  }
+  if (i < n && n >= 8) {
+    std::memcpy(&w, p + n - 8, 8);
+    below |= (w - ones * 14) & ~w & highs;
+  } else {
+    for (; i < n; ++i) below |= p[i] < 14;
+  }
+  return below == 0;
+}
+
 // Length of the line end starting at p[0] (which is CR or LF): 2 for CR LF, else 1.
 inline size_t sse_line_end_size(const uint8_t *p, size_t n) { return (p[0] == '\r' && n > 1 && p[1] == '\n') ? 2 : 1; }
 

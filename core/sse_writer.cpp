@@ -29,12 +29,12 @@ void sse_for_each_line(span s, F f) {
 // Bytes of `name ":" [" " value] LF`.
 size_t sse_field_size(size_t name_len, size_t len) { return name_len + 2 + (len ? len + 1 : 0); }
 
-uint8_t *sse_put(uint8_t *o, const void *p, size_t n) {
-  if (n) std::memcpy(o, p, n);
+PUSHWIRE_INLINE uint8_t *sse_put(uint8_t *o, const void *p, size_t n) {
+  copy_bytes(o, p, n);
   return o + n;
 }
 
-uint8_t *sse_put_field(uint8_t *o, const char *name, size_t name_len, const uint8_t *p, size_t len) {
+PUSHWIRE_INLINE uint8_t *sse_put_field(uint8_t *o, const char *name, size_t name_len, const uint8_t *p, size_t len) {
   o = sse_put(o, name, name_len);
   *o++ = ':';
   if (len) {
@@ -59,6 +59,7 @@ uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
 
 // True when s holds no CR or LF (nor NUL, unless nul_ok): event types and ids are one line.
 bool sse_single_line(span s, bool nul_ok) {
+  if (sse_no_low_bytes(s.ptr, s.len)) return true;
   for (size_t i = 0; i < s.len; ++i) {
     uint8_t c = s.ptr[i];
     if (c <= '\r' && (c == '\r' || c == '\n' || (c == 0 && !nul_ok))) return false;
@@ -89,13 +90,28 @@ int sse_check_fields(const SseFields &f) {
   return 0;
 }
 
-size_t sse_encoded_size(const SseFields &f) {
-  // Every input byte costs at most 6 output bytes ("data:\n" per lone line break); past
-  // this bound the sum could wrap, and no real buffer could hold the result anyway.
+namespace {
+
+// Every input byte costs at most 7 output bytes (a lone line break in data ends one line
+// and starts "data: " for the next); past this bound the sums below could wrap, and no
+// real buffer could hold the result anyway.
+bool sse_lengths_fit(const SseFields &f) {
   const size_t limit = (SIZE_MAX - 64) / 8;
-  if (f.event.len > limit || f.id.len > limit || f.data.len > limit || f.comment.len > limit ||
-      f.data.len + f.comment.len > limit)
-    return SIZE_MAX;
+  return f.event.len <= limit && f.id.len <= limit && f.data.len <= limit && f.comment.len <= limit &&
+         f.data.len + f.comment.len <= limit;
+}
+
+}  // namespace
+
+size_t sse_encoded_bound(const SseFields &f) {
+  const size_t limit = (SIZE_MAX - 64) / 32;  // keeps the sum below from wrapping
+  if (f.event.len > limit || f.id.len > limit || f.data.len > limit || f.comment.len > limit) return SIZE_MAX;
+  // A line of k bytes costs name + 3 + k at most, and n bytes hold at most n + 1 lines.
+  return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1;
+}
+
+size_t sse_encoded_size(const SseFields &f) {
+  if (!sse_lengths_fit(f)) return SIZE_MAX;
   size_t n = 0;
   if (sse_present(f.comment)) n += sse_lines_size(f.comment, 0);
   if (sse_present(f.event)) n += sse_field_size(5, f.event.len);
@@ -106,7 +122,8 @@ size_t sse_encoded_size(const SseFields &f) {
   return n;
 }
 
-void sse_encode(const SseFields &f, uint8_t *o) {
+size_t sse_encode(const SseFields &f, uint8_t *out) {
+  uint8_t *o = out;
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
   if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
   if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
@@ -120,6 +137,7 @@ void sse_encode(const SseFields &f, uint8_t *o) {
   }
   if (sse_present(f.data)) o = sse_put_lines(o, "data", 4, f.data);
   if (sse_has_message_fields(f)) *o++ = '\n';
+  return size_t(o - out);
 }
 
 // ---------------------------------------------------------------------------
@@ -235,11 +253,16 @@ int SseWriter::response_head() {
 int SseWriter::event(const SseFields &f) {
   int rc = sse_check_fields(f);
   if (rc) return rc;
-  size_t n = sse_encoded_size(f);
-  if (n > max_output_ || out_.size() > max_output_ - n) return ERR_BUFFER_FULL;
+  // One pass when the bound fits under the limit; the exact size is needed only near it.
+  size_t room = out_.size() > max_output_ ? 0 : max_output_ - out_.size();
+  size_t n = sse_encoded_bound(f);
+  if (n > room) {
+    n = sse_encoded_size(f);
+    if (n > room) return ERR_BUFFER_FULL;
+  }
   uint8_t *o = out_.extend(n);
   if (!o) return ERR_NOMEM;
-  sse_encode(f, o);
+  out_.shrink_by(n - sse_encode(f, o));
   output_started_ = active_ = true;
   return 0;
 }

@@ -15,10 +15,18 @@ namespace {
 span s(const char *lit) { return make_span(lit, std::strlen(lit)); }
 span s(const std::string &str) { return make_span(str.data(), str.size()); }
 
+// Encodes into a buffer of the exact size and, as the one-pass path does, into one of the
+// bound's size; both must give the same bytes, and the bound must hold.
 std::string encode(const SseFields &f) {
   if (sse_check_fields(f) != 0) return "<refused>";
-  std::string out(sse_encoded_size(f), '\0');
-  sse_encode(f, reinterpret_cast<uint8_t *>(&out[0]));
+  const size_t exact = sse_encoded_size(f), bound = sse_encoded_bound(f);
+  CHECK(bound >= exact);
+  std::string out(exact, '\0');
+  CHECK_EQ(sse_encode(f, reinterpret_cast<uint8_t *>(&out[0])), exact);
+  std::string roomy(bound, '\x55');
+  CHECK_EQ(sse_encode(f, reinterpret_cast<uint8_t *>(&roomy[0])), exact);
+  CHECK(roomy.compare(0, exact, out) == 0);
+  CHECK(roomy.find_first_not_of('\x55', exact) == std::string::npos);  // nothing past the event
   return out;
 }
 
@@ -125,6 +133,33 @@ TEST(sse_encode_refusals) {
   f = SseFields();
   f.data = span{reinterpret_cast<const uint8_t *>("x"), SIZE_MAX / 4};
   CHECK(sse_encoded_size(f) == SIZE_MAX);
+  CHECK(sse_encoded_bound(f) == SIZE_MAX);
+}
+
+// The bound is reached by its worst cases: every data byte a lone line break (each one
+// starts another "data:" line), comments likewise, and the longest retry.
+TEST(sse_encoded_bound_worst_cases) {
+  const char *breaks[] = {"", "\n", "\r", "\r\n", "\n\n\n\n", "\r\r\r", "a\nb\rc\r\nd", "\n\r"};
+  for (const char *d : breaks) {
+    for (const char *c : breaks) {
+      SseFields f;
+      f.data = s(d);
+      f.comment = s(c);
+      f.event = s("update");
+      f.id = s("12345");
+      f.retry = INT64_MAX;
+      std::string out = encode(f);
+      CHECK(sse_encoded_bound(f) >= out.size());
+      CHECK(sse_encoded_bound(f) - out.size() <= 8 * (std::strlen(d) + std::strlen(c)) + 64);
+    }
+  }
+  SseFields f;
+  f.data = s("\n\n\n\n");
+  f.comment = s("\r\r");
+  f.event = s("e");
+  f.id = s("i");
+  f.retry = INT64_MAX;
+  CHECK_EQ(encode(f).size(), 3 * 2 + 8 + 1 + 5 + 1 + 27 + 5 * 6 + 1);
 }
 
 TEST(sse_writer_queue_and_limits) {
