@@ -66,7 +66,7 @@ int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t 
   int rc = capi_sse_fields(fields, &f);
   if (rc) return rc;
   if (sse_encoded_bound(f) <= cap) {  // one pass; the exact size is needed only for a tight buffer
-    *written = sse_encode(f, out);
+    *written = sse_encode(f, out, true);
     return 0;
   }
   size_t n = sse_encoded_size(f);

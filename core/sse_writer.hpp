@@ -35,11 +35,13 @@ struct SseFields {
 int sse_check_fields(const SseFields &f);
 // The exact encoded size of checked fields; SIZE_MAX when it would not fit in a size_t.
 size_t sse_encoded_size(const SseFields &f);
-// At least sse_encoded_size(f), from the lengths alone (no scan for line breaks); SIZE_MAX
-// when it would not fit. A buffer this large takes the event in one pass.
+// More than sse_encoded_size(f), from the lengths alone (no scan for line breaks), with
+// room for the wide stores of the one-pass encoder; SIZE_MAX when it would not fit.
 size_t sse_encoded_bound(const SseFields &f);
 // Writes the sse_encoded_size(f) bytes of checked fields to out and returns that count.
-size_t sse_encode(const SseFields &f, uint8_t *out);
+// out holds sse_encoded_size(f) bytes, or sse_encoded_bound(f) when `roomy`: the encoder
+// may then store past the bytes it returns (which is what makes one pass fast).
+size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy = false);
 
 // Reads a complete request head: returns 1 when its Accept admits text/event-stream, 0
 // when not, ERR_INVALID_STATE when the head is not complete. *last_event_id (may be NULL)

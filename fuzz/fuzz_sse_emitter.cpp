@@ -115,11 +115,11 @@ std::string encode(const Fields &f) {
   FUZZ_CHECK(written == need, "short buffer: written %zu, size query %zu", written, need);
   check_rc("sse_encode", pushwire_sse_encode(&c, buf.data(), need, &written), {0});
   FUZZ_CHECK(written == need && buf[need] == 0xee, "wrote %zu bytes, size query %zu", written, need);
-  // A buffer with room for the worst case takes the one-pass path: same bytes, nothing past them.
-  std::vector<uint8_t> roomy(8 * need + 64, 0xee);
+  // A buffer with room for the worst case takes the one-pass path (which may store past the
+  // event, inside the buffer): the same bytes.
+  std::vector<uint8_t> roomy(8 * need + 128, 0xee);
   check_rc("sse_encode", pushwire_sse_encode(&c, roomy.data(), roomy.size(), &written), {0});
-  FUZZ_CHECK(written == need && std::equal(buf.begin(), buf.begin() + long(need), roomy.begin()) &&
-                 std::count(roomy.begin() + long(need), roomy.end(), 0xee) == long(roomy.size() - need),
+  FUZZ_CHECK(written == need && std::equal(buf.begin(), buf.begin() + long(need), roomy.begin()),
              "one-pass encode differs from the exact-size encode");
   return std::string(reinterpret_cast<char *>(buf.data()), written);
 }

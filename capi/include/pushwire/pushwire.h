@@ -632,7 +632,8 @@ typedef struct pushwire_sse_fields {
  * one line each; the event ends with a blank line (unless only a comment was given).
  * *written receives the bytes written, or on PUSHWIRE_ERR_BUFFER_TOO_SMALL the bytes
  * needed (out may then be NULL with cap 0, as a size query; SIZE_MAX when the event could
- * never be encoded). Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL, or
+ * never be encoded). Bytes of out past *written may be overwritten: with room to spare the
+ * event is encoded in one pass using wide stores. Returns 0, PUSHWIRE_ERR_BUFFER_TOO_SMALL, or
  * PUSHWIRE_ERR_INVALID_ARGUMENT (event/id with CR or LF, id with NUL, non-zero reserved,
  * no field at all, a NULL pointer with a non-zero length, fields or written NULL, out NULL
  * with cap > 0).
