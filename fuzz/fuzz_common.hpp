@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pushwire/pushwire.h"
+#include "reference.hpp"
 
 namespace fuzz {
 
@@ -198,80 +199,6 @@ inline void check_same(const char *what, const std::vector<std::string> &a, cons
   while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
   fail("%s: transcripts differ at event %zu:\n  %s\n  %s", what, i, i < a.size() ? a[i].c_str() : "(end)",
        i < b.size() ? b[i].c_str() : "(end)");
-}
-
-// ---- Reference UTF-8 (RFC 3629 §4 table), written for clarity, not speed ----
-
-// Length of the well-formed character starting at s[i], or 0 if the bytes at i are not
-// a whole valid character. *prefix receives how many bytes at i are a valid prefix of
-// some character (the maximal subpart, at least 1 when the lead byte is a valid lead).
-inline size_t ref_utf8_char(const uint8_t *s, size_t n, size_t i, size_t *prefix) {
-  // Row: lead range, number of bytes, and the allowed range of the second byte.
-  struct Row {
-    uint8_t lo, hi, len, lo2, hi2;
-  };
-  static const Row rows[] = {
-      {0x00, 0x7f, 1, 0, 0},       {0xc2, 0xdf, 2, 0x80, 0xbf}, {0xe0, 0xe0, 3, 0xa0, 0xbf},
-      {0xe1, 0xec, 3, 0x80, 0xbf}, {0xed, 0xed, 3, 0x80, 0x9f}, {0xee, 0xef, 3, 0x80, 0xbf},
-      {0xf0, 0xf0, 4, 0x90, 0xbf}, {0xf1, 0xf3, 4, 0x80, 0xbf}, {0xf4, 0xf4, 4, 0x80, 0x8f},
-  };
-  *prefix = 0;
-  for (const Row &r : rows) {
-    if (s[i] < r.lo || s[i] > r.hi) continue;
-    size_t k = 1;
-    for (; k < r.len && i + k < n; ++k) {
-      uint8_t lo = k == 1 ? r.lo2 : 0x80, hi = k == 1 ? r.hi2 : 0xbf;
-      if (s[i + k] < lo || s[i + k] > hi) break;
-    }
-    *prefix = k;
-    return k == r.len ? k : 0;
-  }
-  return 0;
-}
-
-// The length of the longest prefix of s that can still be continued into valid UTF-8
-// (the fail-fast offset when it is < n); *complete: that prefix ends on a boundary.
-inline size_t ref_utf8_valid_prefix(const uint8_t *s, size_t n, bool *complete) {
-  size_t i = 0;
-  while (i < n) {
-    size_t prefix;
-    size_t len = ref_utf8_char(s, n, i, &prefix);
-    if (len) {
-      i += len;
-      continue;
-    }
-    *complete = false;
-    // An incomplete character is fine only if the data ends inside it.
-    return (prefix && i + prefix == n) ? n : i + prefix;
-  }
-  *complete = true;
-  return n;
-}
-
-inline bool ref_utf8_valid(const std::string &s) {
-  bool complete;
-  return ref_utf8_valid_prefix(reinterpret_cast<const uint8_t *>(s.data()), s.size(), &complete) == s.size() &&
-         complete;
-}
-
-// WHATWG Encoding "UTF-8 decode" without BOM handling: each maximal subpart of an
-// ill-formed sequence becomes one U+FFFD. Output is UTF-8.
-inline std::string ref_utf8_decode_replacing(const std::string &in) {
-  const uint8_t *s = reinterpret_cast<const uint8_t *>(in.data());
-  std::string out;
-  size_t i = 0;
-  while (i < in.size()) {
-    size_t prefix;
-    size_t len = ref_utf8_char(s, in.size(), i, &prefix);
-    if (len) {
-      out.append(in, i, len);
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";
-      i += prefix ? prefix : 1;
-    }
-  }
-  return out;
 }
 
 // Deterministic chunk sizes derived from the input itself, so targets whose input is

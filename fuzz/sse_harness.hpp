@@ -13,78 +13,16 @@ inline std::string sse_event_line(const std::string &type, const std::string &da
 inline std::string sse_retry_line(uint64_t ms) { return "RETRY " + std::to_string(ms); }
 inline std::string sse_comment_line(const std::string &text) { return "COMMENT " + quote(text); }
 
-// The reference: the whole stream at once, then end of stream.
-struct RefSse {
+// The reference's items in transcript form.
+struct RefSse : SseReference {
   std::vector<std::string> events;
-  std::string last_event_id;      // the "last event ID string", set at each dispatch
-  std::string id_buffer;          // the "last event ID buffer", set by id fields
-  bool retry_set = false;
-  uint64_t retry = 0;
-  size_t longest_line = 0;        // decoded bytes of the longest terminated line
-  size_t longest_any = 0;         // the same, counting the unterminated tail too
-
-  // `id` is what persists from an earlier connection (pushwire_sse_parser_reset keeps it).
   RefSse(const std::string &stream, bool comments, const std::string &id = std::string(), bool had_retry = false,
          uint64_t prev_retry = 0)
-      : last_event_id(id), id_buffer(id), retry_set(had_retry), retry(prev_retry) {
-    std::string text = stream.compare(0, 3, "\xef\xbb\xbf") == 0 ? stream.substr(3) : stream;
-    text = ref_utf8_decode_replacing(text);
-    std::string data, type;
-    size_t pos = 0;
-    for (;;) {
-      size_t eol = text.find_first_of("\r\n", pos);
-      size_t end = eol == std::string::npos ? text.size() : eol;
-      if (end - pos > longest_any) longest_any = end - pos;
-      if (eol == std::string::npos) break;  // an unterminated last line is never processed
-      if (end - pos > longest_line) longest_line = end - pos;
-      std::string line = text.substr(pos, eol - pos);
-      pos = eol + 1;
-      if (text[eol] == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
-      if (line.empty()) {
-        last_event_id = id_buffer;
-        if (data.empty()) {
-          type.clear();
-          continue;
-        }
-        data.pop_back();  // the LF after the last data line
-        events.push_back(sse_event_line(type.empty() ? "message" : type, data, last_event_id));
-        data.clear();
-        type.clear();
-        continue;
-      }
-      if (line[0] == ':') {
-        if (comments) events.push_back(sse_comment_line(line.substr(1)));
-        continue;
-      }
-      size_t colon = line.find(':');
-      std::string field = line.substr(0, colon), value;
-      if (colon != std::string::npos) {
-        value = line.substr(colon + 1);
-        if (!value.empty() && value[0] == ' ') value.erase(0, 1);
-      }
-      if (field == "event") {
-        type = value;
-      } else if (field == "data") {
-        data += value;
-        data += '\n';
-      } else if (field == "id") {
-        if (value.find('\0') == std::string::npos) id_buffer = value;
-      } else if (field == "retry") {
-        // Only ASCII digits; an empty value is ignored, and so is one past 2^64 - 1 (the
-        // spec leaves overflow open; pushwire.h documents this choice).
-        bool ok = !value.empty();
-        unsigned __int128 v = 0;
-        for (char c : value) {
-          ok = ok && c >= '0' && c <= '9';
-          if (ok) v = v * 10 + unsigned(c - '0');
-          ok = ok && v <= UINT64_MAX;
-        }
-        if (ok) {
-          retry = uint64_t(v);
-          retry_set = true;
-          events.push_back(sse_retry_line(retry));
-        }
-      }
+      : SseReference(stream, comments, id, had_retry, prev_retry) {
+    for (const Item &i : items) {
+      if (i.kind == Item::kEvent) events.push_back(sse_event_line(i.type, i.data, i.id));
+      if (i.kind == Item::kRetry) events.push_back(sse_retry_line(i.retry));
+      if (i.kind == Item::kComment) events.push_back(sse_comment_line(i.data));
     }
   }
 };

@@ -1,6 +1,6 @@
 // The event-stream parser, rule by rule (WHATWG HTML "Parsing an event stream" and
 // "Interpreting an event stream"), the spec's own examples, the limits, and a differential
-// property test against a literal transcription of the spec.
+// property test against the reference transcription of the spec (tests/reference.hpp).
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "reference.hpp"
 #include "sse_lines.hpp"
 #include "sse_parser.hpp"
 #include "sse_test_util.hpp"
@@ -397,125 +398,28 @@ TEST(sse_no_quadratic_behaviour) {
 }
 
 // ---------------------------------------------------------------------------
-// Differential property test: the parser against a literal transcription of the spec
-// (decode the whole stream, split it into lines, interpret line by line), on random
-// streams built from the tokens that matter, fed whole and in random pieces.
+// Differential property test: the parser against the reference transcription of the spec
+// that the fuzz targets use too (decode the whole stream, split it into lines, interpret
+// line by line), on random streams built from the tokens that matter, fed whole and in
+// random pieces.
 
 namespace {
 
-// WHATWG Encoding "UTF-8 decode", step by step as written (BOM, then the decoder).
-std::string ref_decode(const std::string &in) {
-  std::string out;
-  auto emit = [&](uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | cp >> 6);
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | cp >> 12);
-      out += char(0x80 | (cp >> 6 & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | cp >> 18);
-      out += char(0x80 | (cp >> 12 & 0x3F));
-      out += char(0x80 | (cp >> 6 & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  };
-  size_t i = in.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
-  uint32_t cp = 0, needed = 0, seen = 0, lower = 0x80, upper = 0xBF;
-  while (i < in.size()) {
-    uint8_t b = uint8_t(in[i]);
-    if (needed == 0) {
-      ++i;
-      if (b < 0x80) {
-        emit(b);
-      } else if (b >= 0xC2 && b <= 0xDF) {
-        needed = 1;
-        cp = b & 0x1F;
-      } else if (b >= 0xE0 && b <= 0xEF) {
-        if (b == 0xE0) lower = 0xA0;
-        if (b == 0xED) upper = 0x9F;
-        needed = 2;
-        cp = b & 0xF;
-      } else if (b >= 0xF0 && b <= 0xF4) {
-        if (b == 0xF0) lower = 0x90;
-        if (b == 0xF4) upper = 0x8F;
-        needed = 3;
-        cp = b & 0x7;
-      } else {
-        emit(0xFFFD);
-      }
-      continue;
-    }
-    if (b < lower || b > upper) {  // the byte is read again
-      cp = needed = seen = 0;
-      lower = 0x80;
-      upper = 0xBF;
-      emit(0xFFFD);
-      continue;
-    }
-    ++i;
-    lower = 0x80;
-    upper = 0xBF;
-    cp = cp << 6 | (b & 0x3F);
-    if (++seen == needed) {
-      emit(cp);
-      cp = needed = seen = 0;
-    }
-  }
-  if (needed) emit(0xFFFD);
-  return out;
-}
-
+// The reference (tests/reference.hpp) in this file's transcript form.
 struct RefResult {
   Events events;
   std::string last_id;
 };
 
-RefResult ref_interpret(const std::string &text, bool comments) {
+RefResult ref_interpret(const std::string &stream, bool comments) {
+  SseReference ref(stream, comments);
   RefResult r;
-  std::string data, type, id_buf;
-  size_t pos = 0;
-  for (;;) {
-    size_t e = text.find_first_of("\r\n", pos);
-    if (e == std::string::npos) break;  // the last, unterminated line is dropped
-    std::string line = text.substr(pos, e - pos);
-    pos = e + ((text[e] == '\r' && e + 1 < text.size() && text[e + 1] == '\n') ? 2 : 1);
-    if (line.empty()) {
-      r.last_id = id_buf;
-      if (data.empty()) {
-        type.clear();
-        continue;
-      }
-      data.pop_back();
-      r.events.push_back(ev(data, r.last_id, type.empty() ? "message" : type));
-      data.clear();
-      type.clear();
-      continue;
-    }
-    if (line[0] == ':') {
-      if (comments) r.events.push_back("comment " + vectors::escape(line.substr(1)));
-      continue;
-    }
-    size_t c = line.find(':');
-    std::string name = line.substr(0, c), value;
-    if (c != std::string::npos) {
-      value = line.substr(c + 1);
-      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
-    }
-    if (name == "data") {
-      data += value + "\n";
-    } else if (name == "event") {
-      type = value;
-    } else if (name == "id") {
-      if (value.find('\0') == std::string::npos) id_buf = value;
-    } else if (name == "retry") {
-      if (!value.empty() && value.size() < 20 && value.find_first_not_of("0123456789") == std::string::npos)
-        r.events.push_back("retry " + std::to_string(std::stoull(value)));
-    }
+  for (const SseReference::Item &i : ref.items) {
+    if (i.kind == SseReference::Item::kEvent) r.events.push_back(ev(i.data, i.id, i.type));
+    if (i.kind == SseReference::Item::kRetry) r.events.push_back("retry " + std::to_string(i.retry));
+    if (i.kind == SseReference::Item::kComment) r.events.push_back("comment " + vectors::escape(i.data));
   }
+  r.last_id = ref.last_event_id;
   return r;
 }
 
@@ -539,7 +443,7 @@ TEST(sse_parser_matches_spec_transcription_on_random_streams) {
       in += tok[0] ? std::string(tok) : std::string(1, '\0');
     }
     bool comments = rng() % 2;
-    RefResult want = ref_interpret(ref_decode(in), comments);
+    RefResult want = ref_interpret(in, comments);
     Options o;
     if (comments) o.add(PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1);
     std::vector<std::string> chunks;
