@@ -3,11 +3,11 @@
 
 extern "C" {
 
-uint32_t pushwire_version_num(void) { return PUSHWIRE_VERSION_NUM; }
+uint32_t pushwire_version_num(void) noexcept { return PUSHWIRE_VERSION_NUM; }
 
-const char *pushwire_version_string(void) { return PUSHWIRE_VERSION_STRING; }
+const char *pushwire_version_string(void) noexcept { return PUSHWIRE_VERSION_STRING; }
 
-const char *pushwire_strerror(int code) {
+const char *pushwire_strerror(int code) noexcept {
   switch (code) {
 #define PUSHWIRE__STRERROR(name, value, message) \
   case (value):                                  \
@@ -19,7 +19,7 @@ const char *pushwire_strerror(int code) {
   }
 }
 
-const char *pushwire_error_name(int code) {
+const char *pushwire_error_name(int code) noexcept {
   switch (code) {
 #define PUSHWIRE__ERRNAME(name, value, message) \
   case (value):                                 \
@@ -31,8 +31,8 @@ const char *pushwire_error_name(int code) {
   }
 }
 
-bool pushwire_error_is_fatal(int code) { return code <= -900 && code >= -999; }
-bool pushwire_error_is_remote(int code) { return code <= -200 && code >= -299; }
-bool pushwire_error_is_local(int code) { return code <= -100 && code >= -199; }
+bool pushwire_error_is_fatal(int code) noexcept { return code <= -900 && code >= -999; }
+bool pushwire_error_is_remote(int code) noexcept { return code <= -200 && code >= -299; }
+bool pushwire_error_is_local(int code) noexcept { return code <= -100 && code >= -199; }
 
 }  // extern "C"

@@ -1,6 +1,4 @@
 // C ABI shims for pushwire_http_request_*: check arguments, convert, call HttpHead.
-// Not marked noexcept: the header's declarations carry no exception specification and
-// clang rejects a mismatch; nothing here can throw (the core is built -fno-exceptions).
 #include <climits>
 
 #include "capi_internal.hpp"  // struct pushwire_http_request, shared with capi_sse.cpp
@@ -11,7 +9,7 @@ using pushwire::HttpHead;
 
 extern "C" {
 
-int pushwire_http_request_new(pushwire_http_request **out, const pushwire_allocator *alloc) {
+int pushwire_http_request_new(pushwire_http_request **out, const pushwire_allocator *alloc) noexcept {
   if (!out || !Allocator::valid(alloc)) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   Allocator a(alloc);
   pushwire_http_request *req = a.make<pushwire_http_request>(alloc);
@@ -20,14 +18,14 @@ int pushwire_http_request_new(pushwire_http_request **out, const pushwire_alloca
   return 0;
 }
 
-void pushwire_http_request_free(pushwire_http_request *req) {
+void pushwire_http_request_free(pushwire_http_request *req) noexcept {
   if (!req) return;
   Allocator a = req->alloc;
   a.destroy(req);
 }
 
 int pushwire_http_request_set_option(pushwire_http_request *req, pushwire_http_option option,
-                                     uint64_t value) {
+                                     uint64_t value) noexcept {
   if (!req || value == 0) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (option != PUSHWIRE_HTTP_OPT_MAX_HEAD_SIZE && option != PUSHWIRE_HTTP_OPT_MAX_HEADERS)
     return PUSHWIRE_ERR_UNSUPPORTED;
@@ -40,7 +38,7 @@ int pushwire_http_request_set_option(pushwire_http_request *req, pushwire_http_o
 }
 
 int pushwire_http_request_feed(pushwire_http_request *req, const uint8_t *data, size_t len,
-                               size_t *consumed) {
+                               size_t *consumed) noexcept {
   size_t n = 0;
   if (consumed) *consumed = 0;
   if (!req || (!data && len)) return PUSHWIRE_ERR_INVALID_ARGUMENT;
@@ -49,31 +47,31 @@ int pushwire_http_request_feed(pushwire_http_request *req, const uint8_t *data, 
   return rc;
 }
 
-int pushwire_http_request_status_hint(const pushwire_http_request *req) {
+int pushwire_http_request_status_hint(const pushwire_http_request *req) noexcept {
   return req ? req->head.status_hint() : 0;
 }
 
-int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out) {
+int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out) noexcept {
   if (!req || !out) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   *out = req->head.method();
   return 0;
 }
 
-int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out) {
+int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out) noexcept {
   if (!req || !out) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   *out = req->head.target();
   return 0;
 }
 
-int pushwire_http_request_minor_version(const pushwire_http_request *req) {
+int pushwire_http_request_minor_version(const pushwire_http_request *req) noexcept {
   if (!req) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   return req->head.minor_version();
 }
 
-int pushwire_http_request_header_count(const pushwire_http_request *req) {
+int pushwire_http_request_header_count(const pushwire_http_request *req) noexcept {
   if (!req) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   size_t n = req->head.field_count();
@@ -81,7 +79,7 @@ int pushwire_http_request_header_count(const pushwire_http_request *req) {
 }
 
 int pushwire_http_request_header_at(const pushwire_http_request *req, size_t index, pushwire_span *name,
-                                    pushwire_span *value) {
+                                    pushwire_span *value) noexcept {
   if (!req || !name || !value) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   if (index >= req->head.field_count()) return 0;
@@ -92,20 +90,20 @@ int pushwire_http_request_header_at(const pushwire_http_request *req, size_t ind
 }
 
 int pushwire_http_request_header(const pushwire_http_request *req, const char *name, size_t name_len, size_t index,
-                                 pushwire_span *value) {
+                                 pushwire_span *value) noexcept {
   if (!req || (!name && name_len) || !value) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   return req->head.find(pushwire::make_span(name, name_len), index, value) ? 1 : 0;
 }
 
 int pushwire_http_request_has_token(const pushwire_http_request *req, const char *name, size_t name_len,
-                                    const char *token, size_t token_len) {
+                                    const char *token, size_t token_len) noexcept {
   if (!req || (!name && name_len) || (!token && token_len)) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   if (!req->head.complete()) return PUSHWIRE_ERR_INVALID_STATE;
   return req->head.has_token(pushwire::make_span(name, name_len), pushwire::make_span(token, token_len)) ? 1 : 0;
 }
 
-int pushwire_http_request_reset(pushwire_http_request *req) {
+int pushwire_http_request_reset(pushwire_http_request *req) noexcept {
   if (!req) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   req->head.reset();
   return 0;

@@ -1,5 +1,4 @@
-// C ABI shims for pushwire_sse_*: check arguments, convert, call the core. Not noexcept,
-// like capi_http.cpp: the header declares none and the core cannot throw.
+// C ABI shims for pushwire_sse_*: check arguments, convert, call the core.
 #include "capi_internal.hpp"
 #include "sse_parser.hpp"
 #include "sse_writer.hpp"
@@ -60,7 +59,7 @@ void capi_sse_free(T *h) {
 
 extern "C" {
 
-int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written) {
+int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written) noexcept {
   if (!written || (!out && cap)) return ERR_INVALID_ARGUMENT;
   SseFields f;
   int rc = capi_sse_fields(fields, &f);
@@ -76,14 +75,14 @@ int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t 
   return 0;
 }
 
-int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc) {
+int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc) noexcept {
   return capi_sse_new(out, alloc);
 }
 
-void pushwire_sse_writer_free(pushwire_sse_writer *w) { capi_sse_free(w); }
+void pushwire_sse_writer_free(pushwire_sse_writer *w) noexcept { capi_sse_free(w); }
 
 int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire_sse_writer_option option,
-                                   uint64_t value) {
+                                   uint64_t value) noexcept {
   if (!w) return ERR_INVALID_ARGUMENT;
   switch (option) {
     case PUSHWIRE_SSE_WRITER_OPT_MAX_OUTPUT_BUFFER:
@@ -99,19 +98,19 @@ int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire_sse_writer_o
 }
 
 int pushwire_sse_writer_add_header(pushwire_sse_writer *w, const char *name, size_t name_len, const char *value,
-                                   size_t value_len) {
+                                   size_t value_len) noexcept {
   span n, v;
   if (!w || !name || !capi_sse_span(value, value_len, &v) || !capi_sse_span(name, name_len, &n))
     return ERR_INVALID_ARGUMENT;
   return w->writer.add_header(n, v);
 }
 
-int pushwire_sse_writer_response_head(pushwire_sse_writer *w) {
+int pushwire_sse_writer_response_head(pushwire_sse_writer *w) noexcept {
   if (!w) return ERR_INVALID_ARGUMENT;
   return w->writer.response_head();
 }
 
-int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields) {
+int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields) noexcept {
   if (!w) return ERR_INVALID_ARGUMENT;
   SseFields f;
   int rc = capi_sse_fields(fields, &f);
@@ -119,46 +118,46 @@ int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields 
   return w->writer.event(f);
 }
 
-int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len) {
+int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len) noexcept {
   span t;
   if (!w || !capi_sse_span(text, len, &t)) return ERR_INVALID_ARGUMENT;
   return w->writer.comment(t);
 }
 
-size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out) {
+size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out) noexcept {
   span s{nullptr, 0};
   if (w) s = w->writer.output();
   if (out) *out = s;
   return s.len;
 }
 
-int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n) {
+int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n) noexcept {
   if (!w) return ERR_INVALID_ARGUMENT;
   return w->writer.consume(n);
 }
 
-size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w) {
+size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w) noexcept {
   return w ? w->writer.output_size() : 0;
 }
 
-int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms) {
+int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms) noexcept {
   if (!w) return ERR_INVALID_ARGUMENT;
   return w->writer.tick(now_ms, next_ms);
 }
 
-int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id) {
+int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id) noexcept {
   if (!req) return ERR_INVALID_ARGUMENT;
   return sse_check_request(req->head, last_event_id);
 }
 
-int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc) {
+int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc) noexcept {
   return capi_sse_new(out, alloc);
 }
 
-void pushwire_sse_parser_free(pushwire_sse_parser *p) { capi_sse_free(p); }
+void pushwire_sse_parser_free(pushwire_sse_parser *p) noexcept { capi_sse_free(p); }
 
 int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire_sse_parser_option option,
-                                   uint64_t value) {
+                                   uint64_t value) noexcept {
   if (!p) return ERR_INVALID_ARGUMENT;
   SseParser &sp = p->parser;
   bool limit = option == PUSHWIRE_SSE_PARSER_OPT_MAX_LINE || option == PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT ||
@@ -175,37 +174,37 @@ int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire_sse_parser_o
   return 0;
 }
 
-int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len) {
+int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len) noexcept {
   if (!p || (!data && len)) return ERR_INVALID_ARGUMENT;
   return p->parser.feed(data, len);
 }
 
-int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p) {
+int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p) noexcept {
   if (!p) return ERR_INVALID_ARGUMENT;
   p->parser.feed_eof();
   return 0;
 }
 
-int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev) {
+int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev) noexcept {
   if (!p || !ev) return ERR_INVALID_ARGUMENT;
   return p->parser.next(ev);
 }
 
-pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p) {
+pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p) noexcept {
   return p ? p->parser.last_event_id() : span{nullptr, 0};
 }
 
-uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms) {
+uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms) noexcept {
   return p && p->parser.has_retry() ? p->parser.retry_ms() : default_ms;
 }
 
 int pushwire_sse_parser_reconnect_headers(const pushwire_sse_parser *p, uint8_t *out, size_t cap,
-                                          size_t *written) {
+                                          size_t *written) noexcept {
   if (!p || !written || (!out && cap)) return ERR_INVALID_ARGUMENT;
   return sse_reconnect_headers(p->parser.last_event_id(), out, cap, written);
 }
 
-int pushwire_sse_parser_reset(pushwire_sse_parser *p) {
+int pushwire_sse_parser_reset(pushwire_sse_parser *p) noexcept {
   if (!p) return ERR_INVALID_ARGUMENT;
   return p->parser.reset();
 }

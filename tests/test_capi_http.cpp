@@ -6,6 +6,11 @@
 #include "harness.hpp"
 #include "pushwire/pushwire.h"
 
+// C++ callers may rely on the C ABI never throwing (std::vector<pushwire_ws *> cleanup,
+// move constructors of wrappers): the header says so.
+static_assert(noexcept(pushwire_http_request_new(nullptr, nullptr)), "pushwire functions are noexcept in C++");
+static_assert(noexcept(pushwire_ws_free(nullptr)), "pushwire functions are noexcept in C++");
+
 namespace {
 
 const char kUpgrade[] =

@@ -41,6 +41,14 @@
 #define PUSHWIRE_API
 #endif
 
+/* C++ callers see the functions as noexcept: they never throw (the library is built
+ * without exceptions), and the definitions carry the same specification. */
+#ifdef __cplusplus
+#define PUSHWIRE_NOEXCEPT noexcept
+#else
+#define PUSHWIRE_NOEXCEPT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,10 +58,10 @@ extern "C" {
 /* ======================================================================== */
 
 /** The library's version as 0xMMmmpp (compare with PUSHWIRE_VERSION_NUM). Never fails. */
-PUSHWIRE_API uint32_t pushwire_version_num(void);
+PUSHWIRE_API uint32_t pushwire_version_num(void) PUSHWIRE_NOEXCEPT;
 
 /** The library's version as "M.m.p", a static string. Never fails. */
-PUSHWIRE_API const char *pushwire_version_string(void);
+PUSHWIRE_API const char *pushwire_version_string(void) PUSHWIRE_NOEXCEPT;
 
 /* ======================================================================== */
 /* Section - Types                                                          */
@@ -90,19 +98,19 @@ typedef int (*pushwire_random_fn)(void *user, uint8_t *buf, size_t len);
 /* ======================================================================== */
 
 /** A short English description of `code`; "unknown error" for codes not in the list. Static, never NULL. */
-PUSHWIRE_API const char *pushwire_strerror(int code);
+PUSHWIRE_API const char *pushwire_strerror(int code) PUSHWIRE_NOEXCEPT;
 
 /** The code's name without prefix ("PROTOCOL"); "UNKNOWN" for codes not in the list. Static, never NULL. */
-PUSHWIRE_API const char *pushwire_error_name(int code);
+PUSHWIRE_API const char *pushwire_error_name(int code) PUSHWIRE_NOEXCEPT;
 
 /** true for -900..-999: the handle that returned it may only be freed. */
-PUSHWIRE_API bool pushwire_error_is_fatal(int code);
+PUSHWIRE_API bool pushwire_error_is_fatal(int code) PUSHWIRE_NOEXCEPT;
 
 /** true for -200..-299: the peer broke the protocol. */
-PUSHWIRE_API bool pushwire_error_is_remote(int code);
+PUSHWIRE_API bool pushwire_error_is_remote(int code) PUSHWIRE_NOEXCEPT;
 
 /** true for -100..-199: the caller misused the API. */
-PUSHWIRE_API bool pushwire_error_is_local(int code);
+PUSHWIRE_API bool pushwire_error_is_local(int code) PUSHWIRE_NOEXCEPT;
 
 /* ======================================================================== */
 /* Section - HTTP request head                                              */
@@ -130,10 +138,11 @@ typedef enum pushwire_http_option {
  * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (out is NULL or the allocator is incomplete)
  * or PUSHWIRE_ERR_NOMEM. *out is left untouched on failure.
  */
-PUSHWIRE_API int pushwire_http_request_new(pushwire_http_request **out, const pushwire_allocator *alloc);
+PUSHWIRE_API int pushwire_http_request_new(pushwire_http_request **out, const pushwire_allocator *alloc)
+    PUSHWIRE_NOEXCEPT;
 
 /** Free the parser. NULL does nothing. */
-PUSHWIRE_API void pushwire_http_request_free(pushwire_http_request *req);
+PUSHWIRE_API void pushwire_http_request_free(pushwire_http_request *req) PUSHWIRE_NOEXCEPT;
 
 /**
  * Set an option; allowed only before the first feed. Returns 0,
@@ -142,7 +151,7 @@ PUSHWIRE_API void pushwire_http_request_free(pushwire_http_request *req);
  * after pushwire_http_request_reset).
  */
 PUSHWIRE_API int pushwire_http_request_set_option(pushwire_http_request *req, pushwire_http_option option,
-                                                  uint64_t value);
+                                                  uint64_t value) PUSHWIRE_NOEXCEPT;
 
 /**
  * Feed bytes of the request. The bytes that belong to the head are copied.
@@ -156,13 +165,13 @@ PUSHWIRE_API int pushwire_http_request_set_option(pushwire_http_request *req, pu
  * After completion, feed returns 1 and consumes nothing.
  */
 PUSHWIRE_API int pushwire_http_request_feed(pushwire_http_request *req, const uint8_t *data, size_t len,
-                                            size_t *consumed);
+                                            size_t *consumed) PUSHWIRE_NOEXCEPT;
 
 /**
  * The HTTP status to answer a failed request with: 400 (BAD_HTTP), 431 (HEAD_TOO_LARGE),
  * 500 (NOMEM), or 0 if it has not failed (also for a NULL handle). Not mutating.
  */
-PUSHWIRE_API int pushwire_http_request_status_hint(const pushwire_http_request *req);
+PUSHWIRE_API int pushwire_http_request_status_hint(const pushwire_http_request *req) PUSHWIRE_NOEXCEPT;
 
 /**
  * The request line parts. Return 0, PUSHWIRE_ERR_INVALID_STATE before the head is
@@ -170,19 +179,19 @@ PUSHWIRE_API int pushwire_http_request_status_hint(const pushwire_http_request *
  * parser's copy of the head and are valid until the next mutating call (feed, reset,
  * free). Not mutating.
  */
-PUSHWIRE_API int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out);
-PUSHWIRE_API int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out);
+PUSHWIRE_API int pushwire_http_request_method(const pushwire_http_request *req, pushwire_span *out) PUSHWIRE_NOEXCEPT;
+PUSHWIRE_API int pushwire_http_request_target(const pushwire_http_request *req, pushwire_span *out) PUSHWIRE_NOEXCEPT;
 /**
  * The minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. Returns PUSHWIRE_ERR_INVALID_STATE
  * before completion or PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle). Not mutating.
  */
-PUSHWIRE_API int pushwire_http_request_minor_version(const pushwire_http_request *req);
+PUSHWIRE_API int pushwire_http_request_minor_version(const pushwire_http_request *req) PUSHWIRE_NOEXCEPT;
 
 /**
  * Number of header fields, PUSHWIRE_ERR_INVALID_STATE before completion, or
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle). Not mutating.
  */
-PUSHWIRE_API int pushwire_http_request_header_count(const pushwire_http_request *req);
+PUSHWIRE_API int pushwire_http_request_header_count(const pushwire_http_request *req) PUSHWIRE_NOEXCEPT;
 
 /**
  * The index-th header field, in arrival order (repeated fields stay separate). Returns 1,
@@ -191,7 +200,7 @@ PUSHWIRE_API int pushwire_http_request_header_count(const pushwire_http_request 
  * removed. Spans are valid as for pushwire_http_request_method. Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_header_at(const pushwire_http_request *req, size_t index,
-                                                 pushwire_span *name, pushwire_span *value);
+                                                 pushwire_span *name, pushwire_span *value) PUSHWIRE_NOEXCEPT;
 
 /**
  * The index-th field named `name` (ASCII case-insensitive). Returns 1 when found, 0
@@ -199,7 +208,7 @@ PUSHWIRE_API int pushwire_http_request_header_at(const pushwire_http_request *re
  * (NULL handle or value, or NULL name with name_len > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_header(const pushwire_http_request *req, const char *name, size_t name_len,
-                                              size_t index, pushwire_span *value);
+                                              size_t index, pushwire_span *value) PUSHWIRE_NOEXCEPT;
 
 /**
  * Whether any field named `name` holds `token` as an element of its comma-separated
@@ -209,14 +218,14 @@ PUSHWIRE_API int pushwire_http_request_header(const pushwire_http_request *req, 
  * a length > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_http_request_has_token(const pushwire_http_request *req, const char *name, size_t name_len,
-                                                 const char *token, size_t token_len);
+                                                 const char *token, size_t token_len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Forget the current request (and any sticky error) to parse the next one; options stay
  * and memory is kept for reuse (pushwire_http_request_free gives it back). Returns 0 or
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle).
  */
-PUSHWIRE_API int pushwire_http_request_reset(pushwire_http_request *req);
+PUSHWIRE_API int pushwire_http_request_reset(pushwire_http_request *req) PUSHWIRE_NOEXCEPT;
 
 /* ======================================================================== */
 /* Section - WebSocket                                                      */
@@ -349,20 +358,22 @@ typedef struct pushwire_ws_event {
  * Create a connection for `role`. `alloc` is copied (NULL: libc).
  * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out is left untouched on failure.
  */
-PUSHWIRE_API int pushwire_ws_new(pushwire_ws **out, pushwire_ws_role role, const pushwire_allocator *alloc);
+PUSHWIRE_API int pushwire_ws_new(pushwire_ws **out, pushwire_ws_role role, const pushwire_allocator *alloc)
+    PUSHWIRE_NOEXCEPT;
 
 /** Free the connection and everything it holds. NULL does nothing. */
-PUSHWIRE_API void pushwire_ws_free(pushwire_ws *ws);
+PUSHWIRE_API void pushwire_ws_free(pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /**
  * Set an option (before the first feed, client_start, or send). Returns 0,
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, value out of range), PUSHWIRE_ERR_UNSUPPORTED
  * (unknown option), PUSHWIRE_ERR_INVALID_STATE (too late) or the fatal error.
  */
-PUSHWIRE_API int pushwire_ws_set_option(pushwire_ws *ws, pushwire_ws_option option, uint64_t value);
+PUSHWIRE_API int pushwire_ws_set_option(pushwire_ws *ws, pushwire_ws_option option, uint64_t value) PUSHWIRE_NOEXCEPT;
 
 /** Read an option's current value into *value. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (NULL pointer) or PUSHWIRE_ERR_UNSUPPORTED. Not mutating. */
-PUSHWIRE_API int pushwire_ws_get_option(const pushwire_ws *ws, pushwire_ws_option option, uint64_t *value);
+PUSHWIRE_API int pushwire_ws_get_option(const pushwire_ws *ws, pushwire_ws_option option, uint64_t *value)
+    PUSHWIRE_NOEXCEPT;
 
 /**
  * Replace the random source (NULL fn: back to the OS CSPRNG). The handle does not take
@@ -370,7 +381,7 @@ PUSHWIRE_API int pushwire_ws_get_option(const pushwire_ws *ws, pushwire_ws_optio
  * 4 per frame), in the order the source returns them; replacing the source drops the rest
  * of a block. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT.
  */
-PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, void *user);
+PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, void *user) PUSHWIRE_NOEXCEPT;
 
 /**
  * Server: allow an Origin. Either an exact origin ("https://example.com", compared
@@ -380,7 +391,7 @@ PUSHWIRE_API int pushwire_ws_set_random(pushwire_ws *ws, pushwire_random_fn fn, 
  * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (malformed), PUSHWIRE_ERR_INVALID_STATE (a
  * client, no handshake, or after the first feed), PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_ws_add_origin(pushwire_ws *ws, const char *origin, size_t len);
+PUSHWIRE_API int pushwire_ws_add_origin(pushwire_ws *ws, const char *origin, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Add a subprotocol: for a server, the next entry of its preference list; for a client,
@@ -388,7 +399,7 @@ PUSHWIRE_API int pushwire_ws_add_origin(pushwire_ws *ws, const char *origin, siz
  * PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (no handshake, or our head is
  * already out) or PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_ws_add_subprotocol(pushwire_ws *ws, const char *name, size_t len);
+PUSHWIRE_API int pushwire_ws_add_subprotocol(pushwire_ws *ws, const char *name, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Add a header field to the next head this handle writes (client request, server 101 or
@@ -397,7 +408,7 @@ PUSHWIRE_API int pushwire_ws_add_subprotocol(pushwire_ws *ws, const char *name, 
  * refused. Copied. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_add_header(pushwire_ws *ws, const char *name, size_t name_len, const char *value,
-                                        size_t value_len);
+                                        size_t value_len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Client: queue the opening request for `host` (the Host header value, with port if not
@@ -409,7 +420,7 @@ PUSHWIRE_API int pushwire_ws_add_header(pushwire_ws *ws, const char *name, size_
  * PUSHWIRE_ERR_INTERNAL (random source failed) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_ws_client_start(pushwire_ws *ws, const char *host, size_t host_len, const char *target,
-                                          size_t target_len);
+                                          size_t target_len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Server, after a REQUEST event: queue the 101 response. `subprotocol` (NULL or len 0:
@@ -420,7 +431,7 @@ PUSHWIRE_API int pushwire_ws_client_start(pushwire_ws *ws, const char *host, siz
  * client, or not between REQUEST and an answer) or PUSHWIRE_ERR_NOMEM. Invalidates the
  * request accessors.
  */
-PUSHWIRE_API int pushwire_ws_accept(pushwire_ws *ws, const char *subprotocol, size_t len);
+PUSHWIRE_API int pushwire_ws_accept(pushwire_ws *ws, const char *subprotocol, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Server, after a REQUEST event, or after a REJECTED event when AUTO_CLOSE is off: queue a
@@ -430,7 +441,8 @@ PUSHWIRE_API int pushwire_ws_accept(pushwire_ws *ws, const char *subprotocol, si
  * request). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE or
  * PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_ws_reject(pushwire_ws *ws, unsigned status, const char *body, size_t body_len);
+PUSHWIRE_API int pushwire_ws_reject(pushwire_ws *ws, unsigned status, const char *body, size_t body_len)
+    PUSHWIRE_NOEXCEPT;
 
 /**
  * Server, between the REQUEST event and accept/reject: the request target (method is
@@ -439,12 +451,13 @@ PUSHWIRE_API int pushwire_ws_reject(pushwire_ws *ws, unsigned status, const char
  * Return 1 (found), 0 (no such item) or PUSHWIRE_ERR_INVALID_STATE (outside that window).
  * Spans are valid until accept, reject or free. Not mutating.
  */
-PUSHWIRE_API int pushwire_ws_request_target(const pushwire_ws *ws, pushwire_span *out);
+PUSHWIRE_API int pushwire_ws_request_target(const pushwire_ws *ws, pushwire_span *out) PUSHWIRE_NOEXCEPT;
 PUSHWIRE_API int pushwire_ws_request_header(const pushwire_ws *ws, const char *name, size_t name_len, size_t index,
-                                            pushwire_span *value);
-PUSHWIRE_API int pushwire_ws_request_subprotocol(const pushwire_ws *ws, size_t index, pushwire_span *name);
+                                            pushwire_span *value) PUSHWIRE_NOEXCEPT;
+PUSHWIRE_API int pushwire_ws_request_subprotocol(const pushwire_ws *ws, size_t index, pushwire_span *name)
+    PUSHWIRE_NOEXCEPT;
 PUSHWIRE_API int pushwire_ws_request_extension(const pushwire_ws *ws, size_t index, pushwire_span *name,
-                                               pushwire_span *params);
+                                               pushwire_span *params) PUSHWIRE_NOEXCEPT;
 
 /**
  * Feed received bytes; they are copied (payload bytes are copied exactly once, unmasked on
@@ -458,7 +471,7 @@ PUSHWIRE_API int pushwire_ws_request_extension(const pushwire_ws *ws, size_t ind
  * client_start), the fatal error, or the sticky receive error once the connection has
  * failed. Bytes fed after the peer's close frame, our refusal or feed_eof are ignored.
  */
-PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Like pushwire_ws_feed, but `data` is lent to the handle: a one-frame message or control
@@ -468,7 +481,7 @@ PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t l
  * reused once next_event has returned 0 or an error; until then the caller keeps it alive
  * and unchanged. Returns as pushwire_ws_feed.
  */
-PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Signal the end of input (the peer closed its side of the transport). If the peer's close
@@ -477,7 +490,7 @@ PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t
  * fails with PUSHWIRE_ERR_CONNECTION_LOST; nothing is sent. Returns 0,
  * PUSHWIRE_ERR_INVALID_ARGUMENT or the fatal error.
  */
-PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws);
+PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /**
  * Pull the next event into *ev. Returns 1 (an event), 0 (no event until more input), or a
@@ -486,7 +499,7 @@ PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws);
  * error (PUSHWIRE_ERR_NOMEM, PUSHWIRE_ERR_INTERNAL). After a normal close it returns 0.
  * Spans in *ev are valid until the next mutating call on this handle.
  */
-PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev);
+PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue a whole text (UTF-8) or binary message as one frame. Client frames are masked with a
@@ -496,8 +509,8 @@ PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev);
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL data with len > 0, bad UTF-8), PUSHWIRE_ERR_BUFFER_FULL,
  * PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_ws_send_text(pushwire_ws *ws, const uint8_t *data, size_t len);
-PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_send_text(pushwire_ws *ws, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
+PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue one fragment of a message. The first call (binary: false for text, true for binary)
@@ -508,15 +521,16 @@ PUSHWIRE_API int pushwire_ws_send_binary(pushwire_ws *ws, const uint8_t *data, s
  * message stays open). Returns as pushwire_ws_send_text, but INVALID_STATE never means a
  * fragmented send is under way.
  */
-PUSHWIRE_API int pushwire_ws_send_fragment(pushwire_ws *ws, bool binary, const uint8_t *data, size_t len, bool fin);
+PUSHWIRE_API int pushwire_ws_send_fragment(pushwire_ws *ws, bool binary, const uint8_t *data, size_t len, bool fin)
+    PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue a ping / an unsolicited pong with at most 125 bytes of payload (more:
  * PUSHWIRE_ERR_INVALID_ARGUMENT), also while a fragmented send is under way. Returns as
  * pushwire_ws_send_text.
  */
-PUSHWIRE_API int pushwire_ws_ping(pushwire_ws *ws, const uint8_t *data, size_t len);
-PUSHWIRE_API int pushwire_ws_pong(pushwire_ws *ws, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_ws_ping(pushwire_ws *ws, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
+PUSHWIRE_API int pushwire_ws_pong(pushwire_ws *ws, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue a close frame. `code` 0 sends no code (and then no reason); otherwise it must be
@@ -527,7 +541,8 @@ PUSHWIRE_API int pushwire_ws_pong(pushwire_ws *ws, const uint8_t *data, size_t l
  * PUSHWIRE_ERR_INVALID_STATE (handshake not done), PUSHWIRE_ERR_CLOSED (close already sent),
  * PUSHWIRE_ERR_BUFFER_FULL, PUSHWIRE_ERR_INTERNAL (random source) or PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *reason, size_t reason_len);
+PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *reason, size_t reason_len)
+    PUSHWIRE_NOEXCEPT;
 
 /**
  * Server only: write into out[0..14) the header of an unfragmented message of
@@ -539,24 +554,24 @@ PUSHWIRE_API int pushwire_ws_close(pushwire_ws *ws, uint16_t code, const char *r
  * send under way), PUSHWIRE_ERR_CLOSED (close sent or receive side failed) or the fatal error.
  */
 PUSHWIRE_API int pushwire_ws_frame_header(pushwire_ws *ws, bool binary, uint64_t payload_len, uint8_t out[14],
-                                          size_t *out_len);
+                                          size_t *out_len) PUSHWIRE_NOEXCEPT;
 
 /**
  * The queued output: *out points at the first unsent bytes. Returns the number of bytes
  * in *out (0: nothing to send, also for NULL arguments). The span is valid until the next
  * mutating call.
  */
-PUSHWIRE_API size_t pushwire_ws_peek_output(pushwire_ws *ws, pushwire_span *out);
+PUSHWIRE_API size_t pushwire_ws_peek_output(pushwire_ws *ws, pushwire_span *out) PUSHWIRE_NOEXCEPT;
 
 /**
  * Drop the first n bytes of the output (they were written); a partial write consumes part.
  * Once the opening head has been drained, its memory is returned. Returns 0 or
  * PUSHWIRE_ERR_INVALID_ARGUMENT (n too large).
  */
-PUSHWIRE_API int pushwire_ws_consume_output(pushwire_ws *ws, size_t n);
+PUSHWIRE_API int pushwire_ws_consume_output(pushwire_ws *ws, size_t n) PUSHWIRE_NOEXCEPT;
 
 /** Bytes queued for output (backpressure; 0 for NULL). Not mutating. */
-PUSHWIRE_API size_t pushwire_ws_output_size(const pushwire_ws *ws);
+PUSHWIRE_API size_t pushwire_ws_output_size(const pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /**
  * Keepalive without a clock of its own: pass the current monotonic time in ms. Input fed
@@ -569,7 +584,7 @@ PUSHWIRE_API size_t pushwire_ws_output_size(const pushwire_ws *ws);
  * tick next (UINT64_MAX: never). Returns 0, PUSHWIRE_ERR_TIMEOUT (once, from the tick that
  * detects it), PUSHWIRE_ERR_INVALID_ARGUMENT or the fatal error.
  */
-PUSHWIRE_API int pushwire_ws_tick(pushwire_ws *ws, uint64_t now_ms, uint64_t *next_ms);
+PUSHWIRE_API int pushwire_ws_tick(pushwire_ws *ws, uint64_t now_ms, uint64_t *next_ms) PUSHWIRE_NOEXCEPT;
 
 typedef enum pushwire_ws_state {
   PUSHWIRE_WS_STATE_HANDSHAKE = 0, /**< opening handshake under way */
@@ -580,7 +595,7 @@ typedef enum pushwire_ws_state {
 } pushwire_ws_state;
 
 /** The connection state (FAILED for NULL). Not mutating. */
-PUSHWIRE_API pushwire_ws_state pushwire_ws_get_state(const pushwire_ws *ws);
+PUSHWIRE_API pushwire_ws_state pushwire_ws_get_state(const pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /**
  * After a failure: the close code to send (1002, 1006, 1007, 1008, 1009; 1006 means send
@@ -588,10 +603,10 @@ PUSHWIRE_API pushwire_ws_state pushwire_ws_get_state(const pushwire_ws *ws);
  * failed (or for NULL). A client whose handshake failed has nothing to send: 1002 for an
  * invalid response, the server's status for a refusal. Not mutating.
  */
-PUSHWIRE_API int pushwire_ws_close_code_hint(const pushwire_ws *ws);
+PUSHWIRE_API int pushwire_ws_close_code_hint(const pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /** A static, human-readable reason for the current failure, or "" if none (or for NULL). Not mutating. */
-PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws);
+PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
 
 /* ======================================================================== */
 /* Section - SSE writer                                                     */
@@ -638,7 +653,8 @@ typedef struct pushwire_sse_fields {
  * no field at all, a NULL pointer with a non-zero length, fields or written NULL, out NULL
  * with cap > 0).
  */
-PUSHWIRE_API int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written);
+PUSHWIRE_API int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written)
+    PUSHWIRE_NOEXCEPT;
 
 /** An event-stream writer with an output queue, so many events go out in one write. */
 typedef struct pushwire_sse_writer pushwire_sse_writer;
@@ -651,15 +667,15 @@ typedef enum pushwire_sse_writer_option {
 } pushwire_sse_writer_option;
 
 /** Create a writer. `alloc` is copied (NULL: libc). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
-PUSHWIRE_API int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc);
+PUSHWIRE_API int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc) PUSHWIRE_NOEXCEPT;
 /** Free the writer. NULL does nothing. */
-PUSHWIRE_API void pushwire_sse_writer_free(pushwire_sse_writer *w);
+PUSHWIRE_API void pushwire_sse_writer_free(pushwire_sse_writer *w) PUSHWIRE_NOEXCEPT;
 /**
  * Set an option, at any time. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle,
  * MAX_OUTPUT_BUFFER 0) or PUSHWIRE_ERR_UNSUPPORTED (unknown option).
  */
 PUSHWIRE_API int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire_sse_writer_option option,
-                                                uint64_t value);
+                                                uint64_t value) PUSHWIRE_NOEXCEPT;
 
 /**
  * Add a header to the response head (same rules as pushwire_ws_add_header; the names the
@@ -668,7 +684,7 @@ PUSHWIRE_API int pushwire_sse_writer_set_option(pushwire_sse_writer *w, pushwire
  * already queued) or PUSHWIRE_ERR_NOMEM.
  */
 PUSHWIRE_API int pushwire_sse_writer_add_header(pushwire_sse_writer *w, const char *name, size_t name_len,
-                                                const char *value, size_t value_len);
+                                                const char *value, size_t value_len) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue the response head, exactly "HTTP/1.1 200 OK\r\n"
@@ -678,7 +694,7 @@ PUSHWIRE_API int pushwire_sse_writer_add_header(pushwire_sse_writer *w, const ch
  * Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT, PUSHWIRE_ERR_INVALID_STATE (called again, or
  * after an event, comment or heartbeat was queued), PUSHWIRE_ERR_BUFFER_FULL or PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_sse_writer_response_head(pushwire_sse_writer *w);
+PUSHWIRE_API int pushwire_sse_writer_response_head(pushwire_sse_writer *w) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue one event (see pushwire_sse_encode for the bytes). All or nothing: on failure
@@ -686,24 +702,24 @@ PUSHWIRE_API int pushwire_sse_writer_response_head(pushwire_sse_writer *w);
  * or a NULL handle), PUSHWIRE_ERR_BUFFER_FULL (the queue would pass MAX_OUTPUT_BUFFER) or
  * PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields);
+PUSHWIRE_API int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields) PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue a comment (e.g. a heartbeat), split into lines like data: text "ping" is
  * ": ping\n", an empty text (or NULL with len 0) is ":\n". Returns as pushwire_sse_writer_event.
  */
-PUSHWIRE_API int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len);
+PUSHWIRE_API int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len) PUSHWIRE_NOEXCEPT;
 
 /**
  * The queued output: *out (may be NULL) points at the first unsent bytes. Returns the
  * number of bytes in *out (0: nothing to send, or a NULL handle). The span is valid until
  * the next mutating call.
  */
-PUSHWIRE_API size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out);
+PUSHWIRE_API size_t pushwire_sse_writer_peek_output(pushwire_sse_writer *w, pushwire_span *out) PUSHWIRE_NOEXCEPT;
 /** Drop the first n bytes of the output (they were written). Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT (n too large, NULL handle). */
-PUSHWIRE_API int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n);
+PUSHWIRE_API int pushwire_sse_writer_consume_output(pushwire_sse_writer *w, size_t n) PUSHWIRE_NOEXCEPT;
 /** Bytes queued for output (backpressure); 0 for a NULL handle. Not mutating. */
-PUSHWIRE_API size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w);
+PUSHWIRE_API size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w) PUSHWIRE_NOEXCEPT;
 
 /**
  * Heartbeats without a clock of its own: pass the monotonic time in ms. Output queued since
@@ -713,7 +729,7 @@ PUSHWIRE_API size_t pushwire_sse_writer_output_size(const pushwire_sse_writer *w
  * queued, 0 if not, or PUSHWIRE_ERR_INVALID_ARGUMENT / PUSHWIRE_ERR_BUFFER_FULL /
  * PUSHWIRE_ERR_NOMEM (nothing queued; the next tick tries again).
  */
-PUSHWIRE_API int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms);
+PUSHWIRE_API int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_ms, uint64_t *next_ms) PUSHWIRE_NOEXCEPT;
 
 /**
  * Read an event-stream request: whether its Accept admits text/event-stream (1) or not
@@ -728,7 +744,8 @@ PUSHWIRE_API int pushwire_sse_writer_tick(pushwire_sse_writer *w, uint64_t now_m
  * EventSource sends "Accept: text/event-stream"). Not mutating.
  * Returns 1, 0, PUSHWIRE_ERR_INVALID_ARGUMENT (req NULL) or PUSHWIRE_ERR_INVALID_STATE (head not complete).
  */
-PUSHWIRE_API int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id);
+PUSHWIRE_API int pushwire_sse_request_check(const pushwire_http_request *req, pushwire_span *last_event_id)
+    PUSHWIRE_NOEXCEPT;
 
 /* ======================================================================== */
 /* Section - SSE parser                                                     */
@@ -788,16 +805,16 @@ typedef struct pushwire_sse_event {
 } pushwire_sse_event;
 
 /** Create a parser. `alloc` is copied (NULL: libc). Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM; *out left untouched on failure. */
-PUSHWIRE_API int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc);
+PUSHWIRE_API int pushwire_sse_parser_new(pushwire_sse_parser **out, const pushwire_allocator *alloc) PUSHWIRE_NOEXCEPT;
 /** Free the parser. NULL does nothing. */
-PUSHWIRE_API void pushwire_sse_parser_free(pushwire_sse_parser *p);
+PUSHWIRE_API void pushwire_sse_parser_free(pushwire_sse_parser *p) PUSHWIRE_NOEXCEPT;
 /**
  * Set an option, before the first feed (after creation or reset). Returns 0,
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle, a limit of 0, REPORT_COMMENTS not 0 or 1),
  * PUSHWIRE_ERR_UNSUPPORTED (unknown option) or PUSHWIRE_ERR_INVALID_STATE (after a feed).
  */
 PUSHWIRE_API int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire_sse_parser_option option,
-                                                uint64_t value);
+                                                uint64_t value) PUSHWIRE_NOEXCEPT;
 
 /**
  * Feed stream bytes (any chunking; copied; parsed by next_event). Returns 0,
@@ -806,10 +823,10 @@ PUSHWIRE_API int pushwire_sse_parser_set_option(pushwire_sse_parser *p, pushwire
  * PUSHWIRE_ERR_NOMEM, or the sticky error (PUSHWIRE_ERR_LINE_TOO_LONG,
  * PUSHWIRE_ERR_EVENT_TOO_BIG) once the parser has failed.
  */
-PUSHWIRE_API int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len);
+PUSHWIRE_API int pushwire_sse_parser_feed(pushwire_sse_parser *p, const uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
 /** End of stream: an unterminated event (and line) is discarded. Returns 0 or PUSHWIRE_ERR_INVALID_ARGUMENT. */
-PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p);
+PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p) PUSHWIRE_NOEXCEPT;
 
 /**
  * Pull the next event. Returns 1, 0 (need more input; every fed byte has been parsed), or
@@ -817,16 +834,16 @@ PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p);
  * that came before the offending line), PUSHWIRE_ERR_INVALID_ARGUMENT or PUSHWIRE_ERR_NOMEM.
  * Spans in *ev are valid until the next mutating call on this handle.
  */
-PUSHWIRE_API int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev);
+PUSHWIRE_API int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev) PUSHWIRE_NOEXCEPT;
 
 /**
  * The current last event ID (persisting across events and reset; what a reconnect sends).
  * Empty ({NULL, 0} or len 0) when none, or for a NULL handle. Valid until the next mutating call. Not mutating.
  */
-PUSHWIRE_API pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p);
+PUSHWIRE_API pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p) PUSHWIRE_NOEXCEPT;
 
 /** The reconnection delay in ms: the last accepted retry, or `default_ms` if none (or a NULL handle). Not mutating. */
-PUSHWIRE_API uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms);
+PUSHWIRE_API uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p, uint64_t default_ms) PUSHWIRE_NOEXCEPT;
 
 /**
  * Write the reconnect request's extra header lines into out[0..cap): exactly
@@ -836,7 +853,7 @@ PUSHWIRE_API uint64_t pushwire_sse_parser_retry_ms(const pushwire_sse_parser *p,
  * PUSHWIRE_ERR_INVALID_ARGUMENT (NULL handle or written, out NULL with cap > 0). Not mutating.
  */
 PUSHWIRE_API int pushwire_sse_parser_reconnect_headers(const pushwire_sse_parser *p, uint8_t *out, size_t cap,
-                                                       size_t *written);
+                                                       size_t *written) PUSHWIRE_NOEXCEPT;
 
 /**
  * Forget the stream position for a new connection: unparsed input, the unfinished line
@@ -844,7 +861,7 @@ PUSHWIRE_API int pushwire_sse_parser_reconnect_headers(const pushwire_sse_parser
  * the last event ID and the retry delay persist. Returns 0, PUSHWIRE_ERR_INVALID_ARGUMENT
  * or PUSHWIRE_ERR_NOMEM.
  */
-PUSHWIRE_API int pushwire_sse_parser_reset(pushwire_sse_parser *p);
+PUSHWIRE_API int pushwire_sse_parser_reset(pushwire_sse_parser *p) PUSHWIRE_NOEXCEPT;
 
 #ifdef __cplusplus
 }
