@@ -1,6 +1,12 @@
 #include "sha1.hpp"
 
+#include <atomic>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace pushwire {
 namespace {
@@ -54,7 +60,9 @@ PUSHWIRE_INLINE void sha1_store_be(uint8_t *p, uint32_t v) {
   R(c, d, e, a, b, (t) + 3);     \
   R(b, c, d, e, a, (t) + 4)
 
-void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks) {
+}  // namespace
+
+void sha1_blocks_portable(uint32_t h[5], const uint8_t *p, size_t nblocks) {
   for (; nblocks > 0; --nblocks, p += 64) {
     uint32_t w[16];
     for (int i = 0; i < 16; ++i) w[i] = sha1_load_be(p + 4 * i);
@@ -98,6 +106,83 @@ void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks) {
 #undef PUSHWIRE_SHA1_F3
 #undef PUSHWIRE_SHA1_ROUND
 #undef PUSHWIRE_SHA1_W
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+namespace {
+
+// -1 until the first call asks the CPU; then 1 when it has the SHA extensions (and the
+// SSSE3/SSE4.1 they are used with), else 0. CPUID is slow, and slower still in a VM.
+std::atomic<int> g_sha1_shani{-1};
+
+bool sha1_cpu_has_shani() {
+  int have = g_sha1_shani.load(std::memory_order_relaxed);
+  if (have < 0) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    bool sse = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1);
+    have = sse && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA) ? 1 : 0;
+    g_sha1_shani.store(have, std::memory_order_relaxed);
+  }
+  return have == 1;
+}
+
+// Four rounds with the round function and constant of group `g` (0-19): the selector of
+// sha1rnds4 must be an immediate.
+__attribute__((target("sha,sse4.1"))) PUSHWIRE_INLINE __m128i sha1_rounds4(__m128i abcd, __m128i e, int g) {
+  switch (g / 5) {
+    case 0: return _mm_sha1rnds4_epu32(abcd, e, 0);
+    case 1: return _mm_sha1rnds4_epu32(abcd, e, 1);
+    case 2: return _mm_sha1rnds4_epu32(abcd, e, 2);
+    default: return _mm_sha1rnds4_epu32(abcd, e, 3);
+  }
+}
+
+}  // namespace
+
+// The SHA extensions keep A..D in one register (A in the top lane) and E in the top lane
+// of another; each group of four rounds takes four schedule words, and the schedule for
+// group g + 4 is made from groups g..g + 3 as soon as group g has used its words.
+__attribute__((target("sha,sse4.1"))) bool sha1_blocks_shani(uint32_t h[5], const uint8_t *p, size_t nblocks) {
+  if (!sha1_cpu_has_shani()) return false;
+  const __m128i big_endian = _mm_set_epi64x(0x0001020304050607ll, 0x08090a0b0c0d0e0fll);
+  __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h)), 0x1b);
+  __m128i e = _mm_set_epi32(int(h[4]), 0, 0, 0);
+  for (; nblocks > 0; --nblocks, p += 64) {
+    const __m128i abcd_in = abcd, e_in = e;
+    __m128i w[4];
+    for (int i = 0; i < 4; ++i)
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16 * i)), big_endian);
+    __m128i abcd_before = abcd;
+    // Unrolled whole, the group number is a constant: the selector resolves and w[] stays
+    // in registers.
+#pragma GCC unroll 20
+    for (int g = 0; g < 20; ++g) {
+      const __m128i we = g == 0 ? _mm_add_epi32(e_in, w[0]) : _mm_sha1nexte_epu32(abcd_before, w[g & 3]);
+      abcd_before = abcd;
+      abcd = sha1_rounds4(abcd, we, g);
+      if (g < 16)
+        w[g & 3] = _mm_sha1msg2_epu32(
+            _mm_xor_si128(_mm_sha1msg1_epu32(w[g & 3], w[(g + 1) & 3]), w[(g + 2) & 3]), w[(g + 3) & 3]);
+    }
+    e = _mm_sha1nexte_epu32(abcd_before, e_in);
+    abcd = _mm_add_epi32(abcd, abcd_in);
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(h), _mm_shuffle_epi32(abcd, 0x1b));
+  h[4] = uint32_t(_mm_extract_epi32(e, 3));
+  return true;
+}
+
+#else
+
+bool sha1_blocks_shani(uint32_t *, const uint8_t *, size_t) { return false; }
+
+#endif
+
+namespace {
+
+void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks) {
+  if (!sha1_blocks_shani(h, p, nblocks)) sha1_blocks_portable(h, p, nblocks);
+}
 
 }  // namespace
 

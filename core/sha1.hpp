@@ -22,4 +22,10 @@ class Sha1 {
 
 void sha1(const void *data, size_t len, uint8_t out[SHA1_DIGEST_SIZE]);
 
+// The block functions behind Sha1, exposed so tests can hold the two against each other:
+// the portable one, and the one on the CPU's SHA extensions (false, nothing done, when the
+// CPU or the build has none).
+void sha1_blocks_portable(uint32_t h[5], const uint8_t *p, size_t nblocks);
+bool sha1_blocks_shani(uint32_t h[5], const uint8_t *p, size_t nblocks);
+
 }  // namespace pushwire
