@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "mask.hpp"
-
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -322,11 +320,12 @@ bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *ba
   return utf8_feed_impl(st, data, len, bad_offset, false);
 }
 
-bool utf8_feed_unmask(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
-                      unsigned *phase, size_t *bad_offset) {
+bool utf8_feed_unmask_long(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                           unsigned *phase, size_t *bad_offset) {
   size_t done = 0;
 #if defined(PUSHWIRE_UTF8_AVX2)
-  if (len >= 2 * kUtf8SimdMin && st.state != U8_REJECT && __builtin_cpu_supports("avx2")) {
+  static_assert(UTF8_UNMASK_FUSED_MIN >= 3 + kUtf8SimdMin, "room for a carried character and one block");
+  if (st.state != U8_REJECT && __builtin_cpu_supports("avx2")) {
     // Finish a character begun in an earlier piece (at most 3 bytes), so the scan starts
     // on a boundary.
     while (!st.at_boundary() && done < 3) {

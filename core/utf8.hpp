@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "mask.hpp"
 
 namespace pushwire {
 
@@ -29,8 +30,16 @@ bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *ba
 // mask_copy; dst may equal src, but must not otherwise overlap; *phase is advanced), and
 // the unmasked bytes validated as utf8_feed(st, dst, len, bad_offset) would (same result,
 // offset and state), while each block is still in registers.
-bool utf8_feed_unmask(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
-                      unsigned *phase, size_t *bad_offset = nullptr);
+bool utf8_feed_unmask_long(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                           unsigned *phase, size_t *bad_offset);
+// Below this, one pass gains nothing: the two calls are made directly (small fragments).
+constexpr size_t UTF8_UNMASK_FUSED_MIN = 128;
+inline bool utf8_feed_unmask(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                             unsigned *phase, size_t *bad_offset = nullptr) {
+  if (len >= UTF8_UNMASK_FUSED_MIN) return utf8_feed_unmask_long(st, dst, src, len, key, phase, bad_offset);
+  *phase = mask_copy(dst, src, len, key, *phase);
+  return utf8_feed(st, dst, len, bad_offset);
+}
 
 // Whole-buffer validation: valid and complete.
 bool utf8_valid(const uint8_t *data, size_t len);

@@ -14,6 +14,10 @@ namespace {
 // is validated right after each step is copied, while it is still in cache.
 constexpr size_t kCopyBlock = 64 * 1024;
 
+// A message whose first frame is shorter is cheap to move to the front of the arena at the
+// drain: not worth a wait for the drain or the spare area (small fragments stay fast).
+constexpr uint64_t kMoveWorthAvoiding = 4096;
+
 // Short text is nearly always ASCII: a word-wise test is cheaper than calling the validator.
 PUSHWIRE_INLINE bool ws_ascii(const uint8_t *p, size_t n) {
   uint64_t acc = 0;
@@ -369,7 +373,7 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
         ctl_start_ = ctl_.size();
       } else {
         const bool whole = h.opcode != WS_OP_CONT && h.fin && h.len <= avail;
-        if (!whole && h.opcode != WS_OP_CONT) {
+        if (!whole && h.opcode != WS_OP_CONT && h.len >= kMoveWorthAvoiding) {
           if (PUSHWIRE_UNLIKELY(hstart && wait_for_drain(h, avail))) {
             p = hstart;
             break;
@@ -430,7 +434,7 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
 // the memory it saves, so short messages never wait. A frame over a limit does not wait:
 // its failure is reported now, as without the wait.
 bool WsSession::wait_for_drain(const WsFrameHeader &h, size_t avail) const {
-  return msg_op_ == 0 && !has(F_STREAMING) && !queue_.empty() && !arena_.empty() && h.len / 8 >= avail &&
+  return h.len / 8 >= avail && msg_op_ == 0 && !has(F_STREAMING) && !queue_.empty() && !arena_.empty() &&
          h.len > arena_.room() && h.len <= arena_.capacity() && (!spare_.empty() || spare_.capacity() < h.len) &&
          h.len <= max_frame_ && h.len <= max_message_;
 }

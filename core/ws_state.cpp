@@ -54,9 +54,10 @@
 //   area start over. Only a message still being received stays, moved to the front when
 //   completed payloads precede it: each message moves at most once, so a 16 MiB message
 //   fed one byte at a time, or 65536 fragments, stays linear. A message that begins behind
-//   completed ones and will straddle the read is started at the front of a spare area
-//   instead (the two areas trade places), so the common shape, one large message per
-//   read, never moves; the move remains for the second such message of one read.
+//   completed ones and will straddle the read (its first frame 4 KiB or more) is started
+//   at the front of a spare area instead (the two areas trade places), so the common
+//   shape, one large message per read, never moves; the move remains for the second
+//   such message of one read, and for short ones, where it is cheap.
 // * A hot path. A whole one-frame text or binary message with a 7-bit length, arriving
 //   while nothing is under way, is judged from its first two bytes and handled inline
 //   (ASCII tested word-wise before the validator is called); every other frame, and every
