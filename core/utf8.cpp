@@ -163,21 +163,36 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(__m256i i
 // Validates 64-byte blocks from p, which must start on a character boundary. Returns the
 // offset of the first block holding an error, or the end of the last whole block. A
 // character cut by the end is only partly checked: the caller re-validates from its lead.
-__attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
+// One 64-byte block (a, b) after the block ending in `prev`: false when it holds an error,
+// or, being all ASCII, cuts short a character the previous block left open. *open
+// receives where this block itself ends inside a character (non-zero bytes there).
+__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __m256i b, __m256i prev,
+                                                                   __m256i *open) {
+  if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
+    const bool ok = _mm256_testz_si256(*open, *open);
+    *open = _mm256_setzero_si256();
+    return ok;
+  }
+  const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
+  if (!_mm256_testz_si256(err, err)) return false;
   // Subtracting these leaves a non-zero byte only where the block ends inside a character.
   const __m256i open_max = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                             -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, char(0xf0 - 1),
                                             char(0xe0 - 1), char(0xc0 - 1));
+  *open = _mm256_subs_epu8(b, open_max);
+  return true;
+}
+
+__attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
   __m256i prev = _mm256_setzero_si256();
   __m256i open = _mm256_setzero_si256();
   size_t i = 0;
   while (n - i >= 64) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i + 32));
+    if (!utf8_block_ok(a, b, prev, &open)) break;
     if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
-      // All ASCII: only a character left open by the previous block can be wrong here.
-      if (!_mm256_testz_si256(open, open)) break;
-      open = _mm256_setzero_si256();
+      // All ASCII: skip ahead while the following blocks are ASCII too.
       i += 64;
       while (n - i >= 128) {
         const __m256i *q = reinterpret_cast<const __m256i *>(p + i);
@@ -189,9 +204,6 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
       prev = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i - 32));
       continue;
     }
-    const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
-    if (!_mm256_testz_si256(err, err)) break;
-    open = _mm256_subs_epu8(b, open_max);
     prev = b;
     i += 64;
   }
@@ -209,9 +221,6 @@ constexpr size_t kUnmaskPrefetch = 512;
 __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src, size_t n,
                                                              uint32_t key) {
   const __m256i k = _mm256_set1_epi32(int(key));
-  const __m256i open_max = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, char(0xf0 - 1),
-                                            char(0xe0 - 1), char(0xc0 - 1));
   __m256i prev = _mm256_setzero_si256();
   __m256i open = _mm256_setzero_si256();
   size_t i = 0;
@@ -219,14 +228,7 @@ __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const
     _mm_prefetch(reinterpret_cast<const char *>(src + i + kUnmaskPrefetch), _MM_HINT_T0);
     const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)), k);
     const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32)), k);
-    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
-      if (!_mm256_testz_si256(open, open)) break;
-      open = _mm256_setzero_si256();
-    } else {
-      const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
-      if (!_mm256_testz_si256(err, err)) break;
-      open = _mm256_subs_epu8(b, open_max);
-    }
+    if (!utf8_block_ok(a, b, prev, &open)) break;
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), a);
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i + 32), b);
     prev = b;
