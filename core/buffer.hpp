@@ -77,14 +77,6 @@ class Buffer {
     return 0;
   }
   int append(span s) { return append(s.ptr, s.len); }
-  // append() for strings that are usually short (SSE fields): no call into libc.
-  int append_short(span s) {
-    if (s.len == 0) return 0;
-    uint8_t *o = extend(s.len);
-    if (!o) return ERR_NOMEM;
-    copy_bytes(o, s.ptr, s.len);
-    return 0;
-  }
   int append_str(const char *s) { return append(s, std::strlen(s)); }
   // n writable bytes at the end, already counted in size(); nullptr on ERR_NOMEM.
   uint8_t *extend(size_t n) {

@@ -221,14 +221,14 @@ int SseParser::process_line(span line, pushwire_sse_event *ev) {
   if (sse_name_is(name, "event", 5)) {
     if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
     type_.clear();
-    return type_.append_short(value);
+    return type_.append(value) ? ERR_NOMEM : 0;
   }
   if (sse_name_is(name, "id", 2)) {
     if (!sse_no_low_bytes(value.ptr, value.len) && std::memchr(value.ptr, 0, value.len)) return 0;
     if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
     id_.clear();
     id_changed_ = true;
-    return id_.append_short(value);
+    return id_.append(value) ? ERR_NOMEM : 0;
   }
   if (sse_name_is(name, "retry", 5)) {
     // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
@@ -251,7 +251,7 @@ int SseParser::process_line(span line, pushwire_sse_event *ev) {
 int SseParser::dispatch(pushwire_sse_event *ev) {
   if (id_changed_) {  // step 1: the string takes the buffer's value, even if nothing fires
     last_id_.clear();
-    if (last_id_.append_short(id_.view())) return ERR_NOMEM;
+    if (last_id_.append(id_.view())) return ERR_NOMEM;
     id_changed_ = false;
   }
   if (data_.empty()) {
