@@ -8,24 +8,6 @@
 
 namespace pushwire {
 
-// The rotation is done in a register: building the key byte by byte on the stack and
-// reloading it as a word stalls store forwarding, which cost more than the XOR itself
-// for small frames.
-uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
-  uint32_t k32;
-  std::memcpy(&k32, key, 4);
-  phase &= 3;
-  if (phase) {
-    const unsigned r = 8 * phase;  // memory order: byte j of the rotated key is key[phase + j]
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    k32 = (k32 << r) | (k32 >> (32 - r));
-#else
-    k32 = (k32 >> r) | (k32 << (32 - r));
-#endif
-  }
-  return k32;
-}
-
 unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4], unsigned phase) {
   phase &= 3;
   size_t i = 0;

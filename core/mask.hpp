@@ -2,13 +2,77 @@
 // where available): never a byte loop with % 4 on the hot path.
 #pragma once
 
+#include <cstring>
+
 #include "config.hpp"
 
 namespace pushwire {
 
+// A key word (the 4 key bytes loaded in memory order) rotated so that its first byte in
+// memory is key[phase & 3]. Done in a register: building the key byte by byte on the
+// stack and reloading it as a word stalls store forwarding, which cost more than the XOR
+// itself for small frames.
+PUSHWIRE_INLINE uint32_t mask_rotate(uint32_t k32, unsigned phase) {
+  const unsigned r = 8 * (phase & 3);
+  if (r == 0) return k32;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return (k32 << r) | (k32 >> (32 - r));
+#else
+  return (k32 >> r) | (k32 << (32 - r));
+#endif
+}
+
 // The key as a word in memory order, rotated so that its first byte is key[phase & 3]: a
 // 4-, 8-, 16- or 32-byte step starting at that phase XORs with copies of this word.
-uint32_t mask_key_word(const uint8_t key[4], unsigned phase);
+PUSHWIRE_INLINE uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
+  uint32_t k32;
+  std::memcpy(&k32, key, 4);
+  return mask_rotate(k32, phase);
+}
+
+// The payload of a frame with a 7-bit length (at most 125 bytes) unmasked inline, from
+// phase 0 with the key word `k32` (0 copies unmasked bytes): for these, the call into
+// mask_copy and its loop setup cost more than the XOR. Every load comes before the
+// overlapping last store, so dst may equal src. Returns the OR of the unmasked bytes
+// (spread over a word), from which the caller tells ASCII without reading dst again.
+PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
+  uint64_t acc = 0;
+  if (len >= 8) {
+    // The last word, at offset len - 8, overlaps the one before unless len is a multiple
+    // of 8; it starts at key position (len - 8) % 4 == len % 4.
+    const uint32_t t32 = mask_rotate(k32, unsigned(len));
+    uint64_t last;
+    std::memcpy(&last, src + len - 8, 8);
+    last ^= uint64_t(t32) << 32 | t32;
+    const uint64_t k64 = uint64_t(k32) << 32 | k32;
+    for (size_t i = 0; i + 8 < len; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, src + i, 8);
+      w ^= k64;
+      std::memcpy(dst + i, &w, 8);
+      acc |= w;
+    }
+    std::memcpy(dst + len - 8, &last, 8);
+    acc |= last;
+  } else if (len >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + len - 4, 4);
+    a ^= k32;
+    b ^= mask_rotate(k32, unsigned(len));
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + len - 4, &b, 4);
+    acc = a | b;
+  } else {
+    uint8_t kb[4];
+    std::memcpy(kb, &k32, 4);
+    for (size_t i = 0; i < len; ++i) {
+      dst[i] = uint8_t(src[i] ^ kb[i]);
+      acc |= dst[i];
+    }
+  }
+  return acc;
+}
 
 // XOR data[0..len) in place with the 4-byte key, starting at key position `phase` (0..3).
 // Returns the phase after the last byte ((phase + len) % 4), to continue the frame later.

@@ -58,6 +58,7 @@ class WsSession {
   int feed(const uint8_t *data, size_t len, uint8_t *mutable_data);
   int feed_eof();
   int next_event(pushwire_ws_event *ev);
+  int next_event_slow(pushwire_ws_event *ev);
 
   int send_message(bool binary, const uint8_t *data, size_t len);
   int send_fragment(bool binary, const uint8_t *data, size_t len, bool fin);
@@ -132,6 +133,8 @@ class WsSession {
   void on_response();
   void report_accepted(span chosen);
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);
+  template <bool Masked, bool InPlace>
+  const uint8_t *recv_small(const uint8_t *p, const uint8_t *end, uint8_t *mut_p);
   bool wait_for_drain(const WsFrameHeader &h, size_t avail) const;
   void begin_in_spare();
   bool begin_data(const WsFrameHeader &h);

@@ -1,0 +1,208 @@
+// The receive path's run of whole small messages (7-bit lengths, unmasked and checked
+// inline): every length 0..125 at every key position, both roles, copying and in place,
+// invalid UTF-8 at every position, and the frames that must leave the run.
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "mask.hpp"
+#include "reference.hpp"
+#include "ws_test_util.hpp"
+
+using namespace wstest;
+
+namespace {
+
+// A handle of either role past the handshake.
+struct Open : Conn {
+  explicit Open(pushwire_ws_role role, bool streaming = false) : Conn(role) {
+    CHECK_EQ(opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+    if (streaming) CHECK_EQ(opt(PUSHWIRE_WS_OPT_STREAMING, 1), 0);
+  }
+};
+
+struct Got {
+  unsigned type, flags, code;
+  std::string data;
+};
+
+// Feeds `wire` once (copying, or in place on a copy) and pulls every event.
+std::vector<Got> run(pushwire_ws_role role, const std::string &wire, bool in_place, bool streaming = false,
+                     int *last = nullptr) {
+  Open c(role, streaming);
+  std::vector<uint8_t> buf(wire.begin(), wire.end());
+  const int rc = in_place ? pushwire_ws_feed_mutable(c.ws, buf.data(), buf.size()) : c.feed(wire);
+  CHECK_EQ(rc, 0);
+  std::vector<Got> v;
+  pushwire_ws_event ev;
+  int r;
+  while ((r = pushwire_ws_next_event(c.ws, &ev)) == 1)
+    v.push_back(Got{ev.type, ev.flags, ev.code, std::string(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len)});
+  if (last) *last = r;
+  return v;
+}
+
+// A frame with a different key per call, so every frame of a run unmasks differently.
+std::string key_for(size_t i) {
+  std::string k(4, '\0');
+  for (size_t j = 0; j < 4; ++j) k[j] = char((i * 67 + j * 29 + 0x5a) & 0xff);
+  return k;
+}
+
+std::string data_frame(pushwire_ws_role role, uint8_t b0, const std::string &payload, size_t i) {
+  if (role == PUSHWIRE_WS_CLIENT) return frame(b0, payload);
+  const std::string k = key_for(i);
+  return masked_frame(b0, payload, k.c_str());
+}
+
+// Valid text of exactly n bytes with multi-byte characters at shifting positions.
+std::string text_of(size_t n, size_t seed) {
+  static const char *const chars[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "Z", "~"};
+  std::string s;
+  size_t k = seed;
+  while (s.size() < n) {
+    const std::string c = chars[k++ % 6];
+    s += s.size() + c.size() <= n ? c : std::string(n - s.size(), 'q');
+  }
+  return s;
+}
+
+const char kBadText[] = "invalid UTF-8 in text message";
+
+}  // namespace
+
+TEST(ws_small_frames_every_length_in_one_run) {
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    for (bool in_place : {false, true}) {
+      std::string wire;
+      std::vector<Got> want;
+      size_t i = 0;
+      for (size_t len = 0; len <= 125; ++len) {
+        std::string bin(len, '\0');
+        for (size_t j = 0; j < len; ++j) bin[j] = char((j * 131 + len) & 0xff);
+        const std::string ascii = std::string(len, char('A' + len % 26));
+        const std::string multi = text_of(len, len);
+        for (const auto &m : {std::make_pair(uint8_t(0x82), bin), std::make_pair(uint8_t(0x81), ascii),
+                              std::make_pair(uint8_t(0x81), multi)}) {
+          wire += data_frame(role, m.first, m.second, i++);
+          want.push_back(Got{m.first == 0x81 ? unsigned(PUSHWIRE_WS_EV_TEXT) : unsigned(PUSHWIRE_WS_EV_BINARY),
+                             PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, 0, m.second});
+        }
+      }
+      std::vector<Got> got = run(role, wire, in_place);
+      CHECK_EQ(got.size(), want.size());
+      for (size_t k = 0; k < got.size() && k < want.size(); ++k) {
+        CHECK_EQ(got[k].type, want[k].type);
+        CHECK_EQ(got[k].flags, want[k].flags);
+        CHECK_BYTES(got[k].data.data(), got[k].data.size(), want[k].data.data(), want[k].data.size());
+      }
+    }
+  }
+}
+
+TEST(ws_small_frames_run_is_left_and_resumed) {
+  // Frames the run does not take (16-bit length, control, fragment) sit between small
+  // messages: all arrive in order, the ping answered.
+  const std::string big(126, 'B');
+  std::string wire = masked_frame(0x81, "one") + masked_frame(0x82, big) + masked_frame(0x81, "two") +
+                     masked_frame(0x89, "p") + masked_frame(0x81, "three") + masked_frame(0x01, "fr") +
+                     masked_frame(0x80, "ag") + masked_frame(0x81, "four");
+  for (bool in_place : {false, true}) {
+    Open s(PUSHWIRE_WS_SERVER);
+    std::vector<uint8_t> buf(wire.begin(), wire.end());
+    CHECK_EQ(in_place ? pushwire_ws_feed_mutable(s.ws, buf.data(), buf.size()) : s.feed(wire), 0);
+    CHECK(s.events() == (std::vector<std::string>{"text \"one\"", "binary " + vectors::escape(big), "text \"two\"",
+                                                  "ping \"p\"", "text \"three\"", "text \"frag\"", "text \"four\""}));
+    std::string out = s.out();
+    CHECK_STR(out.data(), out.size(), "\x8a\x01p");
+  }
+  // A frame cut by the end of the feed is finished by the next one.
+  Open s(PUSHWIRE_WS_SERVER);
+  std::string f = masked_frame(0x81, "abc") + masked_frame(0x81, "defgh");
+  CHECK_EQ(s.feed(f.substr(0, 12)), 0);
+  CHECK_EQ(s.feed(f.substr(12)), 0);
+  CHECK(s.events() == (std::vector<std::string>{"text \"abc\"", "text \"defgh\""}));
+}
+
+TEST(ws_small_frames_invalid_utf8_at_every_position) {
+  // The run hands a message it cannot take to the full decoder, which must report it
+  // exactly as if the run did not exist: the messages before it, then 1007; streaming also
+  // hands out the valid characters before the bad byte.
+  const char *const bad[] = {"\xff", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80"};
+  size_t i = 0;
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    for (size_t len = 1; len <= 125; ++len) {
+      for (size_t pos = 0; pos < len; ++pos) {
+        const size_t b = (len + pos) % 5;
+        const std::string seq = bad[b];
+        if (pos + seq.size() > len) continue;
+        std::string payload = std::string(pos, 'x') + seq + std::string(len - pos - seq.size(), 'y');
+        const std::string wire = data_frame(role, 0x81, "ok", i) + data_frame(role, 0x81, payload, i + 1) +
+                                 data_frame(role, 0x81, "after", i + 2);
+        ++i;
+        for (int mode = 0; mode < 3; ++mode) {
+          const bool in_place = mode == 1, streaming = mode == 2;
+          int last = 0;
+          std::vector<Got> got = run(role, wire, in_place, streaming, &last);
+          std::vector<Got> want{{PUSHWIRE_WS_EV_TEXT, PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, 0, "ok"}};
+          if (streaming && pos > 0)
+            want.push_back(Got{PUSHWIRE_WS_EV_TEXT, PUSHWIRE_WS_EVF_FIRST, 0, payload.substr(0, pos)});
+          want.push_back(Got{PUSHWIRE_WS_EV_CLOSE, PUSHWIRE_WS_EVF_FAILED, 1007, kBadText});
+          bool same = got.size() == want.size();
+          for (size_t k = 0; same && k < got.size(); ++k)
+            same = got[k].type == want[k].type && got[k].flags == want[k].flags && got[k].code == want[k].code &&
+                   got[k].data == want[k].data;
+          if (!same)
+            harness::fail(__FILE__, __LINE__,
+                          "len " + std::to_string(len) + " pos " + std::to_string(pos) + " mode " + std::to_string(mode));
+          CHECK_EQ(last, PUSHWIRE_ERR_BAD_UTF8);
+        }
+      }
+    }
+  }
+  // Truncated at the very end of a short message.
+  for (size_t len = 1; len <= 125; ++len) {
+    std::string payload = std::string(len - 1, 'x') + "\xe2";
+    std::vector<Got> got = run(PUSHWIRE_WS_SERVER, masked_frame(0x81, payload), false);
+    CHECK_EQ(got.size(), 1);
+    if (!got.empty()) CHECK_EQ(got[0].code, 1007);
+  }
+}
+
+TEST(ws_small_frames_limits_apply_in_the_run) {
+  for (int which = 0; which < 2; ++which) {
+    Open s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.opt(which ? PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE : PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, 10), 0);
+    CHECK_EQ(s.feed(masked_frame(0x81, std::string(10, 'a')) + masked_frame(0x82, std::string(11, 'b'))), 0);
+    CHECK(s.events(true) == (std::vector<std::string>{"text \"aaaaaaaaaa\"",
+                                                      which ? "close 1009 failed \"message too big\""
+                                                            : "close 1009 failed \"frame too big\""}));
+  }
+  // Masking rules hold in the run: an unmasked frame to a server, a masked one to a client.
+  Open s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.feed(masked_frame(0x81, "a") + frame(0x81, "b")), 0);
+  CHECK(s.events(true) == (std::vector<std::string>{"text \"a\"", "close 1002 failed \"unmasked frame from client\""}));
+  Open c(PUSHWIRE_WS_CLIENT);
+  CHECK_EQ(c.feed(frame(0x82, "a") + masked_frame(0x82, "b")), 0);
+  CHECK(c.events(true) == (std::vector<std::string>{"binary \"a\"", "close 1002 failed \"masked frame from server\""}));
+}
+
+TEST(ws_small_frames_mask_copy_short_matches_mask_copy) {
+  // Every length and key, copying and in place, against the general unmasking loop.
+  const uint8_t key[4] = {0x9c, 0x01, 0xf3, 0x40};
+  uint32_t k32;
+  std::memcpy(&k32, key, 4);
+  for (size_t len = 0; len <= 125; ++len) {
+    std::vector<uint8_t> src(len + 16), want(len + 16, 0xee), got(len + 16, 0xee);
+    for (size_t j = 0; j < src.size(); ++j) src[j] = uint8_t(j * 37 + len);
+    pushwire::mask_copy(want.data(), src.data(), len, key, 0);
+    uint64_t bits = pushwire::mask_copy_short(got.data(), src.data(), len, k32);
+    CHECK_BYTES(got.data(), got.size(), want.data(), want.size());  // nothing written past len
+    uint64_t ors = 0;
+    for (size_t j = 0; j < len; ++j) ors |= want[j];
+    CHECK_EQ((bits & 0x8080808080808080ull) != 0, (ors & 0x80) != 0);
+    std::vector<uint8_t> in(src.begin(), src.end());
+    pushwire::mask_copy_short(in.data(), in.data(), len, k32);
+    CHECK_BYTES(in.data(), len, want.data(), len);
+  }
+}
