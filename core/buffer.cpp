@@ -67,10 +67,36 @@ bool StringList::contains_ci(span s) const {
   return false;
 }
 
-bool equals_ci(span a, span b) {
-  if (a.len != b.len) return false;
-  for (size_t i = 0; i < a.len; ++i)
-    if (ascii_lower(a.ptr[i]) != ascii_lower(b.ptr[i])) return false;
+namespace {
+
+// ascii_lower on eight bytes at once. Each byte's sums stay below 0x100 (its low seven
+// bits plus at most 0x3f), so no carry crosses into the next byte.
+inline uint64_t ascii_lower8(uint64_t x) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full, kHigh = 0x8080808080808080ull;
+  const uint64_t h = x & kLow7;
+  const uint64_t at_least_a = h + 0x3f3f3f3f3f3f3f3full;  // high bit: h >= 'A'
+  const uint64_t past_z = h + 0x2525252525252525ull;      // high bit: h > 'Z'
+  const uint64_t upper = at_least_a & ~past_z & ~x & kHigh;
+  return x | (upper >> 2);
+}
+
+inline uint64_t load8(const uint8_t *p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
+}  // namespace
+
+bool equals_ci_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
+  if (n >= 8) {
+    // Whole words, then the last eight bytes (overlapping what was compared already).
+    for (size_t i = 0; i + 8 <= n; i += 8)
+      if (ascii_lower8(load8(a + i)) != ascii_lower8(load8(b + i))) return false;
+    return ascii_lower8(load8(a + n - 8)) == ascii_lower8(load8(b + n - 8));
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 

@@ -143,13 +143,23 @@ class StringList {
 
 // ASCII helpers for HTTP, shared by the head parser, the handshake and SSE.
 inline uint8_t ascii_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? uint8_t(c + 32) : c; }
-bool equals_ci(span a, span b);
+bool equals_ci_bytes(const uint8_t *a, const uint8_t *b, size_t n);
+// Inline so that the common mismatch, a different length, costs no call.
+inline bool equals_ci(span a, span b) { return a.len == b.len && equals_ci_bytes(a.ptr, b.ptr, a.len); }
 bool equals_ci(span a, const char *lit);
 // RFC 9110 tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
-// "`" / "|" / "~" / DIGIT / ALPHA, as a 256-bit set; inline because the head parser asks
-// once per byte of every field name.
+// "`" / "|" / "~" / DIGIT / ALPHA. Written as a 256-bit set, looked up as a byte table:
+// the head parser asks once per byte of every field name, and one load beats the
+// shift-and-mask of the set.
 inline constexpr uint64_t kTokenCharSet[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0};
-inline bool is_token_char(uint8_t c) { return (kTokenCharSet[c >> 6] >> (c & 63)) & 1; }
+struct TokenTable {
+  uint8_t is_token[256];
+  constexpr TokenTable() : is_token() {
+    for (int c = 0; c < 256; ++c) is_token[c] = uint8_t((kTokenCharSet[c >> 6] >> (c & 63)) & 1);
+  }
+};
+inline constexpr TokenTable kTokenTable{};
+inline bool is_token_char(uint8_t c) { return kTokenTable.is_token[c] != 0; }
 bool is_token(span s);
 // Strip SP and HTAB from both ends.
 span trim_ows(span s);
