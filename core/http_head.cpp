@@ -1,5 +1,11 @@
 #include "http_head.hpp"
 
+#include <cstddef>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace pushwire {
 
 namespace {
@@ -102,7 +108,141 @@ struct HttpHead::Impl {
   }
   span at(size_t off, size_t len) const { return span{head.data() + off, len}; }
   size_t scan(const uint8_t *data, size_t n, bool request, size_t max_fields, const char **err, int *code);
+  size_t scan_whole_request(const uint8_t *data, size_t n, size_t max_fields);
+  bool add_field(size_t name_off, size_t name_len, size_t value_off, size_t value_len);
 };
+
+bool HttpHead::Impl::add_field(size_t name_off, size_t name_len, size_t value_off, size_t value_len) {
+  if (nfields == 0 && fields.reserve_extra(16 * sizeof(FieldRec))) return false;
+  uint8_t *d = fields.extend(sizeof(FieldRec));
+  if (!d) return false;
+  // Member by member: a record built on the stack and copied whole is read back with
+  // wider loads than it was written with, which stalls store forwarding.
+  std::memcpy(d + offsetof(FieldRec, name_off), &name_off, sizeof name_off);
+  std::memcpy(d + offsetof(FieldRec, name_len), &name_len, sizeof name_len);
+  std::memcpy(d + offsetof(FieldRec, value_off), &value_off, sizeof value_off);
+  std::memcpy(d + offsetof(FieldRec, value_len), &value_len, sizeof value_len);
+  ++nfields;
+  return true;
+}
+
+#if defined(__SSE2__)
+namespace {
+
+// Heads up to this size (all that browsers send, with room for large cookies) can take
+// the whole-head path; its LF bitmap lives on the stack.
+constexpr size_t kWholeHeadMax = 8192;
+
+struct Block64 {
+  uint64_t lf, cr, bad;  // bad: control bytes other than HTAB, CR and LF, and DEL
+};
+
+inline Block64 classify64(const uint8_t *q) {
+  const __m128i kLf = _mm_set1_epi8('\n'), kCr = _mm_set1_epi8('\r'), kTab = _mm_set1_epi8('\t');
+  const __m128i kDel = _mm_set1_epi8(0x7f), kCtlMax = _mm_set1_epi8(0x1f);
+  Block64 b{0, 0, 0};
+  for (int k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + 16 * k));
+    __m128i lf = _mm_cmpeq_epi8(v, kLf), cr = _mm_cmpeq_epi8(v, kCr);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, kCtlMax), v);
+    __m128i ok_ctl = _mm_or_si128(_mm_or_si128(lf, cr), _mm_cmpeq_epi8(v, kTab));
+    __m128i bad = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_cmpeq_epi8(v, kDel));
+    b.lf |= uint64_t(uint32_t(_mm_movemask_epi8(lf))) << (16 * k);
+    b.cr |= uint64_t(uint32_t(_mm_movemask_epi8(cr))) << (16 * k);
+    b.bad |= uint64_t(uint32_t(_mm_movemask_epi8(bad))) << (16 * k);
+  }
+  return b;
+}
+
+inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+// The common case, a complete request head in the first feed, parsed where it lies in
+// one vector pass plus one pass per line, instead of byte by byte through the state
+// machine. The vector pass finds the empty line and proves for the whole head at once
+// what the state machine checks per byte: CR and LF come only as CR LF, and no control
+// byte other than HTAB (nor DEL) appears. The lines are then split on the LF bitmap and
+// each is checked with the same grammar. It accepts exactly the heads the state
+// machine accepts and records the same fields; on anything else it returns 0 and the
+// state machine parses from the first byte, so errors and their reasons have one source.
+// Returns the head's size, or 0.
+size_t HttpHead::Impl::scan_whole_request(const uint8_t *p, size_t n, size_t max_fields) {
+  uint64_t lf_bits[kWholeHeadMax / 64];
+  const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
+  size_t end = 0;  // one past the LF of the empty line
+  uint64_t cr_carry = 0, lf_carry = 0;  // bit 63 (and 62) of the previous word, shifted in
+  for (size_t w = 0; w * 64 < limit && !end; ++w) {
+    const size_t base = w * 64, have = limit - base;
+    Block64 b;
+    uint64_t valid = ~uint64_t(0);
+    if (have >= 64) {
+      b = classify64(p + base);
+    } else {
+      uint8_t tail[64] = {0};
+      std::memcpy(tail, p + base, have);
+      b = classify64(tail);
+      valid = (uint64_t(1) << have) - 1;
+    }
+    // The empty line's LF is the first LF with another LF two bytes before it (the CR
+    // pairing checked next makes that "\r\n\r\n").
+    uint64_t ends = b.lf & ((b.lf << 2) | lf_carry) & valid;
+    if (ends) {
+      unsigned k = unsigned(__builtin_ctzll(ends));
+      end = base + k + 1;
+      valid = k == 63 ? ~uint64_t(0) : (uint64_t(2) << k) - 1;
+    }
+    if ((b.bad & valid) || ((b.lf ^ ((b.cr << 1) | cr_carry)) & valid)) return 0;
+    lf_bits[w] = b.lf & valid;
+    cr_carry = b.cr >> 63;
+    lf_carry = b.lf >> 62;
+  }
+  if (!end) return 0;
+
+  // Lines: each ends at a set bit of lf_bits, its CR one byte before.
+  size_t line = 0;  // start of the current line
+  bool first = true;
+  for (size_t w = 0; w * 64 < end; ++w) {
+    for (uint64_t bits = lf_bits[w]; bits; bits &= bits - 1) {
+      const size_t lf_at = w * 64 + size_t(__builtin_ctzll(bits));
+      const size_t eol = lf_at - 1;  // the CR
+      if (first) {
+        first = false;
+        size_t i = 0;
+        while (i < eol && is_token_char(p[i])) ++i;
+        if (i == 0 || p[i] != ' ') return 0;
+        method_len = i;
+        size_t t = ++i;
+        while (i < eol && p[i] > 0x20 && p[i] < 0x7f) ++i;
+        if (i == t || p[i] != ' ') return 0;
+        target_off = t;
+        target_len = i - t;
+        ++i;
+        if (eol - i != kVersionLen + 1 || std::memcmp(p + i, kVersion, kVersionLen) != 0) return 0;
+        const uint8_t m = p[i + kVersionLen];
+        if (m != '0' && m != '1') return 0;
+        minor = m - '0';
+      } else if (eol == line) {
+        break;  // the empty line
+      } else {
+        if (nfields == max_fields) return 0;
+        size_t i = line;
+        while (i < eol && is_token_char(p[i])) ++i;
+        if (i == line || p[i] != ':') return 0;
+        size_t v = i + 1, e = eol;
+        while (v < e && is_ows(p[v])) ++v;
+        while (e > v && is_ows(p[e - 1])) --e;
+        if (v == e) v = e = eol;
+        if (!add_field(line, i - line, v, e - v)) return 0;
+      }
+      line = lf_at + 1;
+    }
+  }
+  return end;
+}
+#else
+size_t HttpHead::Impl::scan_whole_request(const uint8_t *, size_t, size_t) { return 0; }
+#endif
 
 // The parser proper: examines data[0..n) once, from where the previous call stopped.
 // Returns how many bytes it examined; sets *err (and *code) on a violation.
@@ -258,18 +398,11 @@ size_t HttpHead::Impl::scan(const uint8_t *data, size_t n, bool request, size_t 
         }
         if (c == '\r') {
           if (value_start == kNone) value_start = value_end = base + i;
-          FieldRec r{tok_start, name_len, value_start, value_end - value_start};
-          if (nfields == 0 && fields.reserve_extra(16 * sizeof r)) {
+          if (!add_field(tok_start, name_len, value_start, value_end - value_start)) {
             err = "out of memory";
             code = ERR_NOMEM;
             break;
           }
-          if (fields.append(&r, sizeof r)) {
-            err = "out of memory";
-            code = ERR_NOMEM;
-            break;
-          }
-          ++nfields;
           st = S_LINE_LF;
         } else if (c == '\n') {
           err = "bare LF in head";
@@ -342,6 +475,16 @@ int HttpHead::feed(const uint8_t *data, size_t len, size_t *consumed) {
   const size_t base = s.scanned;
   const size_t room = base < max_head_ ? max_head_ - base : 0;
   const size_t n = len < room ? len : room;
+  if (base == 0 && kind_ == Kind::Request) {
+    if (size_t whole = s.scan_whole_request(data, n, max_headers_)) {
+      if (s.head.append(data, whole)) return fail(ERR_NOMEM, "out of memory");
+      s.scanned = whole;
+      s.state = Impl::S_DONE;
+      *consumed = whole;
+      return 1;
+    }
+    s.clear(kind_);  // fields it recorded before giving up
+  }
   const char *err = nullptr;
   int code = ERR_BAD_HTTP;
   size_t i = s.scan(data, n, kind_ == Kind::Request, max_headers_, &err, &code);

@@ -454,3 +454,63 @@ TEST(http_head_token_char_set_exact) {
     if (is_token_char(uint8_t(c)) != want) harness::fail(__FILE__, __LINE__, "tchar " + std::to_string(c));
   }
 }
+
+namespace {
+
+// A parse as everything a caller can observe: result, bytes taken, reason, the fields.
+std::string observe(const std::string &s, size_t first_piece, size_t max_head, size_t max_headers) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  h.set_limits(max_head, max_headers);
+  size_t c1 = 0, c2 = 0;
+  int rc = feed_all(h, s.substr(0, first_piece), &c1);
+  if (rc == 0) rc = feed_all(h, s.substr(first_piece), &c2);
+  std::string out = std::to_string(rc) + " " + h.error_reason();
+  if (rc == 1) out += " " + std::to_string(c1 + c2) + " " + dump(h);
+  return out;
+}
+
+}  // namespace
+
+// A complete head in the first feed is parsed by the whole-head path; a head whose first
+// feed is one byte goes through the state machine. Both must agree on every head, valid
+// or not: every byte of a browser-like request replaced by each byte class the grammar
+// cares about, and the two limits at and just below what the head needs.
+TEST(http_head_whole_path_matches_state_machine) {
+  const std::string base =
+      "GET /chat?room=7 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+      "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\nX-Empty:\r\nX-Ows: \t a \t b \t \r\n"
+      "Cookie: session=0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz; lang=en\r\n\r\n";
+  const std::string tail = "\x81\x85";  // the first frame's bytes behind the head
+  const uint8_t replacements[] = {0x00, '\t', '\n', '\r', ' ', ':', 0x7f, 0x80, 0xff, '"', 'A', '/', '1', '0'};
+  size_t compared = 0;
+  auto both = [&](const std::string &s, size_t max_head, size_t max_headers) {
+    std::string whole = observe(s, s.size(), max_head, max_headers);
+    std::string split = observe(s, 1, max_head, max_headers);
+    if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
+    ++compared;
+  };
+  const size_t size = base.size();
+  both(base + tail, 64 * 1024, 64);
+  both(base + tail, size, 10);      // exactly the head, exactly its 10 fields
+  both(base + tail, size - 1, 10);  // one byte short: 431
+  both(base + tail, size, 9);       // one field short: 431
+  for (size_t pos = 0; pos < size; ++pos) {
+    for (uint8_t r : replacements) {
+      std::string s = base;
+      s[pos] = char(r);
+      both(s + tail, 64 * 1024, 64);
+    }
+    both(base.substr(0, pos) + base.substr(pos + 1) + tail, 64 * 1024, 64);  // a byte missing
+  }
+  // Heads longer than the whole-head path takes at once, and of every length around the
+  // 64-byte blocks its vector pass works in.
+  both("GET / HTTP/1.1\r\nCookie: " + std::string(9000, 'c') + "\r\n\r\n", 64 * 1024, 64);
+  for (size_t pad = 0; pad < 130; ++pad) {
+    both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\n\r\n", 64 * 1024, 64);
+    both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\n\r", 64 * 1024, 64);
+    both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\r\n\r\n", 64 * 1024, 64);
+  }
+  CHECK(compared > 5000);
+}
