@@ -123,29 +123,51 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
   size_t hosts = 0, versions = 0, keys = 0, origin_count = 0;
   span host{nullptr, 0}, version{nullptr, 0}, key{nullptr, 0}, origin{nullptr, 0};
   bool upgrade = false, connection = false, protocols_ok = true, extensions_ok = true;
+  // The names differ in length, so each field costs one case-insensitive compare at most.
   for (size_t i = 0, n = req.field_count(); i < n; ++i) {
     HttpField f = req.field(i);
-    if (equals_ci(f.name, lit("Host"))) {
-      ++hosts;
-      host = f.value;
-    } else if (equals_ci(f.name, lit("Upgrade"))) {
-      upgrade = upgrade || list_contains_ci(f.value, lit("websocket"));
-    } else if (equals_ci(f.name, lit("Connection"))) {
-      connection = connection || list_contains_ci(f.value, lit("upgrade"));
-    } else if (equals_ci(f.name, lit("Sec-WebSocket-Version"))) {
-      ++versions;
-      version = f.value;
-    } else if (equals_ci(f.name, lit("Sec-WebSocket-Key"))) {
-      ++keys;
-      key = f.value;
-    } else if (equals_ci(f.name, lit("Sec-WebSocket-Protocol"))) {
-      span rest = f.value, el;
-      while (next_list_element(&rest, &el)) protocols_ok = protocols_ok && is_token(el);
-    } else if (equals_ci(f.name, lit("Sec-WebSocket-Extensions"))) {
-      extensions_ok = extensions_ok && ws_extension_list_valid(f.value);
-    } else if (equals_ci(f.name, lit("Origin"))) {
-      ++origin_count;
-      origin = f.value;
+    switch (f.name.len) {
+      case 4:
+        if (equals_ci(f.name, lit("Host"))) {
+          ++hosts;
+          host = f.value;
+        }
+        break;
+      case 7:
+        if (equals_ci(f.name, lit("Upgrade"))) upgrade = upgrade || list_contains_ci(f.value, lit("websocket"));
+        break;
+      case 10:
+        if (equals_ci(f.name, lit("Connection")))
+          connection = connection || list_contains_ci(f.value, lit("upgrade"));
+        break;
+      case 21:
+        if (equals_ci(f.name, lit("Sec-WebSocket-Version"))) {
+          ++versions;
+          version = f.value;
+        }
+        break;
+      case 17:
+        if (equals_ci(f.name, lit("Sec-WebSocket-Key"))) {
+          ++keys;
+          key = f.value;
+        }
+        break;
+      case 22:
+        if (equals_ci(f.name, lit("Sec-WebSocket-Protocol"))) {
+          span rest = f.value, el;
+          while (next_list_element(&rest, &el)) protocols_ok = protocols_ok && is_token(el);
+        }
+        break;
+      case 24:
+        if (equals_ci(f.name, lit("Sec-WebSocket-Extensions")))
+          extensions_ok = extensions_ok && ws_extension_list_valid(f.value);
+        break;
+      case 6:
+        if (equals_ci(f.name, lit("Origin"))) {
+          ++origin_count;
+          origin = f.value;
+        }
+        break;
     }
   }
   span m = req.method();
