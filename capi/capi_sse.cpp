@@ -26,13 +26,15 @@ bool capi_sse_span(const void *p, size_t len, span *out) {
   return true;
 }
 
+// The core checks the fields themselves (sse_check_fields), once.
 int capi_sse_fields(const pushwire_sse_fields *in, SseFields *out) {
   if (!in || in->reserved[0] || in->reserved[1]) return ERR_INVALID_ARGUMENT;
-  if (!capi_sse_span(in->event, in->event_len, &out->event) || !capi_sse_span(in->data, in->data_len, &out->data) ||
-      !capi_sse_span(in->id, in->id_len, &out->id) || !capi_sse_span(in->comment, in->comment_len, &out->comment))
-    return ERR_INVALID_ARGUMENT;
+  out->event = span{reinterpret_cast<const uint8_t *>(in->event), in->event_len};
+  out->data = span{reinterpret_cast<const uint8_t *>(in->data), in->data_len};
+  out->id = span{reinterpret_cast<const uint8_t *>(in->id), in->id_len};
+  out->comment = span{reinterpret_cast<const uint8_t *>(in->comment), in->comment_len};
   out->retry = in->retry_ms;
-  return sse_check_fields(*out);
+  return 0;
 }
 
 // Size values of options are uint64_t; on 32-bit targets anything past SIZE_MAX is "no limit".
@@ -64,15 +66,7 @@ int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t 
   SseFields f;
   int rc = capi_sse_fields(fields, &f);
   if (rc) return rc;
-  if (sse_encoded_bound(f) <= cap) {  // one pass; the exact size is needed only for a tight buffer
-    *written = sse_encode(f, out, true);
-    return 0;
-  }
-  size_t n = sse_encoded_size(f);
-  *written = n;
-  if (n > cap) return ERR_BUFFER_TOO_SMALL;
-  sse_encode(f, out);
-  return 0;
+  return sse_encode_into(f, out, cap, written);
 }
 
 int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc) noexcept {

@@ -13,6 +13,49 @@
 
 namespace pushwire {
 
+#if defined(__SSE2__)
+// Over-reads: a load that runs past the end of a caller's string cannot fault while it stays
+// inside the page of the string's last byte (protection is per page, and pages are at least
+// 4 KiB), so short strings are loaded whole, without the branches of a byte-exact tail.
+// The bytes past the end are never used. ASan would report them, so under ASan the loads
+// are made in a function it does not instrument.
+#if defined(__SANITIZE_ADDRESS__)
+#define PUSHWIRE_OVERREAD inline __attribute__((noinline, no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PUSHWIRE_OVERREAD inline __attribute__((noinline, no_sanitize_address))
+#endif
+#endif
+#ifndef PUSHWIRE_OVERREAD
+#define PUSHWIRE_OVERREAD PUSHWIRE_INLINE
+#endif
+
+// True when k bytes may be read from p, where p[0..n) is readable.
+PUSHWIRE_INLINE bool sse_overread_ok(const uint8_t *p, size_t n, size_t k) {
+  if (n >= k) return true;
+  if (n == 0) return false;
+  return (uintptr_t(p + n - 1) >> 12) == (uintptr_t(p + k - 1) >> 12);
+}
+
+PUSHWIRE_OVERREAD __m128i sse_load16(const uint8_t *p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+}
+
+// Bit i set when p[i] is CR or LF, for a 16-byte vector.
+PUSHWIRE_INLINE unsigned sse_line_end_bits(__m128i v) {
+  return unsigned(_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')))));
+}
+
+// The same for p[0..64), which sse_overread_ok must allow. A whole block at a time, so the
+// caller walks the set bits: a line costs no loop exit of its own, only a block does.
+PUSHWIRE_INLINE uint64_t sse_line_end_mask64(const uint8_t *p) {
+  uint64_t m = 0;
+  for (int i = 0; i < 4; ++i) m |= uint64_t(sse_line_end_bits(sse_load16(p + 16 * i))) << (16 * i);
+  return m;
+}
+#endif
+
 // Index of the first CR or LF in p[0..n), or n. *ascii (may be NULL) receives whether every
 // byte before that index is ASCII, so the parser can skip UTF-8 validation of most lines.
 // One pass, 16 bytes at a time where SSE2 exists: memchr for LF alone would rescan a whole
@@ -21,12 +64,10 @@ inline size_t sse_find_line_end(const uint8_t *p, size_t n, bool *ascii = nullpt
   size_t i = 0;
   unsigned high = 0;  // non-zero once a byte >= 0x80 was seen before the line end
 #if defined(__SSE2__)
-  const __m128i lf = _mm_set1_epi8('\n');
-  const __m128i cr = _mm_set1_epi8('\r');
   __m128i seen = _mm_setzero_si128();
   for (; i + 16 <= n; i += 16) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i));
-    unsigned m = unsigned(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
+    unsigned m = sse_line_end_bits(v);
     if (m) {
       unsigned at = unsigned(__builtin_ctz(m));
       if (ascii) *ascii = !(_mm_movemask_epi8(seen) | (_mm_movemask_epi8(v) & ((1u << at) - 1)));
@@ -40,7 +81,7 @@ inline size_t sse_find_line_end(const uint8_t *p, size_t n, bool *ascii = nullpt
     // line end, so a match is new; their ASCII-ness is already in `high`).
     size_t j = n - 16;
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + j));
-    unsigned m = unsigned(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
+    unsigned m = sse_line_end_bits(v);
     unsigned at = m ? unsigned(__builtin_ctz(m)) : 16;
     if (ascii) *ascii = !(high | (unsigned(_mm_movemask_epi8(v)) & ((1u << at) - 1)));
     return j + at;

@@ -58,68 +58,80 @@ uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
 }
 
 #if defined(__SSE2__)
-// The last n < 16 bytes at p as a vector, zeros after them, without reading past p + n.
-// Built in registers from overlapping loads: a copy through memory would stall the load
-// that follows the stores.
-__m128i sse_load_tail(const uint8_t *p, size_t n) {
-  uint64_t lo = 0, hi = 0;
-  if (n >= 8) {
-    std::memcpy(&lo, p, 8);
-    if (n > 8) {
-      std::memcpy(&hi, p + n - 8, 8);
-      hi >>= (16 - n) * 8;
-    }
-  } else if (n >= 4) {
-    uint32_t a, b;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&b, p + n - 4, 4);
-    lo = uint64_t(a) | uint64_t(b) << ((n - 4) * 8);  // the overlap holds the same bytes twice
-  } else if (n) {
-    lo = uint64_t(p[0]) | uint64_t(p[n / 2]) << (n / 2 * 8) | uint64_t(p[n - 1]) << ((n - 1) * 8);
+// The encoder's one-pass path, for output with room past the event (sse_encoded_bound):
+// strings are moved in fixed-size pieces whose excess later stores overwrite, so events
+// whose lines differ in length still take the same branches.
+
+// p[0..n), n <= 64: four 16-byte moves when 64 bytes may be read from p.
+PUSHWIRE_INLINE uint8_t *sse_put_wide(uint8_t *o, const uint8_t *p, size_t n, size_t readable) {
+  if (n <= 64 && sse_overread_ok(p, readable, 64)) {
+    for (int i = 0; i < 4; ++i)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 16 * i), sse_load16(p + 16 * i));
+  } else {
+    copy_bytes(o, p, n);
   }
-  return _mm_set_epi64x(int64_t(hi), int64_t(lo));
+  return o + n;
 }
 
-// Data lines into an output with 16 bytes to spare past them: each 16-byte load is stored
-// as it is and tells where the line ends, so the data is read once and a line costs no
-// separate scan or copy call. Same bytes as sse_put_lines(o, "data", 4, s).
-uint8_t *sse_put_data_wide(uint8_t *o, span s) {
-  const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-  const uint8_t *p = s.ptr, *end = s.ptr + s.len;
-  for (;;) {
-    const bool empty_line = p == end || *p == '\n' || *p == '\r';
-    std::memcpy(o, "data: ", 6);
-    o += empty_line ? 5 : 6;
-    for (;;) {
-      const size_t left = size_t(end - p);
-      __m128i v;
-      unsigned stop = 0;  // the end of the data ends the line too
-      if (left >= 16) {
-        v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-      } else {
-        v = sse_load_tail(p, left);
-        stop = 1u << left;
-      }
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(o), v);
-      unsigned m = unsigned(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)))) | stop;
-      if (m) {
-        unsigned at = unsigned(__builtin_ctz(m));
-        p += at;
-        o += at;
-        break;
-      }
-      p += 16;
-      o += 16;
-    }
-    *o++ = '\n';
-    if (p == end) return o;
-    p += sse_line_end_size(p, size_t(end - p));
-  }
+// `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
+PUSHWIRE_INLINE uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
+  std::memcpy(o, head, 8);
+  o += v.len ? head_len : head_len - 1;
+  o = sse_put_wide(o, v.ptr, v.len, v.len);
+  *o++ = '\n';
+  return o;
 }
+
+// Same bytes as sse_put_lines(o, "data", 4, s). The line ends are found 64 bytes at a
+// time and their bits walked, so a line costs no scan loop exit of its own.
+uint8_t *sse_put_data_wide(uint8_t *o, span s) {
+  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
+  auto put_head = [&] {
+    const bool empty_line = line == end || *line == '\n' || *line == '\r';
+    std::memcpy(o, "data: \0", 8);
+    o += empty_line ? 5 : 6;
+  };
+  put_head();
+  for (const uint8_t *w = s.ptr; w < end; w += 64) {
+    const size_t left = size_t(end - w);
+    uint64_t m = 0;
+    if (sse_overread_ok(w, left, 64)) {
+      m = sse_line_end_mask64(w);
+      if (left < 64) m &= (uint64_t(1) << left) - 1;
+    } else {  // the block would reach into the next page
+      for (size_t i = 0; i < left; ++i) m |= uint64_t(w[i] == '\n' || w[i] == '\r') << i;
+    }
+    for (; m; m &= m - 1) {
+      const uint8_t *e = w + __builtin_ctzll(m);
+      if (e < line) continue;  // the LF of a CR LF
+      o = sse_put_wide(o, line, size_t(e - line), size_t(end - line));
+      *o++ = '\n';
+      line = e + sse_line_end_size(e, size_t(end - e));
+      put_head();
+    }
+  }
+  o = sse_put_wide(o, line, size_t(end - line), size_t(end - line));
+  *o++ = '\n';
+  return o;
+}
+#else
+// Without SSE2 the exact path serves the roomy one too.
+uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
+  return sse_put_field(o, head, head_len - 2, v.ptr, v.len);
+}
+uint8_t *sse_put_data_wide(uint8_t *o, span s) { return sse_put_lines(o, "data", 4, s); }
 #endif
 
 // True when s holds no CR or LF (nor NUL, unless nul_ok): event types and ids are one line.
 bool sse_single_line(span s, bool nul_ok) {
+#if defined(__SSE2__)
+  if (s.len <= 16 && sse_overread_ok(s.ptr, s.len, 16)) {
+    const __m128i v = sse_load16(s.ptr);
+    unsigned bad = sse_line_end_bits(v);
+    if (!nul_ok) bad |= unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
+    return (bad & ((1u << s.len) - 1)) == 0;
+  }
+#endif
   if (sse_no_low_bytes(s.ptr, s.len)) return true;
   for (size_t i = 0; i < s.len; ++i) {
     uint8_t c = s.ptr[i];
@@ -168,7 +180,7 @@ size_t sse_encoded_bound(const SseFields &f) {
   const size_t limit = (SIZE_MAX - 64) / 32;  // keeps the sum below from wrapping
   if (f.event.len > limit || f.id.len > limit || f.data.len > limit || f.comment.len > limit) return SIZE_MAX;
   // A line of k bytes costs name + 3 + k at most, and n bytes hold at most n + 1 lines.
-  return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1 + 16;
+  return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1 + 64;
 }
 
 size_t sse_encoded_size(const SseFields &f) {
@@ -186,8 +198,10 @@ size_t sse_encoded_size(const SseFields &f) {
 size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
   uint8_t *o = out;
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
-  if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
-  if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
+  if (sse_present(f.event))
+    o = roomy ? sse_put_field_wide(o, "event: ", 7, f.event) : sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
+  if (sse_present(f.id))
+    o = roomy ? sse_put_field_wide(o, "id: \0\0\0", 4, f.id) : sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
   if (f.retry >= 0) {
     o = sse_put(o, "retry: ", 7);
     uint64_t v = uint64_t(f.retry);
@@ -196,16 +210,23 @@ size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
     o += d;
     *o++ = '\n';
   }
-  if (sse_present(f.data)) {
-#if defined(__SSE2__)
-    o = roomy ? sse_put_data_wide(o, f.data) : sse_put_lines(o, "data", 4, f.data);
-#else
-    (void)roomy;
-    o = sse_put_lines(o, "data", 4, f.data);
-#endif
-  }
+  if (sse_present(f.data)) o = roomy ? sse_put_data_wide(o, f.data) : sse_put_lines(o, "data", 4, f.data);
   if (sse_has_message_fields(f)) *o++ = '\n';
   return size_t(o - out);
+}
+
+int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+  int rc = sse_check_fields(f);
+  if (rc) return rc;
+  if (sse_encoded_bound(f) <= cap) {  // one pass; the exact size is needed only for a tight buffer
+    *written = sse_encode(f, out, true);
+    return 0;
+  }
+  const size_t n = sse_encoded_size(f);
+  *written = n;
+  if (n > cap) return ERR_BUFFER_TOO_SMALL;
+  sse_encode(f, out);
+  return 0;
 }
 
 // ---------------------------------------------------------------------------

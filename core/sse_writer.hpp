@@ -42,6 +42,9 @@ size_t sse_encoded_bound(const SseFields &f);
 // out holds sse_encoded_size(f) bytes, or sse_encoded_bound(f) when `roomy`: the encoder
 // may then store past the bytes it returns (which is what makes one pass fast).
 size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy = false);
+// Checks and encodes f into out[0..cap) as pushwire_sse_encode does: 0 (*written: the bytes
+// written), ERR_BUFFER_TOO_SMALL (*written: the bytes needed) or ERR_INVALID_ARGUMENT.
+int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written);
 
 // Reads a complete request head: returns 1 when its Accept admits text/event-stream, 0
 // when not, ERR_INVALID_STATE when the head is not complete. *last_event_id (may be NULL)

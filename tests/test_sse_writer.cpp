@@ -1,5 +1,8 @@
 // The event-stream writer: exact bytes of every field, refusals, the output queue, the
 // response head, heartbeats, and a round-trip property test through the parser.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -135,12 +138,13 @@ TEST(sse_encode_refusals) {
   CHECK(sse_encoded_bound(f) == SIZE_MAX);
 }
 
-// The one-pass path reads data 16 bytes at a time and its tail in pieces of 8, 4 and 1:
-// every length up to 40 with a line break (each spelling) at every position gives the
-// bytes of the line-by-line path (encode() compares them).
+// The one-pass path finds line ends 64 bytes at a time and moves lines of up to 64 bytes
+// in four 16-byte pieces: every length up to 140 (three blocks, lines on both sides of 64)
+// with a line break (each spelling) at every position gives the bytes of the line-by-line
+// path (encode() compares them).
 TEST(sse_encode_wide_data_every_break_position) {
   const char *spellings[] = {"\n", "\r", "\r\n"};
-  for (size_t len = 0; len <= 40; ++len) {
+  for (size_t len = 0; len <= 140; ++len) {
     std::string plain;
     for (size_t i = 0; i < len; ++i) plain += char('a' + i % 26);
     CHECK(encode(data(plain.c_str())) == (len ? "data: " + plain : std::string("data:")) + "\n\n");
@@ -153,6 +157,66 @@ TEST(sse_encode_wide_data_every_break_position) {
                            std::string(at < len ? " " : "") + plain.substr(at) + "\n\n";
         CHECK(encode(f) == want);
       }
+    }
+  }
+}
+
+namespace {
+
+// Strings that end at the last byte of a readable page, followed by an unreadable one: the
+// one-pass path's wide loads past a string's end must stop at its page (a fault otherwise).
+struct PageEnd {
+  PageEnd() {
+    page = size_t(sysconf(_SC_PAGESIZE));
+    void *m = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED);
+    base = static_cast<uint8_t *>(m);
+    CHECK_EQ(mprotect(base + page, page, PROT_NONE), 0);
+  }
+  ~PageEnd() { munmap(base, 2 * page); }
+  span place(const std::string &str) {
+    uint8_t *at = base + page - str.size();
+    std::memcpy(at, str.data(), str.size());
+    return span{at, str.size()};
+  }
+  uint8_t *base;
+  size_t page;
+};
+
+}  // namespace
+
+TEST(sse_encode_strings_at_a_page_end) {
+  PageEnd guard;
+  for (size_t len = 0; len <= 80; ++len) {
+    std::string plain;
+    for (size_t i = 0; i < len; ++i) plain += char('a' + i % 26);
+    const std::string field_want = len ? ": " + plain + "\n" : ":\n";
+    SseFields f;
+    f.event = guard.place(plain);
+    CHECK(encode(f) == "event" + field_want + "\n");
+    f = SseFields();
+    f.id = guard.place(plain);
+    CHECK(encode(f) == "id" + field_want + "\n");
+    f = SseFields();
+    f.data = guard.place(plain);
+    CHECK(encode(f) == "data" + field_want + "\n");
+    for (size_t at = 0; at <= len; ++at) {
+      std::string d = plain.substr(0, at) + "\n" + plain.substr(at);
+      f.data = guard.place(d);
+      CHECK(encode(f) == "data" + std::string(at ? ": " : ":") + plain.substr(0, at) + "\ndata" +
+                             std::string(at < len ? ": " : ":") + plain.substr(at) + "\n\n");
+    }
+    if (len == 0) continue;
+    // The checks of event and id read the same way; a refused byte as the last one counts.
+    for (char bad : {'\r', '\n', '\0'}) {
+      std::string str = plain;
+      str[len - 1] = bad;
+      f = SseFields();
+      f.id = guard.place(str);
+      CHECK_EQ(sse_check_fields(f), ERR_INVALID_ARGUMENT);
+      f = SseFields();
+      f.event = guard.place(str);
+      CHECK_EQ(sse_check_fields(f), bad == '\0' ? 0 : ERR_INVALID_ARGUMENT);
     }
   }
 }
@@ -171,7 +235,7 @@ TEST(sse_encoded_bound_worst_cases) {
       f.retry = INT64_MAX;
       std::string out = encode(f);
       CHECK(sse_encoded_bound(f) >= out.size());
-      CHECK(sse_encoded_bound(f) - out.size() <= 8 * (std::strlen(d) + std::strlen(c)) + 64);
+      CHECK(sse_encoded_bound(f) - out.size() <= 8 * (std::strlen(d) + std::strlen(c)) + 112);
     }
   }
   SseFields f;
