@@ -3,7 +3,7 @@
 // survives a browser's parser) and the parser (which splits the stream on them).
 #pragma once
 
-#include "config.hpp"
+#include "buffer.hpp"
 
 #include <cstring>
 
@@ -39,6 +39,19 @@ PUSHWIRE_INLINE bool sse_overread_ok(const uint8_t *p, size_t n, size_t k) {
 
 PUSHWIRE_OVERREAD __m128i sse_load16(const uint8_t *p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+}
+
+// Copies p[0..n) to o, which has room for 64 bytes, and returns o + n; p[0..readable) may
+// be read. Up to 64 bytes take four fixed 16-byte moves, so strings of different lengths
+// take the same branches (the excess is overwritten by what the caller writes next).
+PUSHWIRE_INLINE uint8_t *sse_copy_wide(uint8_t *o, const uint8_t *p, size_t n, size_t readable) {
+  if (n <= 64 && sse_overread_ok(p, readable, 64)) {
+    for (int i = 0; i < 4; ++i)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 16 * i), sse_load16(p + 16 * i));
+  } else {
+    copy_bytes(o, p, n);
+  }
+  return o + n;
 }
 
 // Bit i set when p[i] is CR or LF, for a 16-byte vector.

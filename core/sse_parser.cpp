@@ -123,6 +123,81 @@ int SseParser::decode(const uint8_t *p, size_t n) {
   return 0;
 }
 
+void SseParser::consume_in(size_t n) {
+  in_.consume(n);
+  if (n < valid_) {
+    valid_ -= n;
+  } else {
+    if (n > valid_) valid_stop_ = false;  // the invalid subpart went with the line that held it
+    valid_ = 0;
+  }
+}
+
+// How many bytes at the front of in_ are whole valid characters. Each byte is checked once:
+// the check resumes where it stopped, and after an invalid subpart waits until that is consumed.
+size_t SseParser::valid_prefix() {
+  span in = in_.view();
+  if (!valid_stop_ && valid_ < in.len) {
+    const uint8_t *p = in.ptr + valid_;
+    const size_t n = in.len - valid_;
+    Utf8State st;
+    size_t bad = 0;
+    if (utf8_feed(st, p, n, &bad)) {
+      valid_ += st.at_boundary() ? n : utf8_boundary_prefix(p, n);
+    } else {
+      valid_ += sse_invalid_subpart_start(p, bad);
+      valid_stop_ = true;
+    }
+  }
+  return valid_;
+}
+
+// Parses whole lines of valid UTF-8 in place until one yields a result; the line end bits of
+// 64 bytes at a time are walked, so a line costs no scan loop exit of its own. Returns that
+// result, or 0 at the first line it leaves to the general path in next(): unfinished, too
+// long, or holding invalid UTF-8 (which that path decodes).
+int SseParser::next_in_place(pushwire_sse_event *ev) {
+  span in = in_.view();
+  const uint8_t *p = in.ptr;
+  const size_t n = in.len, valid = valid_prefix();
+  size_t line = 0;
+  int r = 0;
+  for (size_t w = 0; w < n && !r; w += 64) {
+    const size_t left = n - w;
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    if (sse_overread_ok(p + w, left, 64)) {
+      m = sse_line_end_mask64(p + w);
+      if (left < 64) m &= (uint64_t(1) << left) - 1;
+    } else
+#endif
+    {
+      const size_t k = left < 64 ? left : 64;
+      for (size_t i = 0; i < k; ++i) m |= uint64_t(p[w + i] == '\n' || p[w + i] == '\r') << i;
+    }
+    for (; m; m &= m - 1) {
+      const size_t e = w + size_t(__builtin_ctzll(m));
+      if (e < line) continue;  // the LF of a CR LF
+      if (e >= valid || e - line > max_line_) {
+        consume_in(line);
+        return 0;
+      }
+      size_t after = e + 1;
+      if (p[e] == '\r') {
+        if (after == n)
+          after_cr_ = true;  // a LF first in the next feed still belongs to this line end
+        else if (p[after] == '\n')
+          ++after;
+      }
+      r = process_line(span{p + line, e - line}, ev);
+      line = after;
+      if (r) break;
+    }
+  }
+  consume_in(line);  // the bytes stay in place until the next feed: a comment's span still holds
+  return r;
+}
+
 int SseParser::next(pushwire_sse_event *ev) {
   if (error_) return error_;
   if (event_out_) {
@@ -136,6 +211,7 @@ int SseParser::next(pushwire_sse_event *ev) {
     line_.clear();
     line_out_ = false;
   }
+  bool in_place_tried = false;  // it stopped at the line in front: the general path takes that one
   for (;;) {
     span in = in_.view();
     if (in.len == 0) {
@@ -147,21 +223,28 @@ int SseParser::next(pushwire_sse_event *ev) {
       size_t k = in.len < 3 ? in.len : 3;
       if (std::memcmp(in.ptr, kSseBom, k) == 0 && k < 3 && !eof_) return 0;
       bom_checked_ = true;
-      if (k == 3 && std::memcmp(in.ptr, kSseBom, 3) == 0) in_.consume(3);
+      if (k == 3 && std::memcmp(in.ptr, kSseBom, 3) == 0) consume_in(3);
       continue;
     }
     if (after_cr_) {
       after_cr_ = false;
       if (in.ptr[0] == '\n') {
-        in_.consume(1);
+        consume_in(1);
         continue;
       }
     }
+    if (!in_place_tried && line_.empty() && pending_len_ == 0) {
+      int r = next_in_place(ev);
+      if (r) return r < 0 ? fail(r) : r;
+      in_place_tried = true;
+      continue;
+    }
+    in_place_tried = false;
     bool ascii = false;
     size_t e = sse_find_line_end(in.ptr, in.len, &ascii);
     if (e == in.len) {  // an unfinished line: decode it now, so it is never scanned again
       int rc = decode(in.ptr, e);
-      in_.consume(e);
+      consume_in(e);
       return rc ? fail(rc) : 0;
     }
     span line;
@@ -178,7 +261,7 @@ int SseParser::next(pushwire_sse_event *ev) {
       line = line_.view();
     }
     after_cr_ = in.ptr[e] == '\r';
-    in_.consume(e + 1);  // the bytes stay in place until the next feed: `line` still holds
+    consume_in(e + 1);  // the bytes stay in place until the next feed: `line` still holds
     int r = process_line(line, ev);
     if (r < 0) return fail(r);
     if (!in_place) {
@@ -192,60 +275,92 @@ int SseParser::next(pushwire_sse_event *ev) {
   }
 }
 
+namespace {
+enum SseField { kSseData, kSseEvent, kSseId, kSseRetry, kSseOther };
+}  // namespace
+
 int SseParser::process_line(span line, pushwire_sse_event *ev) {
-  if (line.len == 0) return dispatch(ev);
-  if (line.ptr[0] == ':') {
-    if (!report_comments_) return 0;
-    sse_clear_event(ev, PUSHWIRE_SSE_EV_COMMENT);
-    ev->data = span{line.ptr + 1, line.len - 1};
-    return 1;
-  }
-  // Field names are short: a plain loop finds the colon sooner than a memchr call.
-  size_t colon = 1;
-  while (colon < line.len && line.ptr[colon] != ':') ++colon;
-  span name{line.ptr, colon}, value{line.ptr + line.len, 0};
-  if (colon < line.len) {
-    value = span{line.ptr + colon + 1, line.len - colon - 1};
-    if (value.len && value.ptr[0] == ' ') ++value.ptr, --value.len;
+  SseField field;
+  span value;
+  // The spellings servers write (sse_encode's among them) need no search for the colon.
+  if (line.len >= 6 && std::memcmp(line.ptr, "data: ", 6) == 0) {
+    field = kSseData;
+    value = span{line.ptr + 6, line.len - 6};
+  } else if (line.len >= 7 && std::memcmp(line.ptr, "event: ", 7) == 0) {
+    field = kSseEvent;
+    value = span{line.ptr + 7, line.len - 7};
+  } else if (line.len >= 4 && std::memcmp(line.ptr, "id: ", 4) == 0) {
+    field = kSseId;
+    value = span{line.ptr + 4, line.len - 4};
+  } else {
+    if (line.len == 0) return dispatch(ev);
+    if (line.ptr[0] == ':') {
+      if (!report_comments_) return 0;
+      sse_clear_event(ev, PUSHWIRE_SSE_EV_COMMENT);
+      ev->data = span{line.ptr + 1, line.len - 1};
+      return 1;
+    }
+    // Field names are short: a plain loop finds the colon sooner than a memchr call.
+    size_t colon = 1;
+    while (colon < line.len && line.ptr[colon] != ':') ++colon;
+    span name{line.ptr, colon};
+    value = span{line.ptr + line.len, 0};
+    if (colon < line.len) {
+      value = span{line.ptr + colon + 1, line.len - colon - 1};
+      if (value.len && value.ptr[0] == ' ') ++value.ptr, --value.len;
+    }
+    field = sse_name_is(name, "data", 4)    ? kSseData
+            : sse_name_is(name, "event", 5) ? kSseEvent
+            : sse_name_is(name, "id", 2)    ? kSseId
+            : sse_name_is(name, "retry", 5) ? kSseRetry
+                                            : kSseOther;
   }
   // The event so far must stay within max_event_ once this field is applied.
   size_t type_len = type_.size(), id_len = id_.size(), data_len = data_.size();
-  if (sse_name_is(name, "data", 4)) {
-    if (!event_fits(type_len + id_len + data_len, value.len + 1)) return ERR_EVENT_TOO_BIG;
-    uint8_t *o = data_.extend(value.len + 1);
-    if (!o) return ERR_NOMEM;
-    copy_bytes(o, value.ptr, value.len);
-    o[value.len] = '\n';
-    return 0;
-  }
-  if (sse_name_is(name, "event", 5)) {
-    if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-    type_.clear();
-    return type_.append(value) ? ERR_NOMEM : 0;
-  }
-  if (sse_name_is(name, "id", 2)) {
-    if (!sse_no_low_bytes(value.ptr, value.len) && std::memchr(value.ptr, 0, value.len)) return 0;
-    if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-    id_.clear();
-    id_changed_ = true;
-    return id_.append(value) ? ERR_NOMEM : 0;
-  }
-  if (sse_name_is(name, "retry", 5)) {
-    // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
-    if (value.len == 0) return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < value.len; ++i) {
-      unsigned d = unsigned(value.ptr[i]) - '0';
-      if (d > 9 || v > (UINT64_MAX - d) / 10) return 0;
-      v = v * 10 + d;
+  switch (field) {
+    case kSseData: {
+      if (!event_fits(type_len + id_len + data_len, value.len + 1)) return ERR_EVENT_TOO_BIG;
+#if defined(__SSE2__)
+      // Room for sse_copy_wide's fixed moves; the line end after the value may be read.
+      if (data_.room() < value.len + 64 && data_.reserve_extra(value.len + 64)) return ERR_NOMEM;
+      uint8_t *o = sse_copy_wide(data_.extend(value.len + 1), value.ptr, value.len, value.len);
+#else
+      uint8_t *o = data_.extend(value.len + 1);
+      if (!o) return ERR_NOMEM;
+      copy_bytes(o, value.ptr, value.len);
+      o += value.len;
+#endif
+      *o = '\n';
+      return 0;
     }
-    retry_ms_ = v;
-    has_retry_ = true;
-    sse_clear_event(ev, PUSHWIRE_SSE_EV_RETRY);
-    ev->retry_ms = v;
-    return 1;
+    case kSseEvent:
+      if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
+      type_.clear();
+      return type_.append(value) ? ERR_NOMEM : 0;
+    case kSseId:
+      if (!sse_no_low_bytes(value.ptr, value.len) && std::memchr(value.ptr, 0, value.len)) return 0;
+      if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
+      id_.clear();
+      id_changed_ = true;
+      return id_.append(value) ? ERR_NOMEM : 0;
+    case kSseRetry: {
+      // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
+      if (value.len == 0) return 0;
+      uint64_t v = 0;
+      for (size_t i = 0; i < value.len; ++i) {
+        unsigned d = unsigned(value.ptr[i]) - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+      }
+      retry_ms_ = v;
+      has_retry_ = true;
+      sse_clear_event(ev, PUSHWIRE_SSE_EV_RETRY);
+      ev->retry_ms = v;
+      return 1;
+    }
+    default:
+      return 0;  // any other field is ignored
   }
-  return 0;  // any other field is ignored
 }
 
 int SseParser::dispatch(pushwire_sse_event *ev) {
@@ -272,6 +387,8 @@ int SseParser::reset() {
   data_.release();
   type_.release();
   pending_len_ = 0;
+  valid_ = 0;
+  valid_stop_ = false;
   error_ = 0;
   bom_checked_ = after_cr_ = eof_ = started_ = false;
   event_out_ = line_out_ = false;

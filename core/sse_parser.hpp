@@ -59,6 +59,9 @@ class SseParser {
   int reset();
 
  private:
+  int next_in_place(pushwire_sse_event *ev);
+  size_t valid_prefix();
+  void consume_in(size_t n);
   int decode(const uint8_t *p, size_t n);
   int finish_pending(const uint8_t *p, size_t n, size_t *used);
   int append_line(const void *p, size_t n);
@@ -77,6 +80,8 @@ class SseParser {
   size_t max_event_ = SSE_DEFAULT_MAX_EVENT;
   size_t max_input_ = SSE_DEFAULT_MAX_INPUT;
   uint64_t retry_ms_ = 0;
+  size_t valid_ = 0;         // bytes at the front of in_ known to be whole valid UTF-8 characters
+  bool valid_stop_ = false;  // in_[valid_] starts an invalid subpart (else: not yet checked)
   int error_ = 0;
   uint8_t pending_[4];       // a character cut off at the end of the input so far
   uint8_t pending_len_ = 0;

@@ -62,22 +62,11 @@ uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
 // strings are moved in fixed-size pieces whose excess later stores overwrite, so events
 // whose lines differ in length still take the same branches.
 
-// p[0..n), n <= 64: four 16-byte moves when 64 bytes may be read from p.
-PUSHWIRE_INLINE uint8_t *sse_put_wide(uint8_t *o, const uint8_t *p, size_t n, size_t readable) {
-  if (n <= 64 && sse_overread_ok(p, readable, 64)) {
-    for (int i = 0; i < 4; ++i)
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 16 * i), sse_load16(p + 16 * i));
-  } else {
-    copy_bytes(o, p, n);
-  }
-  return o + n;
-}
-
 // `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
 PUSHWIRE_INLINE uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
   std::memcpy(o, head, 8);
   o += v.len ? head_len : head_len - 1;
-  o = sse_put_wide(o, v.ptr, v.len, v.len);
+  o = sse_copy_wide(o, v.ptr, v.len, v.len);
   *o++ = '\n';
   return o;
 }
@@ -104,13 +93,13 @@ uint8_t *sse_put_data_wide(uint8_t *o, span s) {
     for (; m; m &= m - 1) {
       const uint8_t *e = w + __builtin_ctzll(m);
       if (e < line) continue;  // the LF of a CR LF
-      o = sse_put_wide(o, line, size_t(e - line), size_t(end - line));
+      o = sse_copy_wide(o, line, size_t(e - line), size_t(end - line));
       *o++ = '\n';
       line = e + sse_line_end_size(e, size_t(end - e));
       put_head();
     }
   }
-  o = sse_put_wide(o, line, size_t(end - line), size_t(end - line));
+  o = sse_copy_wide(o, line, size_t(end - line), size_t(end - line));
   *o++ = '\n';
   return o;
 }

@@ -1,8 +1,12 @@
 // The event-stream parser, rule by rule (WHATWG HTML "Parsing an event stream" and
 // "Interpreting an event stream"), the spec's own examples, the limits, and a differential
 // property test against the reference transcription of the spec (tests/reference.hpp).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -493,4 +497,122 @@ TEST(sse_find_line_end_matches_byte_loop) {
       break;
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The in-place path: line ends found 64 bytes at a time, UTF-8 checked once per byte ahead
+// of the lines, data values moved in fixed 16-byte pieces.
+
+// Line ends of each spelling at every offset of the first three 64-byte blocks, the stream
+// fed whole, byte by byte and cut in two at every position (a CR last in a feed among them).
+TEST(sse_in_place_line_ends_at_every_block_offset) {
+  const char *spellings[] = {"\n", "\r", "\r\n"};
+  for (const char *br : spellings) {
+    for (size_t k = 0; k <= 140; ++k) {
+      std::string a;
+      for (size_t i = 0; i < k; ++i) a += char('a' + i % 26);
+      std::string b = std::string(br);
+      EXPECT_SPLITS("data: " + a + b + "data:z" + b + b + "event: t" + b + "data" + b + b,
+                    {ev(a + "\nz"), ev("", "", "t")});
+    }
+  }
+}
+
+// An invalid or cut-short sequence at every position of a data line: that line is decoded
+// (U+FFFD for each maximal invalid subpart), and the lines after it are parsed in place again.
+TEST(sse_invalid_utf8_at_every_position_of_a_line) {
+  const struct {
+    const char *bytes;
+    const char *decoded;  // followed by 'x'
+  } kBad[] = {{"\xFF", "\xEF\xBF\xBD"},
+              {"\xC3", "\xEF\xBF\xBD"},
+              {"\xE2\x82", "\xEF\xBF\xBD"},
+              {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+              {"\xC3\xA9", "\xC3\xA9"}};  // valid, for contrast
+  for (const auto &bad : kBad) {
+    for (size_t len = 0; len <= 80; ++len) {
+      std::string plain;
+      for (size_t i = 0; i < len; ++i) plain += char('a' + i % 26);
+      for (size_t at = 0; at <= len; ++at) {
+        std::string line = plain.substr(0, at) + bad.bytes + "x" + plain.substr(at);
+        std::string want = plain.substr(0, at) + bad.decoded + "x" + plain.substr(at);
+        std::string in = "data: " + line + "\ndata: ok\n\ndata: next\n\n";
+        EXPECT_EVENTS(run(in), {ev(want + "\nok"), ev("next")});
+        EXPECT_EVENTS(run_chunks({in.substr(0, 7 + at), in.substr(7 + at)}, true), {ev(want + "\nok"), ev("next")});
+      }
+      // Cut short by the line end itself: U+FFFD last in the line.
+      if (bad.bytes[1] != 0 && std::string(bad.bytes) != "\xC3\xA9") continue;
+      std::string in = "data: " + plain + bad.bytes + "\ndata: ok\n\n";
+      std::string last = std::string(bad.bytes) == "\xC3\xA9" ? "\xC3\xA9" : "\xEF\xBF\xBD";
+      EXPECT_EVENTS(run(in), {ev(plain + last + "\nok")});
+    }
+  }
+}
+
+namespace {
+
+// Every block ends where an unreadable page begins (16-byte aligned, so within 15 bytes of
+// it): the parser's wide loads past its own buffers must stop at their page.
+struct PageEndAllocator {
+  std::map<void *, std::pair<void *, size_t>> blocks;  // pointer -> (mapping, user size)
+  size_t page = size_t(sysconf(_SC_PAGESIZE));
+
+  static void *do_malloc(void *user, size_t size) {
+    PageEndAllocator *a = static_cast<PageEndAllocator *>(user);
+    size_t span = (size + a->page - 1) / a->page * a->page + a->page;
+    void *m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    uint8_t *guard = static_cast<uint8_t *>(m) + span - a->page;
+    mprotect(guard, a->page, PROT_NONE);
+    void *p = reinterpret_cast<void *>(uintptr_t(guard - size) & ~uintptr_t(15));
+    a->blocks[p] = {m, size};
+    return p;
+  }
+  static void do_free(void *user, void *p) {
+    PageEndAllocator *a = static_cast<PageEndAllocator *>(user);
+    if (!p) return;
+    auto it = a->blocks.find(p);
+    void *m = it->second.first;
+    size_t span = static_cast<uint8_t *>(p) + it->second.second - static_cast<uint8_t *>(m);
+    munmap(m, (span + a->page - 1) / a->page * a->page + a->page);
+    a->blocks.erase(it);
+  }
+  static void *do_realloc(void *user, void *p, size_t size) {
+    PageEndAllocator *a = static_cast<PageEndAllocator *>(user);
+    void *q = do_malloc(user, size);
+    if (q && p) {
+      size_t old = a->blocks[p].second;
+      std::memcpy(q, p, old < size ? old : size);
+      do_free(user, p);
+    }
+    return q;
+  }
+  pushwire_allocator table() { return pushwire_allocator{this, do_malloc, do_realloc, do_free}; }
+};
+
+}  // namespace
+
+// Streams of 64, 128 and 256 bytes fill the input buffer to its end (it grows in powers of
+// two), so the last lines and data values sit right before the unreadable page.
+TEST(sse_in_place_lines_at_the_end_of_an_allocation) {
+  PageEndAllocator alloc;
+  pushwire_allocator table = alloc.table();
+  for (size_t total : {size_t(64), size_t(128), size_t(256)}) {
+    for (size_t tail = 1; tail <= 40; ++tail) {
+      // "data: " + filler + "\n\n", then a last event "data: " + tail bytes + "\n\n".
+      std::string last(tail, 'q');
+      std::string end = "data: " + last + "\n\n";
+      std::string filler(total - end.size() - 8, 'f');
+      std::string in = "data: " + filler + "\n\n" + end;
+      CHECK_EQ(in.size(), total);
+      pushwire_sse_parser *p = nullptr;
+      CHECK_EQ(pushwire_sse_parser_new(&p, &table), 0);
+      CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(in.data()), in.size()), 0);
+      sse_test::Result r;
+      CHECK(sse_test::drain(p, &r));
+      pushwire_sse_parser_free(p);
+      EXPECT_EVENTS(r, {ev(filler), ev(last)});
+    }
+  }
+  CHECK(alloc.blocks.empty());
 }
