@@ -60,13 +60,6 @@ PUSHWIRE_INLINE unsigned sse_line_end_bits(__m128i v) {
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')))));
 }
 
-// The same for p[0..64), which sse_overread_ok must allow. A whole block at a time, so the
-// caller walks the set bits: a line costs no loop exit of its own, only a block does.
-PUSHWIRE_INLINE uint64_t sse_line_end_mask64(const uint8_t *p) {
-  uint64_t m = 0;
-  for (int i = 0; i < 4; ++i) m |= uint64_t(sse_line_end_bits(sse_load16(p + 16 * i))) << (16 * i);
-  return m;
-}
 #endif
 
 // Index of the first CR or LF in p[0..n), or n. *ascii (may be NULL) receives whether every
@@ -138,6 +131,48 @@ inline bool sse_no_low_bytes(const uint8_t *p, size_t n) {
   }
   return below == 0;
 }
+
+// Bit i set when p[i] is CR or LF, for p[0..min(n, 64)).
+inline uint64_t sse_line_ends64(const uint8_t *p, size_t n) {
+  uint64_t m = 0;
+#if defined(__SSE2__)
+  if (sse_overread_ok(p, n, 64)) {
+    for (int i = 0; i < 4; ++i) m |= uint64_t(sse_line_end_bits(sse_load16(p + 16 * i))) << (16 * i);
+    return n < 64 ? m & ((uint64_t(1) << n) - 1) : m;
+  }
+#endif
+  for (size_t i = 0; i < n && i < 64; ++i) m |= uint64_t(p[i] == '\n' || p[i] == '\r') << i;
+  return m;
+}
+
+// The offsets of the line ends in p[0..min(n, 128)), lowest first. A block at a time, so a
+// line costs no scan loop exit of its own, only a block does; and the two halves are walked
+// without a branch between them, so a block of events with the same number of lines takes
+// the same branches wherever their line ends fall.
+struct SseLineEnds128 {
+  static SseLineEnds128 scan(const uint8_t *p, size_t n) {
+    return SseLineEnds128{sse_line_ends64(p, n), n > 64 ? sse_line_ends64(p + 64, n - 64) : 0};
+  }
+  bool empty() const { return (lo | hi) == 0; }
+  size_t pop() {  // not empty()
+    const uint64_t pick = lo ? lo : hi;
+    const size_t at = size_t(__builtin_ctzll(pick)) + (lo ? 0 : 64);
+    const uint64_t borrow = lo == 0;
+    lo &= lo - 1;
+    hi &= hi - borrow;
+    return at;
+  }
+  // Forgets the line ends before offset k < 128.
+  void drop_below(size_t k) {
+    if (k >= 64) {
+      lo = 0;
+      hi &= ~uint64_t(0) << (k - 64);
+    } else {
+      lo &= ~uint64_t(0) << k;
+    }
+  }
+  uint64_t lo, hi;
+};
 
 // Length of the line end starting at p[0] (which is CR or LF): 2 for CR LF, else 1.
 inline size_t sse_line_end_size(const uint8_t *p, size_t n) { return (p[0] == '\r' && n > 1 && p[1] == '\n') ? 2 : 1; }

@@ -52,6 +52,7 @@ int SseParser::feed(const uint8_t *data, size_t len) {
   if (error_) return error_;
   if (eof_) return ERR_INVALID_STATE;
   started_ = true;
+  ends_block_ = nullptr;
   if (!in_.empty() && (in_.size() > max_input_ || len > max_input_ - in_.size())) return ERR_BUFFER_FULL;
   if (in_.append(data, len)) return fail(ERR_NOMEM);
   return 0;
@@ -152,50 +153,53 @@ size_t SseParser::valid_prefix() {
   return valid_;
 }
 
-// Parses whole lines of valid UTF-8 in place until one yields a result; the line end bits of
-// 64 bytes at a time are walked, so a line costs no scan loop exit of its own. Returns that
+// Parses whole lines of valid UTF-8 in place until one yields a result, with the line ends
+// found a block at a time (SseLineEnds128). Returns that
 // result, or 0 at the first line it leaves to the general path in next(): unfinished, too
 // long, or holding invalid UTF-8 (which that path decodes).
 int SseParser::next_in_place(pushwire_sse_event *ev) {
   span in = in_.view();
-  const uint8_t *p = in.ptr;
-  const size_t n = in.len, valid = valid_prefix();
-  size_t line = 0;
-  int r = 0;
-  for (size_t w = 0; w < n && !r; w += 64) {
-    const size_t left = n - w;
-    uint64_t m = 0;
-#if defined(__SSE2__)
-    if (sse_overread_ok(p + w, left, 64)) {
-      m = sse_line_end_mask64(p + w);
-      if (left < 64) m &= (uint64_t(1) << left) - 1;
-    } else
-#endif
-    {
-      const size_t k = left < 64 ? left : 64;
-      for (size_t i = 0; i < k; ++i) m |= uint64_t(p[w + i] == '\n' || p[w + i] == '\r') << i;
-    }
-    for (; m; m &= m - 1) {
-      const size_t e = w + size_t(__builtin_ctzll(m));
+  const uint8_t *const p = in.ptr, *const end = in.ptr + in.len, *const valid = p + valid_prefix();
+  const uint8_t *line = p, *w = p;
+  SseLineEnds128 m;
+  if (ends_block_ && ends_block_ <= p && p < ends_block_ + 128) {
+    w = ends_block_;
+    m = ends_;
+    m.drop_below(size_t(p - w));
+  } else {
+    m = SseLineEnds128::scan(p, in.len);
+  }
+  for (;;) {
+    while (!m.empty()) {
+      const uint8_t *e = w + m.pop();
       if (e < line) continue;  // the LF of a CR LF
-      if (e >= valid || e - line > max_line_) {
-        consume_in(line);
+      if (e >= valid || size_t(e - line) > max_line_) {
+        consume_in(size_t(line - p));
         return 0;
       }
-      size_t after = e + 1;
-      if (p[e] == '\r') {
-        if (after == n)
+      const uint8_t *after = e + 1;
+      if (*e == '\r') {
+        if (after == end)
           after_cr_ = true;  // a LF first in the next feed still belongs to this line end
-        else if (p[after] == '\n')
+        else if (*after == '\n')
           ++after;
       }
-      r = process_line(span{p + line, e - line}, ev);
+      int r = process_line(span{line, size_t(e - line)}, ev);
       line = after;
-      if (r) break;
+      if (r) {
+        ends_block_ = w;
+        ends_ = m;
+        consume_in(size_t(line - p));  // the bytes stay in place until the next feed: spans into them hold
+        return r;
+      }
     }
+    w += 128;
+    if (w >= end) break;
+    m = SseLineEnds128::scan(w, size_t(end - w));
   }
-  consume_in(line);  // the bytes stay in place until the next feed: a comment's span still holds
-  return r;
+  ends_block_ = nullptr;
+  consume_in(size_t(line - p));
+  return 0;
 }
 
 int SseParser::next(pushwire_sse_event *ev) {
@@ -389,6 +393,7 @@ int SseParser::reset() {
   pending_len_ = 0;
   valid_ = 0;
   valid_stop_ = false;
+  ends_block_ = nullptr;
   error_ = 0;
   bom_checked_ = after_cr_ = eof_ = started_ = false;
   event_out_ = line_out_ = false;

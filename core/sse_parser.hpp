@@ -20,6 +20,7 @@
 #pragma once
 
 #include "buffer.hpp"
+#include "sse_lines.hpp"
 
 namespace pushwire {
 
@@ -80,6 +81,10 @@ class SseParser {
   size_t max_event_ = SSE_DEFAULT_MAX_EVENT;
   size_t max_input_ = SSE_DEFAULT_MAX_INPUT;
   uint64_t retry_ms_ = 0;
+  // The line ends of the block at ends_block_ not yet parsed (dispatching an event stops the
+  // walk mid-block); a feed may move in_, so it forgets them.
+  const uint8_t *ends_block_ = nullptr;
+  SseLineEnds128 ends_{0, 0};
   size_t valid_ = 0;         // bytes at the front of in_ known to be whole valid UTF-8 characters
   bool valid_stop_ = false;  // in_[valid_] starts an invalid subpart (else: not yet checked)
   int error_ = 0;

@@ -500,11 +500,12 @@ TEST(sse_find_line_end_matches_byte_loop) {
 }
 
 // ---------------------------------------------------------------------------
-// The in-place path: line ends found 64 bytes at a time, UTF-8 checked once per byte ahead
+// The in-place path: line ends found 128 bytes at a time, UTF-8 checked once per byte ahead
 // of the lines, data values moved in fixed 16-byte pieces.
 
-// Line ends of each spelling at every offset of the first three 64-byte blocks, the stream
-// fed whole, byte by byte and cut in two at every position (a CR last in a feed among them).
+// Line ends of each spelling at every offset of both 64-byte halves of a block and past it,
+// the stream fed whole, byte by byte and cut in two at every position (a CR last in a feed
+// among them).
 TEST(sse_in_place_line_ends_at_every_block_offset) {
   const char *spellings[] = {"\n", "\r", "\r\n"};
   for (const char *br : spellings) {

@@ -138,8 +138,9 @@ TEST(sse_encode_refusals) {
   CHECK(sse_encoded_bound(f) == SIZE_MAX);
 }
 
-// The one-pass path finds line ends 64 bytes at a time and moves lines of up to 64 bytes
-// in four 16-byte pieces: every length up to 140 (three blocks, lines on both sides of 64)
+// The one-pass path finds line ends 128 bytes at a time and moves lines of up to 64 bytes
+// in four 16-byte pieces: every length up to 140 (both halves of a block and past it, lines
+// on both sides of 64)
 // with a line break (each spelling) at every position gives the bytes of the line-by-line
 // path (encode() compares them).
 TEST(sse_encode_wide_data_every_break_position) {
