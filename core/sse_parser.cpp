@@ -41,6 +41,17 @@ void sse_clear_event(pushwire_sse_event *ev, uint32_t type) {
   ev->type = type;
 }
 
+// An event type or id replaces the last: these are a few bytes each, which copy_bytes moves
+// faster than a call into libc, three times an event.
+PUSHWIRE_INLINE int sse_assign(Buffer &b, span v) {
+  b.clear();
+  if (v.len == 0) return 0;
+  uint8_t *o = b.extend(v.len);
+  if (!o) return ERR_NOMEM;
+  copy_bytes(o, v.ptr, v.len);
+  return 0;
+}
+
 bool sse_name_is(span name, const char *lit, size_t n) { return name.len == n && std::memcmp(name.ptr, lit, n) == 0; }
 
 }  // namespace
@@ -283,7 +294,8 @@ namespace {
 enum SseField { kSseData, kSseEvent, kSseId, kSseRetry, kSseOther };
 }  // namespace
 
-int SseParser::process_line(span line, pushwire_sse_event *ev) {
+// Inlined: it runs once per line, and the in-place walk's loop keeps its state in registers.
+PUSHWIRE_INLINE int SseParser::process_line(span line, pushwire_sse_event *ev) {
   SseField field;
   span value;
   // The spellings servers write (sse_encode's among them) need no search for the colon.
@@ -339,14 +351,12 @@ int SseParser::process_line(span line, pushwire_sse_event *ev) {
     }
     case kSseEvent:
       if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-      type_.clear();
-      return type_.append(value) ? ERR_NOMEM : 0;
+      return sse_assign(type_, value);
     case kSseId:
       if (!sse_no_low_bytes(value.ptr, value.len) && std::memchr(value.ptr, 0, value.len)) return 0;
       if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-      id_.clear();
       id_changed_ = true;
-      return id_.append(value) ? ERR_NOMEM : 0;
+      return sse_assign(id_, value);
     case kSseRetry: {
       // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
       if (value.len == 0) return 0;
@@ -369,8 +379,7 @@ int SseParser::process_line(span line, pushwire_sse_event *ev) {
 
 int SseParser::dispatch(pushwire_sse_event *ev) {
   if (id_changed_) {  // step 1: the string takes the buffer's value, even if nothing fires
-    last_id_.clear();
-    if (last_id_.append(id_.view())) return ERR_NOMEM;
+    if (sse_assign(last_id_, id_.view())) return ERR_NOMEM;
     id_changed_ = false;
   }
   if (data_.empty()) {
