@@ -143,6 +143,7 @@ class WsSession {
   void end_message();
   void on_control(uint8_t opcode, Where where, uintptr_t at, const uint8_t *data, size_t len);
   void flush_stream(bool fin);
+  bool check_text();
   void fail_text(size_t bad_end);
   void fail(int error, uint16_t code, const char *reason);
   void on_eof();
@@ -204,6 +205,7 @@ class WsSession {
   int fatal_ = 0;             // ERR_NOMEM once an allocation failed: only free is left
   bool ka_init_ = false;
   WsRandomPool pool_;
+  uint16_t utf8_todo_ = 0;    // bytes of text at the end of the arena not yet validated (in the padding)
 };
 
 }  // namespace pushwire

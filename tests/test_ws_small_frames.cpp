@@ -206,3 +206,97 @@ TEST(ws_small_frames_mask_copy_short_matches_mask_copy) {
     CHECK_BYTES(in.data(), len, want.data(), len);
   }
 }
+
+namespace {
+
+// `payload` as text frames of `size` bytes each (the last one FIN), keys varying, with
+// `extra` right after the frame that holds payload[extra_at].
+std::string fragments(const std::string &payload, size_t size, const std::string &extra = "", size_t extra_at = 0) {
+  std::string wire;
+  for (size_t at = 0, i = 0; at < payload.size(); at += size, ++i) {
+    const bool last = at + size >= payload.size();
+    const std::string k = key_for(i);
+    wire += masked_frame(uint8_t((last ? 0x80 : 0) | (at == 0 ? 0x01 : 0x00)), payload.substr(at, size), k.c_str());
+    if (extra_at >= at && extra_at < at + size) wire += extra;
+  }
+  return wire;
+}
+
+// The longest prefix of s[0..n) that ends on a character boundary (s valid up to n).
+size_t boundary_before(const std::string &s, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    size_t prefix, len = ref_utf8_char(reinterpret_cast<const uint8_t *>(s.data()), s.size(), i, &prefix);
+    if (len == 0 || i + len > n) return i;
+    i += len;
+  }
+}
+
+}  // namespace
+
+TEST(ws_fragmented_text_fails_before_what_follows) {
+  // Short text fragments are validated a run at a time: a bad byte must still fail the
+  // handle before anything behind it is seen (a ping is neither reported nor answered, a
+  // later rule break does not replace 1007), at the same offset (streaming hands out
+  // exactly the characters before it), however the input is cut.
+  const std::string good = text_of(256, 3);
+  const std::string close = frame(0x88, std::string("\x03\xef") + kBadText);
+  for (size_t pos = 0; pos < good.size(); ++pos) {
+    std::string payload = good;
+    payload[pos] = char(pos % 3 == 0 ? 0xff : pos % 3 == 1 ? 0x80 : 0xc0);
+    bool complete = false;
+    const size_t off = ref_utf8_valid_prefix(reinterpret_cast<const uint8_t *>(payload.data()), payload.size(),
+                                             &complete);
+    if (off == payload.size()) continue;  // still valid (a continuation byte replaced by 0x80)
+    const size_t sizes[] = {64, 7, 1, 127};  // fragment sizes, all taken by the deferred path
+    const size_t size = sizes[pos % 4];
+    // Right behind the bad fragment (inside the message unless it was the last): a ping, or
+    // a frame with RSV1 set.
+    const std::string after = pos % 2 ? masked_frame(0x89, "p") : masked_frame(0xc0, "x");
+    const std::string wire = fragments(payload, size, after, pos);
+    for (bool streaming : {false, true}) {
+      for (size_t cut : {size_t(0), size_t(1), size_t(13)}) {  // one feed, bytes one by one, 13 at a time
+        Open s(PUSHWIRE_WS_SERVER, streaming);
+        const size_t step = cut ? cut : wire.size();
+        for (size_t at = 0; at < wire.size(); at += step) {
+          const int rc = s.feed(wire.substr(at, step));
+          CHECK(rc == 0 || rc == PUSHWIRE_ERR_BAD_UTF8);  // sticky once failed
+        }
+        std::string text;
+        std::vector<std::string> rest;
+        pushwire_ws_event ev;
+        while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+          if (ev.type == PUSHWIRE_WS_EV_TEXT && rest.empty())
+            text.append(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
+          else
+            rest.push_back(describe(ev));
+        }
+        const std::string want_text = streaming ? payload.substr(0, boundary_before(payload, off)) : "";
+        if (text != want_text || rest != std::vector<std::string>{"close 1007 failed"})
+          harness::fail(__FILE__, __LINE__,
+                        "pos " + std::to_string(pos) + " streaming " + std::to_string(streaming) + " cut " +
+                            std::to_string(cut) + ": " + std::to_string(text.size()) + " bytes, then " +
+                            (rest.empty() ? std::string("nothing") : rest[0]));
+        std::string out = s.out();
+        CHECK_BYTES(out.data(), out.size(), close.data(), close.size());
+      }
+    }
+  }
+}
+
+TEST(ws_fragmented_text_across_feeds) {
+  // A W6-like message (64-byte fragments, characters straddling each boundary, a ping
+  // inside), cut at every position into two feeds: one message, the ping answered.
+  std::string payload = text_of(256, 1);
+  const std::string wire = fragments(payload, 64, masked_frame(0x89, "00000009"), 64);
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    Open s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.feed(wire.substr(0, cut)), 0);
+    std::vector<std::string> ev = s.events();
+    CHECK_EQ(s.feed(wire.substr(cut)), 0);
+    for (const std::string &e : s.events()) ev.push_back(e);
+    CHECK(ev == (std::vector<std::string>{"ping \"00000009\"", "text " + vectors::escape(payload)}));
+    std::string out = s.out();
+    CHECK_STR(out.data(), out.size(), "\x8a\x08" "00000009");
+  }
+}
