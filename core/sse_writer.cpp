@@ -66,7 +66,12 @@ uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
 PUSHWIRE_INLINE uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
   std::memcpy(o, head, 8);
   o += v.len ? head_len : head_len - 1;
-  o = sse_copy_wide(o, v.ptr, v.len, v.len);
+  if (v.len <= 16 && sse_overread_ok(v.ptr, v.len, 16)) {  // the usual type or id: one move
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o), sse_load16(v.ptr));
+    o += v.len;
+  } else {
+    o = sse_copy_wide(o, v.ptr, v.len, v.len);
+  }
   *o++ = '\n';
   return o;
 }
@@ -103,7 +108,7 @@ uint8_t *sse_put_data_wide(uint8_t *o, span s) { return sse_put_lines(o, "data",
 #endif
 
 // True when s holds no CR or LF (nor NUL, unless nul_ok): event types and ids are one line.
-bool sse_single_line(span s, bool nul_ok) {
+PUSHWIRE_INLINE bool sse_single_line(span s, bool nul_ok) {
 #if defined(__SSE2__)
   if (s.len <= 16 && sse_overread_ok(s.ptr, s.len, 16)) {
     const __m128i v = sse_load16(s.ptr);
