@@ -108,7 +108,6 @@ struct HttpHead::Impl {
   }
   span at(size_t off, size_t len) const { return span{head.data() + off, len}; }
   size_t scan(const uint8_t *data, size_t n, bool request, size_t max_fields, const char **err, int *code);
-  size_t scan_whole_request(const uint8_t *data, size_t n, size_t max_fields);
   bool add_field(size_t name_off, size_t name_len, size_t value_off, size_t value_len);
 };
 
@@ -125,6 +124,14 @@ bool HttpHead::Impl::add_field(size_t name_off, size_t name_len, size_t value_of
   ++nfields;
   return true;
 }
+
+namespace {
+// The request line as the whole-head pass finds it (offsets into the head).
+struct RequestLine {
+  size_t method_len, target_off, target_len;
+  int minor;
+};
+}  // namespace
 
 #if defined(__SSE2__)
 namespace {
@@ -156,8 +163,6 @@ inline Block64 classify64(const uint8_t *q) {
 
 inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
 
-}  // namespace
-
 // The common case, a complete request head in the first feed, parsed where it lies in
 // one vector pass plus one pass per line, instead of byte by byte through the state
 // machine. The vector pass finds the empty line and proves for the whole head at once
@@ -166,8 +171,10 @@ inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
 // each is checked with the same grammar. It accepts exactly the heads the state
 // machine accepts and records the same fields; on anything else it returns 0 and the
 // state machine parses from the first byte, so errors and their reasons have one source.
-// Returns the head's size, or 0.
-size_t HttpHead::Impl::scan_whole_request(const uint8_t *p, size_t n, size_t max_fields) {
+// Returns the head's size, or 0. `add_field(name_off, name_len, value_off, value_len)`
+// receives each field, and may refuse it (returns false) to give up.
+template <class AddField>
+size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, RequestLine *rl, AddField &&add_field) {
   uint64_t lf_bits[kWholeHeadMax / 64];
   const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
   size_t end = 0;  // one past the LF of the empty line
@@ -201,6 +208,7 @@ size_t HttpHead::Impl::scan_whole_request(const uint8_t *p, size_t n, size_t max
 
   // Lines: each ends at a set bit of lf_bits, its CR one byte before.
   size_t line = 0;  // start of the current line
+  size_t fields = 0;
   bool first = true;
   for (size_t w = 0; w * 64 < end; ++w) {
     for (uint64_t bits = lf_bits[w]; bits; bits &= bits - 1) {
@@ -211,21 +219,21 @@ size_t HttpHead::Impl::scan_whole_request(const uint8_t *p, size_t n, size_t max
         size_t i = 0;
         while (i < eol && is_token_char(p[i])) ++i;
         if (i == 0 || p[i] != ' ') return 0;
-        method_len = i;
+        rl->method_len = i;
         size_t t = ++i;
         while (i < eol && p[i] > 0x20 && p[i] < 0x7f) ++i;
         if (i == t || p[i] != ' ') return 0;
-        target_off = t;
-        target_len = i - t;
+        rl->target_off = t;
+        rl->target_len = i - t;
         ++i;
         if (eol - i != kVersionLen + 1 || std::memcmp(p + i, kVersion, kVersionLen) != 0) return 0;
         const uint8_t m = p[i + kVersionLen];
         if (m != '0' && m != '1') return 0;
-        minor = m - '0';
+        rl->minor = m - '0';
       } else if (eol == line) {
         break;  // the empty line
       } else {
-        if (nfields == max_fields) return 0;
+        if (fields == max_fields) return 0;
         size_t i = line;
         while (i < eol && is_token_char(p[i])) ++i;
         if (i == line || p[i] != ':') return 0;
@@ -234,14 +242,22 @@ size_t HttpHead::Impl::scan_whole_request(const uint8_t *p, size_t n, size_t max
         while (e > v && is_ows(p[e - 1])) --e;
         if (v == e) v = e = eol;
         if (!add_field(line, i - line, v, e - v)) return 0;
+        ++fields;
       }
       line = lf_at + 1;
     }
   }
   return end;
 }
+
+}  // namespace
 #else
-size_t HttpHead::Impl::scan_whole_request(const uint8_t *, size_t, size_t) { return 0; }
+namespace {
+template <class AddField>
+size_t scan_whole_request(const uint8_t *, size_t, size_t, RequestLine *, AddField &&) {
+  return 0;  // the state machine alone: the whole-head pass is written for SSE2
+}
+}  // namespace
 #endif
 
 // The parser proper: examines data[0..n) once, from where the previous call stopped.
@@ -449,9 +465,9 @@ int HttpHead::fail(int code, const char *reason) {
   return code;
 }
 
-bool HttpHead::complete() const { return impl_ && impl_->state == Impl::S_DONE; }
-bool HttpHead::started() const { return error_ != 0 || (impl_ && impl_->scanned > 0); }
-size_t HttpHead::bytes_scanned() const { return impl_ ? impl_->scanned : 0; }
+bool HttpHead::complete() const { return borrowing_ || (impl_ && impl_->state == Impl::S_DONE); }
+bool HttpHead::started() const { return borrowing_ || error_ != 0 || (impl_ && impl_->scanned > 0); }
+size_t HttpHead::bytes_scanned() const { return borrowing_ ? borrowed_.size : impl_ ? impl_->scanned : 0; }
 
 int HttpHead::status_hint() const {
   switch (error_) {
@@ -476,8 +492,16 @@ int HttpHead::feed(const uint8_t *data, size_t len, size_t *consumed) {
   const size_t room = base < max_head_ ? max_head_ - base : 0;
   const size_t n = len < room ? len : room;
   if (base == 0 && kind_ == Kind::Request) {
-    if (size_t whole = s.scan_whole_request(data, n, max_headers_)) {
+    RequestLine rl;
+    size_t whole = scan_whole_request(data, n, max_headers_, &rl, [&s](size_t no, size_t nl, size_t vo, size_t vl) {
+      return s.add_field(no, nl, vo, vl);
+    });
+    if (whole) {
       if (s.head.append(data, whole)) return fail(ERR_NOMEM, "out of memory");
+      s.method_len = rl.method_len;
+      s.target_off = rl.target_off;
+      s.target_len = rl.target_len;
+      s.minor = rl.minor;
       s.scanned = whole;
       s.state = Impl::S_DONE;
       *consumed = whole;
@@ -496,29 +520,52 @@ int HttpHead::feed(const uint8_t *data, size_t len, size_t *consumed) {
   return s.state == Impl::S_DONE ? 1 : 0;
 }
 
+int HttpHead::borrow_whole_request(const uint8_t *data, size_t len, HttpField *fields, size_t cap,
+                                   size_t *consumed) {
+  *consumed = 0;
+  if (kind_ != Kind::Request || started()) return 0;
+  const size_t n = len < max_head_ ? len : max_head_;
+  const size_t max_fields = cap < max_headers_ ? cap : max_headers_;
+  size_t count = 0;
+  RequestLine rl;
+  size_t whole = scan_whole_request(data, n, max_fields, &rl, [&](size_t no, size_t nl, size_t vo, size_t vl) {
+    fields[count++] = HttpField{span{data + no, nl}, span{data + vo, vl}};
+    return true;
+  });
+  if (!whole) return 0;
+  borrowed_ = Borrowed{span{data, rl.method_len}, span{data + rl.target_off, rl.target_len}, rl.minor, fields, count,
+                       whole};
+  borrowing_ = true;
+  *consumed = whole;
+  return 1;
+}
+
 span HttpHead::method() const {
+  if (borrowing_) return borrowed_.method;
   if (!complete() || kind_ != Kind::Request) return span{nullptr, 0};
   return impl_->at(0, impl_->method_len);
 }
 
 span HttpHead::target() const {
+  if (borrowing_) return borrowed_.target;
   if (!complete() || kind_ != Kind::Request) return span{nullptr, 0};
   return impl_->at(impl_->target_off, impl_->target_len);
 }
 
-int HttpHead::minor_version() const { return complete() ? impl_->minor : 0; }
+int HttpHead::minor_version() const { return borrowing_ ? borrowed_.minor : complete() ? impl_->minor : 0; }
 
-int HttpHead::status() const { return complete() ? impl_->status : 0; }
+int HttpHead::status() const { return !borrowing_ && complete() ? impl_->status : 0; }
 
 span HttpHead::reason_phrase() const {
-  if (!complete() || kind_ != Kind::Response) return span{nullptr, 0};
+  if (borrowing_ || !complete() || kind_ != Kind::Response) return span{nullptr, 0};
   return impl_->at(impl_->reason_off, impl_->reason_len);
 }
 
-size_t HttpHead::field_count() const { return complete() ? impl_->nfields : 0; }
+size_t HttpHead::field_count() const { return borrowing_ ? borrowed_.count : complete() ? impl_->nfields : 0; }
 
 HttpField HttpHead::field(size_t i) const {
   if (i >= field_count()) return HttpField{span{nullptr, 0}, span{nullptr, 0}};
+  if (borrowing_) return borrowed_.fields[i];
   FieldRec r = impl_->rec(i);
   return HttpField{impl_->at(r.name_off, r.name_len), impl_->at(r.value_off, r.value_len)};
 }
@@ -563,12 +610,14 @@ bool HttpHead::has_token(const char *name, const char *token) const {
 }
 
 void HttpHead::reset() {
+  borrowing_ = false;
   error_ = 0;
   reason_ = "";
   if (impl_) impl_->clear(kind_);
 }
 
 void HttpHead::release() {
+  borrowing_ = false;
   error_ = 0;
   reason_ = "";
   alloc_->destroy(impl_);

@@ -49,6 +49,13 @@ class HttpHead {
   // of data belong to the head; the rest is what follows it. After completion or an
   // error, feed consumes nothing.
   int feed(const uint8_t *data, size_t len, size_t *consumed);
+  // Parses a complete request head at the start of `data` where it lies, copying and
+  // allocating nothing: `fields` (room for `cap`) receives the fields, and every span the
+  // parser hands out points into `data`, so the parser must not outlive those bytes.
+  // Returns 1 with *consumed set to the head's size, or 0 with nothing taken when the head
+  // needs feed() instead: incomplete, past a limit or `cap`, or anything the whole-head
+  // pass leaves to the state machine, which reports every error. Only on a fresh parser.
+  int borrow_whole_request(const uint8_t *data, size_t len, HttpField *fields, size_t cap, size_t *consumed);
   bool complete() const;
   bool started() const;  // any byte fed since construction/reset
   int error() const { return error_; }  // 0 or the sticky error
@@ -85,6 +92,15 @@ class HttpHead {
  private:
   struct Impl;
   Impl *impl_ = nullptr;  // allocated on first feed, so an unused parser costs no memory
+  // A head taken by borrow_whole_request (then impl_ stays unused).
+  struct Borrowed {
+    span method, target;
+    int minor;
+    const HttpField *fields;
+    size_t count, size;
+  };
+  Borrowed borrowed_{};
+  bool borrowing_ = false;
   const Allocator *alloc_;
   size_t max_head_ = HTTP_DEFAULT_MAX_HEAD;
   size_t max_headers_ = HTTP_DEFAULT_MAX_HEADERS;

@@ -206,6 +206,21 @@ size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
 // The opening handshake's head
 
 size_t WsSession::recv_head(const uint8_t *p, size_t n) {
+  if (!is_client() && has(F_AUTO_ACCEPT) && !(hs_ && hs_->head.started())) {
+    // The usual upgrade: the whole request in the first read, answered at once. Parsed
+    // and answered where it lies, so the handshake allocates nothing of its own (the
+    // answer and the ACCEPTED event go to the output and the queue, as any would).
+    HttpField fields[WS_BORROWED_FIELDS];
+    HttpHead head(&alloc_, HttpHead::Kind::Request);
+    head.set_limits(max_head_, max_headers_);
+    size_t used;
+    if (head.borrow_whole_request(p, n, fields, WS_BORROWED_FIELDS, &used)) {
+      on_request(head);
+      // end_handshake_if_over releases the receive areas only when it frees handshake state.
+      if (state_.handshake_over()) set(F_RELEASE_IN, true);
+      return used;
+    }
+  }
   if (ensure_handshake()) return n;
   size_t used = n;
   int rc = hs_->head.feed(p, n, &used);
@@ -223,21 +238,22 @@ size_t WsSession::recv_head(const uint8_t *p, size_t n) {
   if (is_client())
     on_response();
   else
-    on_request();
+    on_request(hs_->head);
   return used;
 }
 
-void WsSession::on_request() {
+void WsSession::on_request(const HttpHead &head) {
   int status = 400;
   const char *why = "";
-  if (int rc = ws_check_request(hs_->head, hs_->origins, has(F_REQUIRE_ORIGIN), &status, &why)) {
+  const StringList none(&alloc_);
+  if (int rc = ws_check_request(head, hs_ ? hs_->origins : none, has(F_REQUIRE_ORIGIN), &status, &why)) {
     fail_handshake(rc, status, why);
     return;
   }
   state_.apply(WsInput::RecvHead);
   if (!has(F_AUTO_ACCEPT)) {
     // Copied: the caller may answer (and so free the head) before pulling this event.
-    span t = hs_->head.target();
+    span t = head.target();
     size_t at = ctl_.size();
     if (ctl_.append(t)) {
       nomem();
@@ -247,7 +263,7 @@ void WsSession::on_request() {
     return;
   }
   span chosen;
-  if (write_accept(span{nullptr, 0}, &chosen) == 0) report_accepted(chosen);
+  if (write_accept(head, span{nullptr, 0}, &chosen) == 0) report_accepted(chosen);
 }
 
 // The chosen subprotocol lives in the handshake's memory, which goes now: copy it.

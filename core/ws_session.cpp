@@ -204,17 +204,17 @@ int WsSession::client_start(span host, span target) {
   return 0;
 }
 
-int WsSession::write_accept(span subprotocol, span *chosen) {
+int WsSession::write_accept(const HttpHead &head, span subprotocol, span *chosen) {
   *chosen = span{nullptr, 0};
   if (subprotocol.len) {
-    if (!ws_request_offers_subprotocol(hs_->head, subprotocol)) return ERR_INVALID_ARGUMENT;
+    if (!ws_request_offers_subprotocol(head, subprotocol)) return ERR_INVALID_ARGUMENT;
     *chosen = subprotocol;
-  } else {
-    ws_choose_subprotocol(hs_->head, hs_->protocols, chosen);
+  } else if (hs_) {
+    ws_choose_subprotocol(head, hs_->protocols, chosen);
   }
   span key{nullptr, 0};
-  hs_->head.find("Sec-WebSocket-Key", 0, &key);
-  if (ws_write_accept(out_, key, *chosen, hs_->extra.view())) return nomem();
+  head.find("Sec-WebSocket-Key", 0, &key);
+  if (ws_write_accept(out_, key, *chosen, extra_headers())) return nomem();
   state_.apply(WsInput::SendHead);
   set(F_STARTED | F_RELEASE_OUT, true);
   return 0;
@@ -225,7 +225,7 @@ int WsSession::accept(span subprotocol) {
   if (is_client()) return ERR_INVALID_STATE;
   if (int rc = state_.may(WsAction::Accept)) return rc;
   span chosen;
-  if (int rc = write_accept(subprotocol, &chosen)) return rc;
+  if (int rc = write_accept(hs_->head, subprotocol, &chosen)) return rc;
   end_handshake_if_over();
   return 0;
 }

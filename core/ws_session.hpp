@@ -22,6 +22,9 @@ constexpr uint64_t WS_DEFAULT_MAX_OUTPUT = uint64_t(64) << 20;
 // Events waiting in the queue before parsing pauses (a 64 KiB read of the smallest
 // client frames, 6 bytes each, is about 11000 frames; of 16-byte messages about 3000).
 constexpr size_t WS_QUEUE_MAX = 4096;
+// Fields of a request answered from the caller's bytes (on the stack); a request with
+// more takes the copying path.
+constexpr size_t WS_BORROWED_FIELDS = 32;
 
 // What only the opening handshake needs; freed as soon as both heads are done, so an
 // idle open connection holds nothing but the handle.
@@ -121,7 +124,7 @@ class WsSession {
   bool out_fits(size_t n) const { return out_.size() <= max_output_ && n <= max_output_ - out_.size(); }
   int write_frame(uint8_t opcode, bool fin, const uint8_t *data, size_t len);
   int write_close(uint16_t code, const uint8_t *reason, size_t reason_len);
-  int write_accept(span subprotocol, span *chosen);
+  int write_accept(const HttpHead &head, span subprotocol, span *chosen);
   void fail_handshake(int error, int status, const char *reason);
   span extra_headers() const;
   bool in_request_window() const;
@@ -129,7 +132,7 @@ class WsSession {
   // ws_recv.cpp
   size_t process(const uint8_t *p, size_t n, uint8_t *mut);
   size_t recv_head(const uint8_t *p, size_t n);
-  void on_request();
+  void on_request(const HttpHead &head);
   void on_response();
   void report_accepted(span chosen);
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);

@@ -445,3 +445,119 @@ TEST(ws_memory_fail_every_allocation) {
     CHECK(runs > 5);
   }
 }
+
+namespace {
+
+// Everything a caller sees of a server handshake with AUTO_ACCEPT: events (with reasons),
+// the error after them, the bytes to send, the state. `cut` splits the input in two feeds
+// (npos: one feed, the path that answers from the caller's bytes).
+std::string auto_accept_transcript(const std::string &input, size_t cut, bool configured, int max_head,
+                                   int max_headers) {
+  Conn s(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+  if (max_head) CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_HEAD_SIZE, max_head), 0);
+  if (max_headers) CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_HEADERS, max_headers), 0);
+  if (configured) {
+    CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "superchat", 9), 0);
+    CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "chat", 4), 0);
+    CHECK_EQ(pushwire_ws_add_header(s.ws, "X-Server", 8, "pushwire", 8), 0);
+    CHECK_EQ(pushwire_ws_add_origin(s.ws, "http://example.com", 18), 0);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_REQUIRE_ORIGIN, 1), 0);
+  }
+  // Feeds report a failure from the call after the one that found it (the event comes
+  // first), so where the input is cut moves that; the transcript keeps what does not move.
+  if (cut == std::string::npos) {
+    s.feed(input);
+  } else {
+    s.feed(input.substr(0, cut));
+    s.feed(input.substr(cut));
+  }
+  std::string t;
+  for (const std::string &e : s.events(true)) t += " | " + e;
+  t += " | error " + std::to_string(s.last_error) + " state " + std::to_string(pushwire_ws_get_state(s.ws));
+  return t + " | " + s.out();
+}
+
+}  // namespace
+
+// A request that arrives whole with AUTO_ACCEPT is parsed and answered where it lies;
+// split, it goes through the copying parser. Both must give the same transcript for
+// accepted and refused requests, with and without configuration, at and past the limits
+// and past the fields the borrowed path has room for.
+TEST(ws_handshake_auto_accept_from_callers_bytes_matches_copying_path) {
+  const std::string frame = bytes("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+  const std::string req = request();
+  std::string many = req;
+  for (int i = 0; i < 40; ++i) many = with(many, "\r\n\r\n", "\r\nX-" + std::to_string(i) + ": v\r\n\r\n");
+  struct Case {
+    std::string head;
+    int max_head, max_headers;
+  } cases[] = {
+      {req, 0, 0},
+      {with(req, "Version: 13", "Version: 8"), 0, 0},
+      {with(req, "http://example.com", "https://evil.example"), 0, 0},
+      {with(req, "Origin: http://example.com\r\n", ""), 0, 0},
+      {with(req, "GET /chat", "POST /chat"), 0, 0},
+      {with(req, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""), 0, 0},
+      {with(req, "Upgrade: websocket\r\n", ""), 0, 0},
+      {with(req, "Host: server", "Host:\tserver\r\n folded"), 0, 0},
+      {with(req, "Protocol: chat, superchat", "Protocol: chat, super chat"), 0, 0},
+      {with(req, "Protocol: chat, superchat", "Protocol: chat"), 0, 0},
+      {req, int(req.size()), 0},
+      {req, int(req.size()) - 1, 0},
+      {req, 0, 9},
+      {req, 0, 8},
+      {many, 0, 0},
+      {many, 0, 45},
+  };
+  for (const Case &c : cases) {
+    for (bool configured : {false, true}) {
+      const std::string input = c.head + frame;
+      const std::string whole = auto_accept_transcript(input, std::string::npos, configured, c.max_head, c.max_headers);
+      for (size_t cut : {size_t(1), c.head.size() / 2, c.head.size() - 1}) {
+        const std::string split = auto_accept_transcript(input, cut, configured, c.max_head, c.max_headers);
+        if (whole != split) harness::fail(__FILE__, __LINE__, "whole:\n" + whole + "\nsplit:\n" + split);
+      }
+    }
+  }
+  // The accepted case really answered: the 101 and the frame behind it.
+  const std::string t = auto_accept_transcript(req + frame, std::string::npos, true, 0, 0);
+  CHECK(t.find("accepted \"superchat\" | text \"Hello\"") != std::string::npos);
+  CHECK(t.find("HTTP/1.1 101 Switching Protocols\r\n") != std::string::npos);
+}
+
+// What the handshake allocates when the request arrives whole: the answer goes to the
+// output and the ACCEPTED event to the queue, the two buffers every connection uses;
+// nothing else, and both go back once drained.
+TEST(ws_handshake_auto_accept_allocates_only_output_and_queue) {
+  AllocCounter ac;
+  pushwire_ws *s = nullptr;
+  CHECK_EQ(pushwire_ws_new(&s, PUSHWIRE_WS_SERVER, &ac.api), 0);
+  CHECK_EQ(pushwire_ws_set_option(s, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+  const size_t before = ac.allocs;
+  const std::string req = request();
+  CHECK_EQ(pushwire_ws_feed(s, u8(req.c_str()), req.size()), 0);
+  CHECK_EQ(ac.allocs - before, 2);
+  pushwire_ws_event ev;
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
+  CHECK_EQ(ev.type, PUSHWIRE_WS_EV_ACCEPTED);
+  pushwire_span sp;
+  size_t n = pushwire_ws_peek_output(s, &sp);
+  CHECK_EQ(pushwire_ws_consume_output(s, n), 0);
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 0);
+  CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
+  // And when either allocation fails, the handle reports it and stays failed.
+  for (size_t fail = 1; fail <= 2; ++fail) {
+    AllocCounter f;
+    pushwire_ws *w = nullptr;
+    CHECK_EQ(pushwire_ws_new(&w, PUSHWIRE_WS_SERVER, &f.api), 0);
+    CHECK_EQ(pushwire_ws_set_option(w, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    f.fail_at = f.allocs + fail;
+    CHECK_EQ(pushwire_ws_feed(w, u8(req.c_str()), req.size()), PUSHWIRE_ERR_NOMEM);
+    CHECK_EQ(pushwire_ws_next_event(w, &ev), PUSHWIRE_ERR_NOMEM);
+    pushwire_ws_free(w);
+    CHECK_EQ(f.live, 0);
+  }
+  pushwire_ws_free(s);
+  CHECK_EQ(ac.live, 0);
+}
