@@ -329,7 +329,11 @@ bool ws_extension_list_valid(span value) {
       case NAME:
       case PARAM:
       case TOKEN_VALUE:
-        if (tchar) break;
+        if (tchar) {
+          // Tokens are most of a value: take the rest of the run without the switch.
+          while (i + 1 < value.len && is_token_char(value.ptr[i + 1])) ++i;
+          break;
+        }
         if (ows) st = st == NAME ? AFTER_NAME : st == PARAM ? AFTER_PARAM : AFTER_VALUE;
         else if (c == ';') st = PARAM_START;
         else if (c == ',') st = ELEMENT;
