@@ -297,7 +297,9 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
   const uint8_t *p = start;
   const uint8_t *const end = start + n;
   while (p < end) {
-    if (!in_frame_ && hdr_have_ == 0 && msg_op_ == 0) {
+    // The first byte rules out most frames the run would refuse (a first fragment: W6) before
+    // its setup is paid for.
+    if (!in_frame_ && hdr_have_ == 0 && msg_op_ == 0 && (p[0] == 0x81 || p[0] == 0x82)) {
       if (is_client())
         p = mut ? recv_small<false, true>(p, end, mut + (p - start)) : recv_small<false, false>(p, end, nullptr);
       else
