@@ -6,6 +6,10 @@
 
 #include "config.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace pushwire {
 
 // A key word (the 4 key bytes loaded in memory order) rotated so that its first byte in
@@ -37,6 +41,22 @@ PUSHWIRE_INLINE uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
 // (spread over a word), from which the caller tells ASCII without reading dst again.
 PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
   uint64_t acc = 0;
+#if defined(__SSE2__)
+  if (len >= 16) {  // the same scheme in 16-byte steps
+    const __m128i last = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + len - 16)),
+                                       _mm_set1_epi32(int(mask_rotate(k32, unsigned(len)))));
+    const __m128i k = _mm_set1_epi32(int(k32));
+    __m128i bits = last;
+    for (size_t i = 0; i + 16 < len; i += 16) {
+      const __m128i w = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)), k);
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), w);
+      bits = _mm_or_si128(bits, w);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + len - 16), last);
+    _mm_storel_epi64(reinterpret_cast<__m128i *>(&acc), _mm_or_si128(bits, _mm_unpackhi_epi64(bits, bits)));
+    return acc;
+  }
+#endif
   if (len >= 8) {
     // The last word, at offset len - 8, overlaps the one before unless len is a multiple
     // of 8; it starts at key position (len - 8) % 4 == len % 4.
