@@ -16,7 +16,8 @@ COV_BUILD := build-cov
 COV_FLAGS := -fprofile-instr-generate -fcoverage-mapping
 LLVM_PROFDATA ?= $(firstword $(shell command -v llvm-profdata llvm-profdata-14 2>/dev/null) llvm-profdata)
 LLVM_COV ?= $(firstword $(shell command -v llvm-cov llvm-cov-14 2>/dev/null) llvm-cov)
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+  --suppressions=fuzz/valgrind.supp
 
 .PHONY: fuzz-replay fuzz-engines fuzz fuzz-merge fuzz-seeds coverage memcheck
 all: fuzz-replay
