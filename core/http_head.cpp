@@ -161,8 +161,6 @@ inline Block64 classify64(const uint8_t *q) {
   return b;
 }
 
-inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
-
 // The common case, a complete request head in the first feed, parsed where it lies in
 // one vector pass plus one pass per line, instead of byte by byte through the state
 // machine. The vector pass finds the empty line and proves for the whole head at once
@@ -237,11 +235,10 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
         size_t i = line;
         while (i < eol && is_token_char(p[i])) ++i;
         if (i == line || p[i] != ':') return 0;
-        size_t v = i + 1, e = eol;
-        while (v < e && is_ows(p[v])) ++v;
-        while (e > v && is_ows(p[e - 1])) --e;
-        if (v == e) v = e = eol;
-        if (!add_field(line, i - line, v, e - v)) return 0;
+        const span value = trim_ows(span{p + i + 1, eol - i - 1});
+        // An empty value sits at the line's CR, where the state machine puts it too.
+        const size_t value_off = value.len ? size_t(value.ptr - p) : eol;
+        if (!add_field(line, i - line, value_off, value.len)) return 0;
         ++fields;
       }
       line = lf_at + 1;
@@ -465,9 +462,9 @@ int HttpHead::fail(int code, const char *reason) {
   return code;
 }
 
-bool HttpHead::complete() const { return borrowing_ || (impl_ && impl_->state == Impl::S_DONE); }
-bool HttpHead::started() const { return borrowing_ || error_ != 0 || (impl_ && impl_->scanned > 0); }
-size_t HttpHead::bytes_scanned() const { return borrowing_ ? borrowed_.size : impl_ ? impl_->scanned : 0; }
+bool HttpHead::complete() const { return borrowing() || (impl_ && impl_->state == Impl::S_DONE); }
+bool HttpHead::started() const { return borrowing() || error_ != 0 || (impl_ && impl_->scanned > 0); }
+size_t HttpHead::bytes_scanned() const { return borrowing() ? borrowed_.size : impl_ ? impl_->scanned : 0; }
 
 int HttpHead::status_hint() const {
   switch (error_) {
@@ -535,37 +532,36 @@ int HttpHead::borrow_whole_request(const uint8_t *data, size_t len, HttpField *f
   if (!whole) return 0;
   borrowed_ = Borrowed{span{data, rl.method_len}, span{data + rl.target_off, rl.target_len}, rl.minor, fields, count,
                        whole};
-  borrowing_ = true;
   *consumed = whole;
   return 1;
 }
 
 span HttpHead::method() const {
-  if (borrowing_) return borrowed_.method;
+  if (borrowing()) return borrowed_.method;
   if (!complete() || kind_ != Kind::Request) return span{nullptr, 0};
   return impl_->at(0, impl_->method_len);
 }
 
 span HttpHead::target() const {
-  if (borrowing_) return borrowed_.target;
+  if (borrowing()) return borrowed_.target;
   if (!complete() || kind_ != Kind::Request) return span{nullptr, 0};
   return impl_->at(impl_->target_off, impl_->target_len);
 }
 
-int HttpHead::minor_version() const { return borrowing_ ? borrowed_.minor : complete() ? impl_->minor : 0; }
+int HttpHead::minor_version() const { return borrowing() ? borrowed_.minor : complete() ? impl_->minor : 0; }
 
-int HttpHead::status() const { return !borrowing_ && complete() ? impl_->status : 0; }
+int HttpHead::status() const { return !borrowing() && complete() ? impl_->status : 0; }
 
 span HttpHead::reason_phrase() const {
-  if (borrowing_ || !complete() || kind_ != Kind::Response) return span{nullptr, 0};
+  if (borrowing() || !complete() || kind_ != Kind::Response) return span{nullptr, 0};
   return impl_->at(impl_->reason_off, impl_->reason_len);
 }
 
-size_t HttpHead::field_count() const { return borrowing_ ? borrowed_.count : complete() ? impl_->nfields : 0; }
+size_t HttpHead::field_count() const { return borrowing() ? borrowed_.count : complete() ? impl_->nfields : 0; }
 
 HttpField HttpHead::field(size_t i) const {
   if (i >= field_count()) return HttpField{span{nullptr, 0}, span{nullptr, 0}};
-  if (borrowing_) return borrowed_.fields[i];
+  if (borrowing()) return borrowed_.fields[i];
   FieldRec r = impl_->rec(i);
   return HttpField{impl_->at(r.name_off, r.name_len), impl_->at(r.value_off, r.value_len)};
 }
@@ -610,14 +606,14 @@ bool HttpHead::has_token(const char *name, const char *token) const {
 }
 
 void HttpHead::reset() {
-  borrowing_ = false;
+  borrowed_ = Borrowed{};
   error_ = 0;
   reason_ = "";
   if (impl_) impl_->clear(kind_);
 }
 
 void HttpHead::release() {
-  borrowing_ = false;
+  borrowed_ = Borrowed{};
   error_ = 0;
   reason_ = "";
   alloc_->destroy(impl_);

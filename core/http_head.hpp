@@ -92,7 +92,8 @@ class HttpHead {
  private:
   struct Impl;
   Impl *impl_ = nullptr;  // allocated on first feed, so an unused parser costs no memory
-  // A head taken by borrow_whole_request (then impl_ stays unused).
+  // A head taken by borrow_whole_request (then impl_ stays unused); size 0 when none,
+  // as a complete head has at least the four bytes of its end.
   struct Borrowed {
     span method, target;
     int minor;
@@ -100,7 +101,7 @@ class HttpHead {
     size_t count, size;
   };
   Borrowed borrowed_{};
-  bool borrowing_ = false;
+  bool borrowing() const { return borrowed_.size != 0; }
   const Allocator *alloc_;
   size_t max_head_ = HTTP_DEFAULT_MAX_HEAD;
   size_t max_headers_ = HTTP_DEFAULT_MAX_HEADERS;

@@ -493,6 +493,15 @@ TEST(http_head_whole_path_matches_state_machine) {
   };
   const size_t size = base.size();
   both(base + tail, 64 * 1024, 64);
+  // And the unmodified head parses, to exactly these fields (trimmed values, an empty one).
+  const std::string parsed = observe(base + tail, base.size() + tail.size(), 64 * 1024, 64);
+  const std::string want = "1  " + std::to_string(base.size()) +
+                           " GET /chat?room=7 1|Host=server.example.com|Upgrade=websocket|"
+                           "Connection=keep-alive, Upgrade|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|"
+                           "Sec-WebSocket-Version=13|Origin=http://example.com|X-Empty=|X-Ows=a \t b|"
+                           "Cookie=session=0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz;"
+                           " lang=en";
+  CHECK(parsed == want);
   both(base + tail, size, 10);      // exactly the head, exactly its 10 fields
   both(base + tail, size - 1, 10);  // one byte short: 431
   both(base + tail, size, 9);       // one field short: 431
