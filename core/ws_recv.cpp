@@ -448,7 +448,12 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
 
   // Free room, filled without extend() and committed by it below (room never moves).
   Queued *qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
-  size_t qroom = queue_.room() / sizeof(Queued);
+  // Records that fit both the buffer's room and the queue's limit.
+  auto queue_room = [&] {
+    const size_t room = queue_.room() / sizeof(Queued);
+    return room < qleft ? room : qleft;
+  };
+  size_t qroom = queue_room();
   size_t nq = 0;
   size_t at = arena_.size();
   uint8_t *aw = arena_.data() + at;
@@ -476,7 +481,7 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
         return p;
       }
       qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
-      qroom = queue_.room() / sizeof(Queued);
+      qroom = queue_room();
       aw = arena_.data() + at;
       aroom = arena_.room();
     }
@@ -484,9 +489,11 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     if (Masked) std::memcpy(&key, p + 2, 4);
     const uint8_t *src = p + hsize;
     uint8_t *dst = InPlace ? mut_p + (src - p0) : aw + aused;
-    const uint64_t bits = mask_copy_short(dst, InPlace ? dst : src, len, key);
+    // A client reading in place has nothing to move; it reads text only for the ASCII bits.
+    const bool touch = Masked || !InPlace || b0 == 0x81;
+    const uint64_t bits = touch ? mask_copy_short(dst, InPlace ? dst : src, len, key) : 0;
     if (PUSHWIRE_UNLIKELY(b0 == 0x81 && (bits & 0x8080808080808080ull) && !utf8_valid(dst, len))) {
-      if (InPlace) mask_copy_short(dst, dst, len, key);  // restored for the full decoder
+      if (Masked && InPlace) mask_copy_short(dst, dst, len, key);  // restored for the full decoder
       break;
     }
     Queued &q = qw[nq++];

@@ -1137,3 +1137,31 @@ TEST(ws_session_round_trip_server_closes_first) {
   CHECK_EQ(pushwire_ws_get_state(p.client.ws), PUSHWIRE_WS_STATE_CLOSED);
   CHECK_EQ(pushwire_ws_get_state(p.server.ws), PUSHWIRE_WS_STATE_CLOSED);
 }
+
+// The small-message run honours the queue's limit like the full decoder: with more empty
+// frames than the queue takes in one read (copying and in place), parsing pauses at
+// WS_QUEUE_MAX and the rest is held, so the held input counts against MAX_INPUT_BUFFER.
+TEST(ws_session_queue_limit_holds_in_small_frame_runs) {
+  const size_t extra = 907, n = pushwire::WS_QUEUE_MAX + extra;
+  std::string wire;
+  for (size_t i = 0; i < n; ++i) wire += masked_frame(0x82, "");
+  const std::string one = masked_frame(0x82, "");
+  for (bool in_place : {false, true}) {
+    Server s;
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_INPUT_BUFFER, extra * one.size()), 0);
+    std::string copy = wire;
+    int rc = in_place ? pushwire_ws_feed_mutable(s.ws, reinterpret_cast<uint8_t *>(&copy[0]), copy.size())
+                      : s.feed(copy);
+    CHECK_EQ(rc, 0);
+    // The held rest fills MAX_INPUT_BUFFER exactly: one more frame does not fit.
+    CHECK_EQ(s.feed(one), PUSHWIRE_ERR_BUFFER_FULL);
+    pushwire_ws_event ev;
+    size_t count = 0;
+    while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+      CHECK_EQ(ev.type, PUSHWIRE_WS_EV_BINARY);
+      CHECK_EQ(ev.data.len, 0);
+      ++count;
+    }
+    CHECK_EQ(count, n);
+  }
+}
