@@ -62,54 +62,34 @@ PUSHWIRE_INLINE unsigned sse_line_end_bits(__m128i v) {
 
 #endif
 
-// Index of the first CR or LF in p[0..n), or n. *ascii (may be NULL) receives whether every
-// byte before that index is ASCII, so the parser can skip UTF-8 validation of most lines.
-// One pass, 16 bytes at a time where SSE2 exists: memchr for LF alone would rescan a whole
-// buffer per line of a CR-only stream, and a second pass would be needed for the ASCII test.
-inline size_t sse_find_line_end(const uint8_t *p, size_t n, bool *ascii = nullptr) {
+// Index of the first CR or LF in p[0..n), or n. One pass, 16 bytes at a time where SSE2
+// exists: memchr for LF alone would rescan a whole buffer per line of a CR-only stream.
+inline size_t sse_find_line_end(const uint8_t *p, size_t n) {
   size_t i = 0;
-  unsigned high = 0;  // non-zero once a byte >= 0x80 was seen before the line end
 #if defined(__SSE2__)
-  __m128i seen = _mm_setzero_si128();
   for (; i + 16 <= n; i += 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i));
-    unsigned m = sse_line_end_bits(v);
-    if (m) {
-      unsigned at = unsigned(__builtin_ctz(m));
-      if (ascii) *ascii = !(_mm_movemask_epi8(seen) | (_mm_movemask_epi8(v) & ((1u << at) - 1)));
-      return i + at;
-    }
-    seen = _mm_or_si128(seen, v);
+    unsigned m = sse_line_end_bits(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i)));
+    if (m) return i + unsigned(__builtin_ctz(m));
   }
-  high = unsigned(_mm_movemask_epi8(seen));
   if (i < n && n >= 16) {
     // The last bytes in one load that overlaps bytes already searched (none of them is a
-    // line end, so a match is new; their ASCII-ness is already in `high`).
+    // line end, so a match is new).
     size_t j = n - 16;
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + j));
-    unsigned m = sse_line_end_bits(v);
-    unsigned at = m ? unsigned(__builtin_ctz(m)) : 16;
-    if (ascii) *ascii = !(high | (unsigned(_mm_movemask_epi8(v)) & ((1u << at) - 1)));
-    return j + at;
+    unsigned m = sse_line_end_bits(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + j)));
+    return m ? j + unsigned(__builtin_ctz(m)) : n;
   }
 #else
   // SWAR: a word holds CR or LF iff it XORed with that byte has a zero byte.
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  uint64_t seen = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, p + i, 8);
     uint64_t a = w ^ (ones * '\n'), b = w ^ (ones * '\r');
     if (((a - ones) & ~a & highs) | ((b - ones) & ~b & highs)) break;
-    seen |= w;
   }
-  high = (seen & highs) != 0;
 #endif
-  for (; i < n; ++i) {
+  for (; i < n; ++i)
     if (p[i] == '\n' || p[i] == '\r') break;
-    high |= p[i] & 0x80;
-  }
-  if (ascii) *ascii = !high;
   return i;
 }
 

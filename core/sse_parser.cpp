@@ -255,38 +255,29 @@ int SseParser::next(pushwire_sse_event *ev) {
       continue;
     }
     in_place_tried = false;
-    bool ascii = false;
-    size_t e = sse_find_line_end(in.ptr, in.len, &ascii);
+    // What next_in_place leaves here is a line it cannot take where it lies: unfinished,
+    // too long, after a partial line, or holding invalid UTF-8. It is decoded into line_.
+    size_t e = sse_find_line_end(in.ptr, in.len);
     if (e == in.len) {  // an unfinished line: decode it now, so it is never scanned again
       int rc = decode(in.ptr, e);
       consume_in(e);
       return rc ? fail(rc) : 0;
     }
-    span line;
-    bool in_place = line_.empty() && pending_len_ == 0 && e <= max_line_ && (ascii || utf8_valid(in.ptr, e));
-    if (in_place) {
-      line = span{in.ptr, e};
-    } else {
-      int rc = decode(in.ptr, e);
-      if (!rc && pending_len_) {  // the line end cut a character short
-        pending_len_ = 0;
-        rc = append_line(kSseReplacement, 3);
-      }
-      if (rc) return fail(rc);
-      line = line_.view();
+    int rc = decode(in.ptr, e);
+    if (!rc && pending_len_) {  // the line end cut a character short
+      pending_len_ = 0;
+      rc = append_line(kSseReplacement, 3);
     }
+    if (rc) return fail(rc);
     after_cr_ = in.ptr[e] == '\r';
-    consume_in(e + 1);  // the bytes stay in place until the next feed: `line` still holds
-    int r = process_line(line, ev);
+    consume_in(e + 1);
+    int r = process_line(line_.view(), ev);
     if (r < 0) return fail(r);
-    if (!in_place) {
-      if (r) {
-        line_out_ = true;
-      } else {
-        line_.clear();
-      }
+    if (r) {
+      line_out_ = true;
+      return r;
     }
-    if (r) return r;
+    line_.clear();
   }
 }
 
@@ -337,7 +328,7 @@ PUSHWIRE_INLINE int SseParser::process_line(span line, pushwire_sse_event *ev) {
     case kSseData: {
       if (!event_fits(type_len + id_len + data_len, value.len + 1)) return ERR_EVENT_TOO_BIG;
 #if defined(__SSE2__)
-      // Room for sse_copy_wide's fixed moves; the line end after the value may be read.
+      // Room for sse_copy_wide's fixed moves past the value.
       if (data_.room() < value.len + 64 && data_.reserve_extra(value.len + 64)) return ERR_NOMEM;
       uint8_t *o = sse_copy_wide(data_.extend(value.len + 1), value.ptr, value.len, value.len);
 #else

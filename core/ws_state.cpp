@@ -57,11 +57,14 @@
 //   completed ones and will straddle the read (its first frame 4 KiB or more) is started
 //   at the front of a spare area instead (the two areas trade places), so the common
 //   shape, one large message per read, never moves; the move remains for the second
-//   such message of one read, and for short ones, where it is cheap.
-// * A hot path. A whole one-frame text or binary message with a 7-bit length, arriving
-//   while nothing is under way, is judged from its first two bytes and handled inline
-//   (ASCII tested word-wise before the validator is called); every other frame, and every
-//   rule such a frame might break, goes through ws_decode_header and the general code.
+//   such message of one read, and for messages whose first frame is short (judged by that
+//   frame alone: a short first fragment of a long message is moved whole at the drain).
+// * A hot path. A run of whole one-frame text or binary messages with 7-bit lengths,
+//   arriving while nothing is under way, is taken in one loop (recv_small): each payload
+//   unmasked in registers, ASCII told from the OR of its bytes before the validator is
+//   called, the event records written straight into the queue's room up to its limit.
+//   Every other frame, and every rule such a frame might break, goes through
+//   ws_decode_header and the general code.
 // * Bounded queue, held input. At most WS_QUEUE_MAX events wait. Past that, parsing
 //   pauses and the rest of the feed is copied to the held-input buffer, and next_event
 //   resumes parsing it once the queue has drained. A feed that arrives while events or
@@ -76,8 +79,10 @@
 //   buffer, it is unmasked in place and its event points into the caller's bytes: no
 //   copy at all. Fragments and frames cut off at the end take the copying path.
 // * Fail fast. A header is judged byte by byte (ws_frame.cpp), limits are checked when
-//   a header is complete (before any payload is stored), and text is validated as it is
-//   copied, across frames and feeds, so the failure comes at the first invalid byte.
+//   a header is complete (before any payload is stored), and text is validated across
+//   frames and feeds, so the failure names the first invalid byte. Short text steps are
+//   validated as one run a little later (at most 4096 bytes), but always before anything
+//   that follows them can be observed: end of message, control frame, failure, end of read.
 // * Steady state: no allocation, no copy beyond the one unmasking copy, and no indirect
 //   call per frame; the arena, control area and queue keep their capacity between
 //   drains (big ones are returned when idle).

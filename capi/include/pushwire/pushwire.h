@@ -628,10 +628,10 @@ PUSHWIRE_API const char *pushwire_ws_error_reason(const pushwire_ws *ws) PUSHWIR
  * that starts with a space keeps it (a browser strips one). `data` and `comment` are split
  * on CR LF, LF and CR: a browser receives the data with every line break turned into LF
  * and nothing else changed. A browser dispatches an event iff `data` is present.
- * Reading: short strings and lines are loaded in whole 16-byte vectors, which may reach
- * up to 63 bytes past a string's end but never past the 4 KiB page of its last byte. Such
- * a load cannot fault and the bytes past the end are never used, but memory checkers
- * report it: fuzz/valgrind.supp holds the suppressions for valgrind's memcheck.
+ * Reading: short strings and lines are loaded in whole 16- and 64-byte blocks, which may
+ * reach up to 63 bytes past a string's end but never past the 4 KiB page of its last
+ * byte. Such a load cannot fault and the bytes past the end are never used, but memory
+ * checkers report it (the source tree's fuzz/valgrind.supp suppresses it for valgrind).
  */
 typedef struct pushwire_sse_fields {
   const char *event;
