@@ -160,9 +160,6 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(__m256i i
 
 #undef PUSHWIRE_KL_TABLE
 
-// Validates 64-byte blocks from p, which must start on a character boundary. Returns the
-// offset of the first block holding an error, or the end of the last whole block. A
-// character cut by the end is only partly checked: the caller re-validates from its lead.
 // One 64-byte block (a, b) after the block ending in `prev`: false when it holds an error,
 // or, being all ASCII, cuts short a character the previous block left open. *open
 // receives where this block itself ends inside a character (non-zero bytes there).
@@ -183,6 +180,9 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __
   return true;
 }
 
+// Validates 64-byte blocks from p, which must start on a character boundary. Returns the
+// offset of the first block holding an error, or the end of the last whole block. A
+// character cut by the end is only partly checked: the caller re-validates from its lead.
 __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
   __m256i prev = _mm256_setzero_si256();
   __m256i open = _mm256_setzero_si256();
@@ -210,14 +210,14 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
   return i;
 }
 
-// utf8_scan_avx2 on the unmasked bytes of src, stored to dst as they are produced up to
-// the returned offset (not the block that stops the scan: in place, the caller unmasks it
-// again). `key` is the mask word for src[0] (mask_key_word).
 // The input usually comes from memory, not cache (a socket read): asking for it this far
 // ahead, across page boundaries where the hardware prefetcher stops, measured about 10%
 // faster on 64 KiB reads of W5. A prefetch never faults, past the end included.
 constexpr size_t kUnmaskPrefetch = 512;
 
+// utf8_scan_avx2 on the unmasked bytes of src, stored to dst as they are produced up to
+// the returned offset (not the block that stops the scan: in place, the caller unmasks it
+// again). `key` is the mask word for src[0] (mask_key_word).
 __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src, size_t n,
                                                              uint32_t key) {
   const __m256i k = _mm256_set1_epi32(int(key));
