@@ -113,6 +113,10 @@ class WsSession {
   ~WsSession();
 
   bool is_client() const { return role_ == PUSHWIRE_WS_CLIENT; }
+  // Frames from a client are masked, from a server not (the decoder enforces it), so the
+  // role says it: no per-frame copy of the header's bit (which, stored beside the FIN bit,
+  // also stalled store forwarding on every frame).
+  bool masked_by_peer() const { return !is_client(); }
   bool has(uint16_t f) const { return (flags_ & f) != 0; }
   void set(uint16_t f, bool on) { flags_ = on ? uint16_t(flags_ | f) : uint16_t(flags_ & ~f); }
   int nomem() { return fatal_ = ERR_NOMEM; }
@@ -197,7 +201,6 @@ class WsSession {
   uint8_t msg_op_ = 0;        // TEXT or BINARY while a message is being received, else 0
   bool in_frame_ = false;     // header done, payload still to come
   bool frame_fin_ = false;
-  bool frame_masked_ = false;
   bool msg_first_ = false;    // streaming: no chunk of this message handed out yet
 
   WsState state_;
