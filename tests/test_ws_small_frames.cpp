@@ -89,11 +89,14 @@ TEST(ws_small_frames_every_length_in_one_run) {
                              PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, 0, m.second});
         }
       }
-      std::vector<Got> got = run(role, wire, in_place);
+      int last = 1;
+      std::vector<Got> got = run(role, wire, in_place, false, &last);
+      CHECK_EQ(last, 0);  // all taken, nothing failed
       CHECK_EQ(got.size(), want.size());
       for (size_t k = 0; k < got.size() && k < want.size(); ++k) {
         CHECK_EQ(got[k].type, want[k].type);
         CHECK_EQ(got[k].flags, want[k].flags);
+        CHECK_EQ(got[k].code, 0);
         CHECK_BYTES(got[k].data.data(), got[k].data.size(), want[k].data.data(), want[k].data.size());
       }
     }
@@ -163,9 +166,16 @@ TEST(ws_small_frames_invalid_utf8_at_every_position) {
   // Truncated at the very end of a short message.
   for (size_t len = 1; len <= 125; ++len) {
     std::string payload = std::string(len - 1, 'x') + "\xe2";
-    std::vector<Got> got = run(PUSHWIRE_WS_SERVER, masked_frame(0x81, payload), false);
+    int last = 0;
+    std::vector<Got> got = run(PUSHWIRE_WS_SERVER, masked_frame(0x81, payload), false, false, &last);
     CHECK_EQ(got.size(), 1);
-    if (!got.empty()) CHECK_EQ(got[0].code, 1007);
+    if (!got.empty()) {
+      CHECK_EQ(got[0].type, PUSHWIRE_WS_EV_CLOSE);
+      CHECK_EQ(got[0].flags, PUSHWIRE_WS_EVF_FAILED);
+      CHECK_EQ(got[0].code, 1007);
+      CHECK(got[0].data == kBadText);
+    }
+    CHECK_EQ(last, PUSHWIRE_ERR_BAD_UTF8);
   }
 }
 
