@@ -142,42 +142,44 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(__m256i i
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE),
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE), s, s, s, s);
   // The 32 bytes before each byte of `in`, shifted across the 128-bit lane boundary.
+  // Written in the order that keeps fewest vectors live (GCC does not reorder before
+  // register allocation on x86): with the loop's constants, more would spill.
   const __m256i carry = _mm256_permute2x128_si256(prev, in, 0x21);
-  const __m256i prev1 = _mm256_alignr_epi8(in, carry, 15);
-  const __m256i prev2 = _mm256_alignr_epi8(in, carry, 14);
-  const __m256i prev3 = _mm256_alignr_epi8(in, carry, 13);
-  __m256i special = _mm256_and_si256(
-      _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), lo4)),
-                       _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, lo4))),
-      _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(in, 4), lo4)));
   // Bytes 2 back >= E0 or 3 back >= F0 make this a 3rd/4th byte: exactly then may a
   // continuation follow a continuation (the TWO_CONTS bit), so XOR flags both mismatches.
-  const __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8(char(0xe0 - 0x80)));
-  const __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8(char(0xf0 - 0x80)));
+  const __m256i third = _mm256_subs_epu8(_mm256_alignr_epi8(in, carry, 14), _mm256_set1_epi8(char(0xe0 - 0x80)));
+  const __m256i fourth = _mm256_subs_epu8(_mm256_alignr_epi8(in, carry, 13), _mm256_set1_epi8(char(0xf0 - 0x80)));
   const __m256i must23 = _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8(char(0x80)));
+  const __m256i prev1 = _mm256_alignr_epi8(in, carry, 15);
+  __m256i special = _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), lo4)),
+                                     _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, lo4)));
+  special = _mm256_and_si256(special, _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(in, 4), lo4)));
   return _mm256_xor_si256(must23, special);
 }
 
 #undef PUSHWIRE_KL_TABLE
 
-// One 64-byte block (a, b) after the block ending in `prev`: false when it holds an error,
-// or, being all ASCII, cuts short a character the previous block left open. *open
-// receives where this block itself ends inside a character (non-zero bytes there).
-__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __m256i b, __m256i prev,
-                                                                   __m256i *open) {
-  if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
-    const bool ok = _mm256_testz_si256(*open, *open);
-    *open = _mm256_setzero_si256();
-    return ok;
-  }
-  const __m256i err = _mm256_or_si256(utf8_kl_errors(a, prev), utf8_kl_errors(b, a));
-  if (!_mm256_testz_si256(err, err)) return false;
-  // Subtracting these leaves a non-zero byte only where the block ends inside a character.
+// Whether an all-ASCII block may follow the 32 bytes `prev`: an ASCII block holds no error
+// of its own, it can only cut short a character begun in the last 3 bytes before it.
+// Subtracting these leaves a non-zero byte exactly there.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_ascii_may_follow(__m256i prev) {
   const __m256i open_max = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                             -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, char(0xf0 - 1),
                                             char(0xe0 - 1), char(0xc0 - 1));
-  *open = _mm256_subs_epu8(b, open_max);
-  return true;
+  const __m256i open = _mm256_subs_epu8(prev, open_max);
+  return _mm256_testz_si256(open, open);
+}
+
+// One 64-byte block (a, b) holding a non-ASCII byte, after the block ending in `prev`:
+// true when it holds no error. A character cut by the block's end is left to the next
+// block (or the caller). The ASCII test comes first in the loops (one movemask per 64
+// bytes), and what the block leaves open is only looked at when an ASCII block follows,
+// so a run of multi-byte text pays for nothing but the table lookups.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __m256i b, __m256i prev) {
+  const __m256i ea = utf8_kl_errors(a, prev);
+  if (!_mm256_testz_si256(ea, ea)) return false;
+  const __m256i eb = utf8_kl_errors(b, a);
+  return _mm256_testz_si256(eb, eb);
 }
 
 // Validates 64-byte blocks from p, which must start on a character boundary. Returns the
@@ -185,29 +187,30 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __
 // character cut by the end is only partly checked: the caller re-validates from its lead.
 __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
   __m256i prev = _mm256_setzero_si256();
-  __m256i open = _mm256_setzero_si256();
-  size_t i = 0;
-  while (n - i >= 64) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i + 32));
-    if (!utf8_block_ok(a, b, prev, &open)) break;
+  const uint8_t *q = p;
+  const uint8_t *const last = p + (n & ~size_t(63));  // end of the last whole block
+  while (q != last) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32));
     if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
+      if (!utf8_ascii_may_follow(prev)) break;
       // All ASCII: skip ahead while the following blocks are ASCII too.
-      i += 64;
-      while (n - i >= 128) {
-        const __m256i *q = reinterpret_cast<const __m256i *>(p + i);
-        __m256i x = _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256(q), _mm256_loadu_si256(q + 1)),
-                                    _mm256_or_si256(_mm256_loadu_si256(q + 2), _mm256_loadu_si256(q + 3)));
+      q += 64;
+      while (last - q >= 128) {
+        const __m256i *v = reinterpret_cast<const __m256i *>(q);
+        __m256i x = _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256(v), _mm256_loadu_si256(v + 1)),
+                                    _mm256_or_si256(_mm256_loadu_si256(v + 2), _mm256_loadu_si256(v + 3)));
         if (_mm256_movemask_epi8(x) != 0) break;
-        i += 128;
+        q += 128;
       }
-      prev = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i - 32));
+      prev = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q - 32));
       continue;
     }
+    if (!utf8_block_ok(a, b, prev)) break;
     prev = b;
-    i += 64;
+    q += 64;
   }
-  return i;
+  return size_t(q - p);
 }
 
 // The input usually comes from memory, not cache (a socket read): asking for it this far
@@ -222,19 +225,20 @@ __attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const
                                                              uint32_t key) {
   const __m256i k = _mm256_set1_epi32(int(key));
   __m256i prev = _mm256_setzero_si256();
-  __m256i open = _mm256_setzero_si256();
-  size_t i = 0;
-  while (n - i >= 64) {
-    _mm_prefetch(reinterpret_cast<const char *>(src + i + kUnmaskPrefetch), _MM_HINT_T0);
-    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)), k);
-    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32)), k);
-    if (!utf8_block_ok(a, b, prev, &open)) break;
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), a);
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i + 32), b);
+  const uint8_t *s = src;
+  const uint8_t *const last = src + (n & ~size_t(63));
+  uint8_t *d = dst;
+  for (; s != last; s += 64, d += 64) {
+    _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetch), _MM_HINT_T0);
+    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(s)), k);
+    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(s + 32)), k);
+    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0 ? !utf8_ascii_may_follow(prev) : !utf8_block_ok(a, b, prev))
+      break;
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(d), a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 32), b);
     prev = b;
-    i += 64;
   }
-  return i;
+  return size_t(s - src);
 }
 
 // Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.

@@ -462,3 +462,59 @@ TEST(utf8_boundary_prefix_cases) {
     CHECK_EQ(utf8_boundary_prefix(m.data(), k), want);
   }
 }
+
+TEST(utf8_open_character_before_ascii_blocks) {
+  // Multi-byte text whose last character is cut short (1-3 bytes missing) at every length
+  // around the 64-byte blocks of the vector scan, then ASCII: the vector path must fail at
+  // the first ASCII byte, as the reference does, whether or not that byte starts a block;
+  // the complete character must pass. Copying, in place and in pieces (check_unmask).
+  const char *chars[] = {"\xd0\x96", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+  for (size_t len = 0; len < 260; ++len) {
+    for (const char *c : chars) {
+      std::string s;
+      while (s.size() + std::strlen(c) <= len) s += "\xce\xba";
+      while (s.size() < len) s += 'q';
+      const size_t cl = std::strlen(c);
+      for (size_t cut = 0; cut < cl; ++cut) {
+        std::string t = s + std::string(c, cl - cut) + std::string(200, 'z');
+        const uint8_t *v = reinterpret_cast<const uint8_t *>(t.data());
+        if (!agrees(v, t.size())) return;
+        Ref r = ref_check(v, t.size());
+        Utf8State st;
+        size_t off = 0;
+        const bool ok = utf8_feed(st, v, t.size(), &off);
+        CHECK_EQ(ok, cut == 0);
+        if (!ok) CHECK_EQ(off, s.size() + cl - cut);
+        check_unmask(v, t.size(), nullptr, ok, off, st);
+        CHECK_EQ(r.bad, ok ? -1 : long(off));
+      }
+    }
+  }
+}
+
+TEST(utf8_every_byte_class_at_every_position_of_three_blocks) {
+  // Each class of byte written over every position of 200-byte texts (three 64-byte blocks
+  // and a tail), ASCII and multi-byte: utf8_feed (vector), utf8_feed_scalar, the fused
+  // unmasking pass and the reference must agree on verdict, offset and final state.
+  const uint8_t classes[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1,
+                             0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff};
+  std::string multi;
+  while (multi.size() < 200) multi += "\xe2\x82\xac\xd0\x96\xf0\x9f\x98\x80";
+  multi.resize(200);
+  const std::string ascii(200, 'm');
+  size_t disagreements = 0;
+  for (const std::string *ctx : {&ascii, static_cast<const std::string *>(&multi)}) {
+    for (size_t pos = 0; pos < ctx->size(); ++pos) {
+      for (uint8_t b : classes) {
+        std::string t = *ctx;
+        t[pos] = char(b);
+        const uint8_t *v = reinterpret_cast<const uint8_t *>(t.data());
+        if (!agrees(v, t.size()) && ++disagreements > 5) return;
+        Utf8State st;
+        size_t off = 0;
+        const bool ok = utf8_feed(st, v, t.size(), &off);
+        check_unmask(v, t.size(), nullptr, ok, off, st);
+      }
+    }
+  }
+}
