@@ -34,9 +34,10 @@ PUSHWIRE_INLINE uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
   return mask_rotate(k32, phase);
 }
 
-// The payload of a frame with a 7-bit length (at most 125 bytes) unmasked inline, from
-// phase 0 with the key word `k32` (0 copies unmasked bytes): for these, the call into
-// mask_copy and its loop setup cost more than the XOR. Every load comes before the
+// A short payload (a frame with a 7-bit length, a small fragment: up to about 128 bytes;
+// longer ones work but loop in 16-byte steps) unmasked inline with the key word `k32`
+// (0 copies unmasked bytes; mask_key_word(key, phase) starts at any phase): for these,
+// the call into mask_copy and its loop setup cost more than the XOR. Every load comes before the
 // overlapping last store, so dst may equal src. Returns the OR of the unmasked bytes
 // (spread over a word), from which the caller tells ASCII without reading dst again.
 PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {

@@ -4,6 +4,8 @@
 // fragmented message is under way).
 #pragma once
 
+#include <cstring>
+
 #include "random.hpp"
 
 namespace pushwire {
@@ -55,6 +57,47 @@ struct WsFrameHeader {
 // frames, continuation rules, mask bit, 64-bit length MSB, non-minimal lengths. Every
 // violation is ERR_PROTOCOL / 1002. Reads at most WS_MAX_HEADER bytes.
 int ws_decode_header(const uint8_t *p, size_t n, WsFrameRules rules, WsFrameHeader *h, WsViolation *v);
+
+// ws_decode_header inline for the headers nearly every frame has, so a short frame (W6:
+// 64-byte fragments) does not pay for the general decoder's call and checks in byte order:
+// all of it present (n >= 8), no RSV bits, the mask bit expected, and a data opcode allowed
+// in the message state with a 7-bit or minimal 16-bit length, or a final control frame of
+// at most 125 bytes. Anything else, every violation included, goes to ws_decode_header, so
+// the results are the same; *h is filled exactly as it would be.
+PUSHWIRE_INLINE int ws_decode_header_fast(const uint8_t *p, size_t n, WsFrameRules rules, WsFrameHeader *h,
+                                          WsViolation *v) {
+  if (PUSHWIRE_LIKELY(n >= 8)) {
+    const unsigned b0 = p[0], b1 = p[1];
+    const unsigned op = b0 & 0x0f, len7 = b1 & 0x7f;
+    const bool masked = (b1 & 0x80) != 0;
+    // Bit `op` set for the data opcodes allowed now: CONT inside a message, TEXT and
+    // BINARY outside one.
+    const unsigned data_ops = rules.in_message ? 1u << WS_OP_CONT : 1u << WS_OP_TEXT | 1u << WS_OP_BINARY;
+    const unsigned control_ops = 1u << WS_OP_CLOSE | 1u << WS_OP_PING | 1u << WS_OP_PONG;
+    const bool simple = (data_ops >> op) & 1 ? len7 <= 126 : ((control_ops >> op) & 1) && (b0 & 0x80) && len7 <= 125;
+    if (PUSHWIRE_LIKELY(simple && (b0 & 0x70) == 0 && masked == rules.expect_masked)) {
+      size_t size = 2;
+      uint64_t len = len7;
+      if (len7 == 126) {
+        len = unsigned(p[2]) << 8 | p[3];
+        size = 4;
+      }
+      if (PUSHWIRE_LIKELY(len7 < 126 || len >= 126)) {
+        if (masked) {
+          std::memcpy(h->key, p + size, 4);
+          size += 4;
+        }
+        h->len = len;
+        h->opcode = uint8_t(op);
+        h->size = uint8_t(size);
+        h->fin = (b0 & 0x80) != 0;
+        h->masked = masked;
+        return int(size);
+      }
+    }
+  }
+  return ws_decode_header(p, n, rules, h, v);
+}
 
 // Write a header for a payload of `len` bytes into out; `key` NULL means unmasked.
 // Returns the header size (2..14). Lengths use the minimal encoding.

@@ -314,7 +314,7 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
       WsViolation v;
       const uint8_t *const hstart = hdr_have_ == 0 ? p : nullptr;
       if (PUSHWIRE_LIKELY(hdr_have_ == 0)) {
-        int r = ws_decode_header(p, size_t(end - p), rules, &h, &v);
+        int r = ws_decode_header_fast(p, size_t(end - p), rules, &h, &v);
         if (PUSHWIRE_UNLIKELY(r <= 0)) {
           if (r < 0) {
             fail(v.error, v.code, v.reason);
@@ -614,7 +614,8 @@ void WsSession::whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t 
 bool WsSession::copy_data(const uint8_t *p, size_t k) {
   while (k > 0) {
     const size_t step = k < kCopyBlock ? k : kCopyBlock;
-    const bool defer = msg_op_ == WS_OP_TEXT && step < UTF8_UNMASK_FUSED_MIN && utf8_todo_ + step <= kTextDeferMax;
+    const bool text = msg_op_ == WS_OP_TEXT;
+    const bool defer = text && step < UTF8_UNMASK_FUSED_MIN && utf8_todo_ + step <= kTextDeferMax;
     if (!defer && !check_text()) return false;
     uint8_t *dst = arena_.extend(step);
     if (PUSHWIRE_UNLIKELY(!dst)) {
@@ -623,22 +624,25 @@ bool WsSession::copy_data(const uint8_t *p, size_t k) {
     }
     size_t bad = 0;
     bool ok = true;
-    if (defer) {
-      if (masked_by_peer())
-        phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
-      else
-        std::memcpy(dst, p, step);
-      utf8_todo_ = uint16_t(utf8_todo_ + step);
-    } else if (msg_op_ == WS_OP_TEXT && masked_by_peer()) {
+    if (text && !defer && masked_by_peer()) {
       unsigned ph = phase_;
       ok = utf8_feed_unmask(utf8_, dst, p, step, key_, &ph, &bad);
       phase_ = uint8_t(ph);
     } else {
-      if (masked_by_peer())
-        phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
-      else
+      if (!masked_by_peer()) {
         std::memcpy(dst, p, step);
-      if (msg_op_ == WS_OP_TEXT) ok = utf8_feed(utf8_, dst, step, &bad);
+      } else if (step < UTF8_UNMASK_FUSED_MIN) {
+        // Short steps (small fragments) are unmasked inline: the call and setup of
+        // mask_copy cost more than the XOR.
+        mask_copy_short(dst, p, step, mask_key_word(key_, phase_));
+        phase_ = uint8_t((phase_ + step) & 3);
+      } else {
+        phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));
+      }
+      if (defer)
+        utf8_todo_ = uint16_t(utf8_todo_ + step);
+      else if (text)
+        ok = utf8_feed(utf8_, dst, step, &bad);
     }
     if (PUSHWIRE_UNLIKELY(!ok)) {
       fail_text(arena_.size() - step + bad);

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -214,4 +215,44 @@ TEST(ws_frame_random_pool_keeps_stream_order) {
   c.fail = true;
   pool.discard();
   CHECK_EQ(pool.take(src, key, 4), ERR_INTERNAL);
+}
+
+TEST(ws_frame_fast_decoder_matches_the_general_one) {
+  // Every first and second byte, both roles, inside and outside a message, 16-bit lengths
+  // below, at and above the minimum, the 64-bit form, and every available length 0..14:
+  // the inline decoder must give the same result, header and violation as
+  // ws_decode_header (it takes only what that would accept, and hands it the rest).
+  const uint8_t ext[][2] = {{0x00, 0x7d}, {0x00, 0x7e}, {0x01, 0x00}, {0xff, 0xff}, {0x80, 0x00}};
+  size_t taken = 0, mismatches = 0;
+  for (unsigned b0 = 0; b0 < 256; ++b0) {
+    for (unsigned b1 = 0; b1 < 256; ++b1) {
+      for (const auto &e : ext) {
+        const uint8_t bytes[WS_MAX_HEADER] = {uint8_t(b0), uint8_t(b1), e[0], e[1], 0x11, 0x22, 0x33, 0x44,
+                                              0x55,        0x66,        0x77, 0x88, 0x99, 0xaa};
+        for (int r = 0; r < 4; ++r) {
+          const WsFrameRules rules{(r & 1) != 0, (r & 2) != 0};
+          for (size_t n = 0; n <= WS_MAX_HEADER; ++n) {
+            WsFrameHeader h1, h2;
+            std::memset(&h1, 0xa5, sizeof h1);
+            std::memset(&h2, 0xa5, sizeof h2);
+            WsViolation v1{0, 0, nullptr}, v2{0, 0, nullptr};
+            const int r1 = ws_decode_header(bytes, n, rules, &h1, &v1);
+            const int r2 = ws_decode_header_fast(bytes, n, rules, &h2, &v2);
+            bool same = r1 == r2 && v1.error == v2.error && v1.code == v2.code && v1.reason == v2.reason;
+            if (same && r1 > 0) {
+              taken++;
+              same = h1.len == h2.len && h1.opcode == h2.opcode && h1.size == h2.size && h1.fin == h2.fin &&
+                     h1.masked == h2.masked && std::memcmp(h1.key, h2.key, 4) == 0;
+            }
+            if (!same && ++mismatches <= 10)
+              harness::fail(__FILE__, __LINE__,
+                            "differs on " + harness::hex(bytes, n) + " rules " + std::to_string(r) + ": " +
+                                std::to_string(r1) + " vs " + std::to_string(r2));
+          }
+        }
+      }
+    }
+  }
+  CHECK_EQ(mismatches, 0);
+  CHECK(taken > 0);
 }

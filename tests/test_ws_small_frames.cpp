@@ -310,3 +310,71 @@ TEST(ws_fragmented_text_across_feeds) {
     CHECK_STR(out.data(), out.size(), "\x8a\x08" "00000009");
   }
 }
+
+TEST(ws_fragmented_text_every_short_step_and_phase) {
+  // Text in fragments of every size the deferred path takes (1..127), fed whole and cut
+  // so each fragment's payload arrives in pieces starting at every key position (feeds of
+  // 1, 3 and 5 bytes): the reassembled message must be exact, binary likewise.
+  const std::string payload = text_of(700, 5);
+  for (size_t size = 1; size < 128; ++size) {
+    const std::string wire = fragments(payload, size);
+    std::string bin_wire = wire;
+    bin_wire[0] = char(0x02);  // the first fragment's opcode: BINARY
+    for (size_t cut : {size_t(0), size_t(1), size_t(3), size_t(5)}) {
+      for (const std::string *w : {&wire, static_cast<const std::string *>(&bin_wire)}) {
+        Open s(PUSHWIRE_WS_SERVER);
+        const size_t step = cut ? cut : w->size();
+        for (size_t at = 0; at < w->size(); at += step) CHECK_EQ(s.feed(w->substr(at, step)), 0);
+        const std::vector<std::string> ev = s.events();
+        const std::string want = (w == &wire ? "text " : "binary ") + vectors::escape(payload);
+        if (ev != std::vector<std::string>{want})
+          harness::fail(__FILE__, __LINE__,
+                        "size " + std::to_string(size) + " cut " + std::to_string(cut) + ": " +
+                            (ev.empty() ? std::string("no event") : ev[0].substr(0, 60)));
+      }
+    }
+  }
+}
+
+TEST(ws_fragmented_text_past_the_deferred_cap) {
+  // Short fragments are validated a run at a time, at most 4096 bytes later; a run longer
+  // than that is validated in parts. An invalid byte just before, at and after the cap (and
+  // far past it) fails the handle at the same byte as validating each fragment at once
+  // would: streaming hands out exactly the characters before it, a ping behind it is not
+  // reported, and the close is 1007.
+  const std::string good = text_of(9000, 2);
+  const std::string close = frame(0x88, std::string("\x03\xef") + kBadText);
+  for (size_t pos : {size_t(0), size_t(4000), size_t(4095), size_t(4096), size_t(4097), size_t(4100), size_t(4200),
+                     size_t(8191), size_t(8192), size_t(8193), size_t(8999)}) {
+    for (size_t size : {size_t(100), size_t(127), size_t(64)}) {
+      std::string payload = good;
+      payload[pos] = char(0xff);
+      const std::string wire = fragments(payload, size, masked_frame(0x89, "p"), pos);
+      for (bool streaming : {false, true}) {
+        Open s(PUSHWIRE_WS_SERVER, streaming);
+        CHECK_EQ(s.feed(wire), 0);
+        std::string text;
+        std::vector<std::string> rest;
+        pushwire_ws_event ev;
+        while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+          if (ev.type == PUSHWIRE_WS_EV_TEXT && rest.empty())
+            text.append(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
+          else
+            rest.push_back(describe(ev));
+        }
+        const std::string want_text = streaming ? payload.substr(0, boundary_before(payload, pos)) : "";
+        if (text != want_text || rest != std::vector<std::string>{"close 1007 failed"})
+          harness::fail(__FILE__, __LINE__,
+                        "pos " + std::to_string(pos) + " size " + std::to_string(size) + " streaming " +
+                            std::to_string(streaming) + ": " + std::to_string(text.size()) + " bytes, then " +
+                            (rest.empty() ? std::string("nothing") : rest[0]));
+        std::string out = s.out();
+        CHECK_BYTES(out.data(), out.size(), close.data(), close.size());
+      }
+      // And valid: one message of 9000 bytes (the ping, inside it, comes first).
+      Open s(PUSHWIRE_WS_SERVER);
+      CHECK_EQ(s.feed(fragments(good, size, masked_frame(0x89, "p"), pos % 8000)), 0);
+      CHECK(s.events() == (std::vector<std::string>{"ping \"p\"", "text " + vectors::escape(good)}));
+    }
+  }
+}
