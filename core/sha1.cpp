@@ -178,15 +178,23 @@ bool sha1_blocks_shani(uint32_t *, const uint8_t *, size_t) { return false; }
 
 #endif
 
-namespace {
-
 void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks) {
   if (!sha1_blocks_shani(h, p, nblocks)) sha1_blocks_portable(h, p, nblocks);
 }
 
-}  // namespace
+void sha1_init(uint32_t h[5]) {
+  h[0] = 0x67452301u;
+  h[1] = 0xefcdab89u;
+  h[2] = 0x98badcfeu;
+  h[3] = 0x10325476u;
+  h[4] = 0xc3d2e1f0u;
+}
 
-Sha1::Sha1() : h_{0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u} {}
+void sha1_digest(const uint32_t h[5], uint8_t out[SHA1_DIGEST_SIZE]) {
+  for (int i = 0; i < 5; ++i) sha1_store_be(out + 4 * i, h[i]);
+}
+
+Sha1::Sha1() { sha1_init(h_); }
 
 void Sha1::update(const void *data, size_t len) {
   const uint8_t *p = static_cast<const uint8_t *>(data);
@@ -221,7 +229,7 @@ void Sha1::finish(uint8_t out[SHA1_DIGEST_SIZE]) {
   std::memset(block_ + used_, 0, 56 - used_);
   for (int i = 0; i < 8; ++i) block_[56 + i] = uint8_t(bits >> (56 - 8 * i));
   sha1_blocks(h_, block_, 1);
-  for (int i = 0; i < 5; ++i) sha1_store_be(out + 4 * i, h_[i]);
+  sha1_digest(h_, out);
 }
 
 void sha1(const void *data, size_t len, uint8_t out[SHA1_DIGEST_SIZE]) {

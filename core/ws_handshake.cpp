@@ -100,13 +100,106 @@ struct ListWalker {
   }
 };
 
+// The request fields the handshake looks at, told apart by one switch on the length
+// (no two share one) and one compare.
+enum class ReqField : uint8_t { Other, Host, Upgrade, Connection, Version, Key, Protocol, Extensions, Origin };
+
+uint64_t load_le64(const uint8_t *p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+uint32_t load_le32(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// Little-endian words of a literal, built at compile time.
+constexpr uint64_t lit_le(const char *s, size_t at, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t(uint8_t(s[at + i])) << (8 * i);
+  return v;
+}
+
+// Whether `p` (N - 1 bytes) spells the lowercase literal `low` in any case, with at most
+// three word loads instead of a byte loop. ORing 0x20 into every byte folds A-Z onto a-z;
+// it also folds 0x0D onto '-' and 0x11/0x13 onto '1'/'3', but a field name is a token,
+// which never holds those control bytes, so for names (and for literals of letters only,
+// for any bytes) the compare is exact.
+template <size_t N>
+bool is_lit_ci(const uint8_t *p, const char (&low)[N]) {
+  constexpr size_t n = N - 1;
+  static_assert(n >= 4 && n <= 24, "one to three words");
+  if (n < 8) {
+    constexpr uint32_t kFold = 0x20202020u;
+    return ((load_le32(p) | kFold) == uint32_t(lit_le(low, 0, 4))) &
+           ((load_le32(p + n - 4) | kFold) == uint32_t(lit_le(low, n - 4, 4)));
+  }
+  constexpr uint64_t kFold = 0x2020202020202020ull;
+  bool eq = ((load_le64(p) | kFold) == lit_le(low, 0, 8)) & ((load_le64(p + n - 8) | kFold) == lit_le(low, n - 8, 8));
+  if (n > 16) eq = eq & ((load_le64(p + 8) | kFold) == lit_le(low, 8, 8));
+  return eq;
+}
+
+ReqField classify_field(span name) {
+  const uint8_t *p = name.ptr;
+  switch (name.len) {
+    case 4: return is_lit_ci(p, "host") ? ReqField::Host : ReqField::Other;
+    case 6: return is_lit_ci(p, "origin") ? ReqField::Origin : ReqField::Other;
+    case 7: return is_lit_ci(p, "upgrade") ? ReqField::Upgrade : ReqField::Other;
+    case 10: return is_lit_ci(p, "connection") ? ReqField::Connection : ReqField::Other;
+    case 17: return is_lit_ci(p, "sec-websocket-key") ? ReqField::Key : ReqField::Other;
+    case 21: return is_lit_ci(p, "sec-websocket-version") ? ReqField::Version : ReqField::Other;
+    case 22: return is_lit_ci(p, "sec-websocket-protocol") ? ReqField::Protocol : ReqField::Other;
+    case 24: return is_lit_ci(p, "sec-websocket-extensions") ? ReqField::Extensions : ReqField::Other;
+    default: return ReqField::Other;
+  }
+}
+
+// list_contains_ci for a lowercase literal of letters (exact for any bytes, see is_lit_ci),
+// with the usual value, the literal alone, decided without walking the list.
+template <size_t N>
+bool list_has_letters_ci(span list, const char (&low)[N]) {
+  if (list.len == N - 1 && is_lit_ci(list.ptr, low)) return true;
+  span el;
+  while (next_list_element(&list, &el))
+    if (el.len == N - 1 && is_lit_ci(el.ptr, low)) return true;
+  return false;
+}
+
 }  // namespace
 
+span ws_request_key(const HttpHead &req) {
+  for (size_t i = 0, n = req.field_count(); i < n; ++i) {
+    HttpField f = req.field(i);
+    if (classify_field(f.name) == ReqField::Key) return f.value;
+  }
+  return span{nullptr, 0};
+}
+
 void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]) {
+  uint8_t digest[SHA1_DIGEST_SIZE];
+  if (key.len == WS_KEY_SIZE) {
+    // A valid key and the GUID are 60 bytes, so the message and its padding (0x80, zeros,
+    // the length in bits, 480, big endian) are exactly two blocks, laid out here once
+    // rather than streamed through Sha1.
+    uint8_t m[128] = {0};
+    std::memcpy(m, key.ptr, WS_KEY_SIZE);
+    std::memcpy(m + WS_KEY_SIZE, kGuid, sizeof kGuid - 1);
+    static_assert(WS_KEY_SIZE + sizeof kGuid - 1 == 60, "two blocks");
+    m[60] = 0x80;
+    m[126] = 480 >> 8;
+    m[127] = 480 & 0xff;
+    uint32_t h[5];
+    sha1_init(h);
+    sha1_blocks(h, m, 2);
+    sha1_digest(h, digest);
+    base64_encode(digest, sizeof digest, out);
+    return;
+  }
   Sha1 h;
   h.update(key.ptr, key.len);
   h.update(kGuid, sizeof kGuid - 1);
-  uint8_t digest[SHA1_DIGEST_SIZE];
   h.finish(digest);
   base64_encode(digest, sizeof digest, out);
 }
@@ -123,51 +216,34 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
   size_t hosts = 0, versions = 0, keys = 0, origin_count = 0;
   span host{nullptr, 0}, version{nullptr, 0}, key{nullptr, 0}, origin{nullptr, 0};
   bool upgrade = false, connection = false, protocols_ok = true, extensions_ok = true;
-  // The names differ in length, so each field costs one case-insensitive compare at most.
   for (size_t i = 0, n = req.field_count(); i < n; ++i) {
     HttpField f = req.field(i);
-    switch (f.name.len) {
-      case 4:
-        if (equals_ci(f.name, lit("Host"))) {
-          ++hosts;
-          host = f.value;
-        }
+    switch (classify_field(f.name)) {
+      case ReqField::Host:
+        ++hosts;
+        host = f.value;
         break;
-      case 7:
-        if (equals_ci(f.name, lit("Upgrade"))) upgrade = upgrade || list_contains_ci(f.value, lit("websocket"));
+      case ReqField::Upgrade: upgrade = upgrade || list_has_letters_ci(f.value, "websocket"); break;
+      case ReqField::Connection: connection = connection || list_has_letters_ci(f.value, "upgrade"); break;
+      case ReqField::Version:
+        ++versions;
+        version = f.value;
         break;
-      case 10:
-        if (equals_ci(f.name, lit("Connection")))
-          connection = connection || list_contains_ci(f.value, lit("upgrade"));
+      case ReqField::Key:
+        ++keys;
+        key = f.value;
         break;
-      case 21:
-        if (equals_ci(f.name, lit("Sec-WebSocket-Version"))) {
-          ++versions;
-          version = f.value;
-        }
+      case ReqField::Protocol: {
+        span rest = f.value, el;
+        while (next_list_element(&rest, &el)) protocols_ok = protocols_ok && is_token(el);
         break;
-      case 17:
-        if (equals_ci(f.name, lit("Sec-WebSocket-Key"))) {
-          ++keys;
-          key = f.value;
-        }
+      }
+      case ReqField::Extensions: extensions_ok = extensions_ok && ws_extension_list_valid(f.value); break;
+      case ReqField::Origin:
+        ++origin_count;
+        origin = f.value;
         break;
-      case 22:
-        if (equals_ci(f.name, lit("Sec-WebSocket-Protocol"))) {
-          span rest = f.value, el;
-          while (next_list_element(&rest, &el)) protocols_ok = protocols_ok && is_token(el);
-        }
-        break;
-      case 24:
-        if (equals_ci(f.name, lit("Sec-WebSocket-Extensions")))
-          extensions_ok = extensions_ok && ws_extension_list_valid(f.value);
-        break;
-      case 6:
-        if (equals_ci(f.name, lit("Origin"))) {
-          ++origin_count;
-          origin = f.value;
-        }
-        break;
+      case ReqField::Other: break;
     }
   }
   span m = req.method();
@@ -387,25 +463,32 @@ int ws_add_extra_header(Buffer &headers, span name, span value) {
 }
 
 int ws_write_accept(Buffer &out, span key, span subprotocol, span extra) {
-  char accept[WS_ACCEPT_SIZE];
-  ws_accept_key(key, accept);
+  // The usual answer is this template with the accept key filled in: one reservation and
+  // one copy, the key written in place.
   static constexpr char kStart[] =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+  static constexpr size_t kStartLen = sizeof kStart - 1;
   static constexpr char kProto[] = "Sec-WebSocket-Protocol: ";
-  size_t total = sizeof kStart - 1 + WS_ACCEPT_SIZE + 2 + extra.len + 2;
+  size_t total = kStartLen + WS_ACCEPT_SIZE + 2 + extra.len + 2;
   if (subprotocol.len) total += sizeof kProto - 1 + subprotocol.len + 2;
-  if (out.reserve_extra(total)) return ERR_NOMEM;
-  Writer w{out};
-  w.put(kStart);
-  w.put(make_span(accept, WS_ACCEPT_SIZE));
-  w.put("\r\n");
+  uint8_t *d = out.extend(total);
+  if (!d) return ERR_NOMEM;
+  std::memcpy(d, kStart, kStartLen);
+  d += kStartLen;
+  ws_accept_key(key, reinterpret_cast<char *>(d));
+  d += WS_ACCEPT_SIZE;
+  auto put = [&d](const void *p, size_t n) {
+    if (n) std::memcpy(d, p, n);  // `extra` may be empty with a null pointer
+    d += n;
+  };
+  put("\r\n", 2);
   if (subprotocol.len) {
-    w.put(kProto);
-    w.put(subprotocol);
-    w.put("\r\n");
+    put(kProto, sizeof kProto - 1);
+    put(subprotocol.ptr, subprotocol.len);
+    put("\r\n", 2);
   }
-  w.put(extra);
-  w.put("\r\n");
+  put(extra.ptr, extra.len);
+  put("\r\n", 2);
   return 0;
 }
 

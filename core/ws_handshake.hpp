@@ -34,6 +34,10 @@ void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]);
 int ws_check_request(const HttpHead &req, const StringList &origins, bool require_origin, int *status,
                      const char **reason);
 
+// The value of the first Sec-WebSocket-Key field (empty when there is none): what
+// ws_check_request validated, for the answer.
+span ws_request_key(const HttpHead &req);
+
 // Whether `origin` matches an entry: exact (ASCII case-insensitive), or "scheme://\*.domain[:port]",
 // which matches any subdomain of `domain` at any depth with the same scheme and port, but not
 // `domain` itself.

@@ -212,9 +212,7 @@ int WsSession::write_accept(const HttpHead &head, span subprotocol, span *chosen
   } else if (hs_) {
     ws_choose_subprotocol(head, hs_->protocols, chosen);
   }
-  span key{nullptr, 0};
-  head.find("Sec-WebSocket-Key", 0, &key);
-  if (ws_write_accept(out_, key, *chosen, extra_headers())) return nomem();
+  if (ws_write_accept(out_, ws_request_key(head), *chosen, extra_headers())) return nomem();
   state_.apply(WsInput::SendHead);
   set(F_STARTED | F_RELEASE_OUT, true);
   return 0;

@@ -4,6 +4,8 @@
 #include "alloc_counter.hpp"
 #include "harness.hpp"
 #include "http_samples.hpp"
+#include "base64.hpp"
+#include "sha1.hpp"
 #include "ws_handshake.hpp"
 
 using namespace pushwire;
@@ -597,5 +599,119 @@ TEST(ws_handshake_w7_request_shape) {
                           w.accept + "\r\n\r\n");
     // The offered permessage-deflate is not accepted: no extension line in the answer.
     CHECK(str(out).find("Extensions") == std::string::npos);
+  }
+}
+
+// The handshake tells its fields apart by length and a folded word compare, and takes the
+// Upgrade/Connection value "websocket"/"upgrade" alone without walking the list. Held
+// against references built from equals_ci and list_contains_ci: every byte at every
+// position of every name and of those two values, in both cases.
+TEST(ws_handshake_field_names_match_reference) {
+  Allocator a;
+  StringList origins(&a);
+  CHECK_EQ(origins.add(sp("http://example.com")), 0);
+  struct Named {
+    const char *name, *value;
+  };
+  // Each field with a value that makes its presence observable: a required one accepts,
+  // the others (malformed, or an Origin the allow-list requires) change the answer.
+  const Named fields[] = {{"Host", "server.example.com"},
+                          {"Upgrade", "websocket"},
+                          {"Connection", "Upgrade"},
+                          {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                          {"Sec-WebSocket-Version", "13"},
+                          {"Sec-WebSocket-Protocol", "a b"},
+                          {"Sec-WebSocket-Extensions", ";"},
+                          {"Origin", "http://example.com"}};
+  auto run = [&](const std::vector<std::pair<std::string, std::string>> &lines) {
+    std::string text = "GET /chat HTTP/1.1\r\n";
+    for (auto &l : lines) text += l.first + ": " + l.second + "\r\n";
+    text += "\r\n";
+    Check c{0, 0, ""};
+    Parsed p(text);
+    const char *reason = "unset";
+    c.rc = ws_check_request(p.head, origins, true, &c.status, &reason);
+    c.reason = reason;
+    span key = ws_request_key(p.head);
+    return std::to_string(c.rc) + " " + std::to_string(c.status) + " " + c.reason + " key=" + str(key);
+  };
+  std::vector<std::pair<std::string, std::string>> all;
+  for (const Named &f : fields) all.push_back({f.name, f.value});
+  size_t checked = 0;
+  for (size_t k = 0; k < sizeof fields / sizeof fields[0]; ++k) {
+    auto base = all;  // only field k malformed, so its absence shows whatever the check order
+    if (k != 5) base[5].second = "chat";
+    if (k != 6) base[6].second = "x";
+    auto without = base;
+    without.erase(without.begin() + long(k));
+    const std::string present = run(base), absent = run(without);
+    CHECK(present != absent);  // the field matters, so a missed match shows
+    const std::string name = fields[k].name;
+    for (size_t pos = 0; pos < name.size(); ++pos) {
+      for (int c = 0x21; c < 0x7f; ++c) {
+        std::string n = name;
+        n[pos] = char(c);
+        if (!is_token(sp(n))) continue;  // the parser refuses it before the handshake looks
+        auto lines = base;
+        lines[k].first = n;
+        const std::string got = run(lines), want = equals_ci(sp(n), sp(name)) ? present : absent;
+        if (got != want) harness::fail(__FILE__, __LINE__, "name " + n + ": " + got + " want " + want);
+        ++checked;
+      }
+    }
+  }
+  // The two list values: the literal alone, changed at every byte (value bytes 0x21-0xFF),
+  // and inside lists, quoted, with OWS; accepted exactly when list_contains_ci says so.
+  for (int which = 0; which < 2; ++which) {
+    const std::string lit = which ? "upgrade" : "websocket";
+    const std::string field = which ? "Connection" : "Upgrade";
+    std::vector<std::string> values = {lit, "Keep-Alive, " + lit, lit + ", x", " x ,\t" + lit + " ,", "\"" + lit + "\"",
+                                       "\"a, " + lit, "a \"" + lit + "\", " + lit, lit + lit, lit.substr(1), "x" + lit,
+                                       "," + lit + ",", "x;" + lit};
+    for (size_t pos = 0; pos < lit.size(); ++pos) {
+      for (int c = 0x21; c < 0x100; ++c) {
+        if (c == 0x7f) continue;
+        std::string v = lit;
+        v[pos] = char(c);
+        values.push_back(v);
+        values.push_back("close, " + v);
+      }
+      std::string up = lit;
+      up[pos] = char(up[pos] - 32);
+      values.push_back(up);
+    }
+    for (const std::string &v : values) {
+      auto lines = all;
+      lines.erase(lines.begin() + 5, lines.begin() + 7);  // without the malformed two
+      lines[which ? 2 : 1].second = v;
+      const bool want = list_contains_ci(sp(v), sp(lit));
+      const std::string got = run(lines);
+      const bool ok = got.compare(0, 6, "0 101 ") == 0;
+      if (ok != want) harness::fail(__FILE__, __LINE__, field + ": " + v + " -> " + got);
+      ++checked;
+    }
+  }
+  CHECK(checked > 3000);
+}
+
+// The accept key of a 24-byte key is hashed as two prepared blocks; it must equal the
+// streamed SHA-1 (any other length still takes that path) for any key bytes.
+TEST(ws_handshake_accept_key_matches_streamed_sha1) {
+  const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  uint32_t x = 12345;
+  for (int round = 0; round < 2000; ++round) {
+    const size_t len = round < 1900 ? WS_KEY_SIZE : size_t(round % 70);
+    std::string key(len, '\0');
+    for (char &ch : key) {
+      x = x * 1103515245u + 12345u;
+      ch = char(x >> 23);
+    }
+    std::string msg = key + guid;
+    uint8_t digest[SHA1_DIGEST_SIZE];
+    sha1(msg.data(), msg.size(), digest);
+    char want[WS_ACCEPT_SIZE], got[WS_ACCEPT_SIZE];
+    base64_encode(digest, sizeof digest, want);
+    ws_accept_key(sp(key), got);
+    if (std::memcmp(want, got, WS_ACCEPT_SIZE) != 0) harness::fail(__FILE__, __LINE__, "key " + std::to_string(round));
   }
 }
