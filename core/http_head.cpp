@@ -161,6 +161,57 @@ inline Block64 classify64(const uint8_t *q) {
   return b;
 }
 
+// The per-line scans below look at sixteen bytes at once while they can (`avail`, the
+// bytes readable from p, allows a whole load) and finish byte by byte, with the same
+// test as the state machine, from the first byte the vector test does not settle. Both
+// return the length of the run at p, at most `max`.
+
+// Token characters (a method, a field name). The vector test takes letters, digits and
+// '-', all that registered field names are made of; any other byte goes to the table.
+inline size_t token_run(const uint8_t *p, size_t max, size_t avail) {
+  const __m128i kCase = _mm_set1_epi8(0x20), kA = _mm_set1_epi8('a'), k25 = _mm_set1_epi8(25);
+  const __m128i k0 = _mm_set1_epi8('0'), k9 = _mm_set1_epi8(9), kDash = _mm_set1_epi8('-');
+  size_t i = 0;
+  while (i < max && avail - i >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i));
+    // Unsigned "x - lo <= span" as min(x - lo, span) == x - lo; OR 0x20 folds exactly
+    // A-Z onto a-z (no other byte lands there).
+    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, kCase), kA), d = _mm_sub_epi8(v, k0);
+    const __m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, k25), l),
+                                                 _mm_cmpeq_epi8(_mm_min_epu8(d, k9), d)),
+                                    _mm_cmpeq_epi8(v, kDash));
+    const unsigned other = ~unsigned(_mm_movemask_epi8(ok)) & 0xffffu;
+    if (other) {
+      i += unsigned(__builtin_ctz(other));
+      break;
+    }
+    i += 16;
+  }
+  if (i > max) i = max;
+  while (i < max && is_token_char(p[i])) ++i;
+  return i;
+}
+
+// %x21-7E (a request target): the vector test flags the rest, signed "< 0x21" catching
+// SP, controls and 0x80-0xFF at once.
+inline size_t visible_run(const uint8_t *p, size_t max, size_t avail) {
+  const __m128i k21 = _mm_set1_epi8(0x21), kDel = _mm_set1_epi8(0x7f);
+  size_t i = 0;
+  while (i < max && avail - i >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i));
+    const unsigned other =
+        unsigned(_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, k21), _mm_cmpeq_epi8(v, kDel))));
+    if (other) {
+      i += unsigned(__builtin_ctz(other));
+      break;
+    }
+    i += 16;
+  }
+  if (i > max) i = max;
+  while (i < max && p[i] > 0x20 && p[i] < 0x7f) ++i;
+  return i;
+}
+
 // The common case, a complete request head in the first feed, parsed where it lies in
 // one vector pass plus one pass per line, instead of byte by byte through the state
 // machine. The vector pass finds the empty line and proves for the whole head at once
@@ -214,12 +265,11 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
       const size_t eol = lf_at - 1;  // the CR
       if (first) {
         first = false;
-        size_t i = 0;
-        while (i < eol && is_token_char(p[i])) ++i;
+        size_t i = token_run(p, eol, n);
         if (i == 0 || p[i] != ' ') return 0;
         rl->method_len = i;
         size_t t = ++i;
-        while (i < eol && p[i] > 0x20 && p[i] < 0x7f) ++i;
+        i += visible_run(p + t, eol - t, n - t);
         if (i == t || p[i] != ' ') return 0;
         rl->target_off = t;
         rl->target_len = i - t;
@@ -232,13 +282,15 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
         break;  // the empty line
       } else {
         if (fields == max_fields) return 0;
-        size_t i = line;
-        while (i < eol && is_token_char(p[i])) ++i;
+        const size_t i = line + token_run(p + line, eol - line, n - line);
         if (i == line || p[i] != ':') return 0;
-        const span value = trim_ows(span{p + i + 1, eol - i - 1});
-        // An empty value sits at the line's CR, where the state machine puts it too.
-        const size_t value_off = value.len ? size_t(value.ptr - p) : eol;
-        if (!add_field(line, i - line, value_off, value.len)) return 0;
+        // The value without its OWS; inline, as most values have one space before and
+        // none after. An empty value sits at the line's CR, where the state machine
+        // puts it too.
+        size_t vs = i + 1, ve = eol;
+        while (vs < ve && (p[vs] == ' ' || p[vs] == '\t')) ++vs;
+        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) --ve;
+        if (!add_field(line, i - line, vs < ve ? vs : eol, ve - vs)) return 0;
         ++fields;
       }
       line = lf_at + 1;
