@@ -5,6 +5,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PUSHWIRE_HTTP_AVX2 1
+#endif
 
 namespace pushwire {
 
@@ -161,6 +165,31 @@ inline Block64 classify64(const uint8_t *q) {
   return b;
 }
 
+#if defined(PUSHWIRE_HTTP_AVX2)
+// classify64 on 32-byte vectors: half the work per block, where the CPU has AVX2 (asked
+// once per head). Out of line, as the target attribute keeps it from being inlined.
+__attribute__((target("avx2"))) Block64 classify64_avx2(const uint8_t *q) {
+  const __m256i kLf = _mm256_set1_epi8('\n'), kCr = _mm256_set1_epi8('\r'), kTab = _mm256_set1_epi8('\t');
+  const __m256i kDel = _mm256_set1_epi8(0x7f), kCtlMax = _mm256_set1_epi8(0x1f);
+  Block64 b{0, 0, 0};
+  for (int k = 0; k < 2; ++k) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * k));
+    __m256i lf = _mm256_cmpeq_epi8(v, kLf), cr = _mm256_cmpeq_epi8(v, kCr);
+    __m256i ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, kCtlMax), v);
+    __m256i ok_ctl = _mm256_or_si256(_mm256_or_si256(lf, cr), _mm256_cmpeq_epi8(v, kTab));
+    __m256i bad = _mm256_or_si256(_mm256_andnot_si256(ok_ctl, ctl), _mm256_cmpeq_epi8(v, kDel));
+    b.lf |= uint64_t(uint32_t(_mm256_movemask_epi8(lf))) << (32 * k);
+    b.cr |= uint64_t(uint32_t(_mm256_movemask_epi8(cr))) << (32 * k);
+    b.bad |= uint64_t(uint32_t(_mm256_movemask_epi8(bad))) << (32 * k);
+  }
+  return b;
+}
+inline bool http_have_avx2() { return __builtin_cpu_supports("avx2"); }
+#else
+inline Block64 classify64_avx2(const uint8_t *q) { return classify64(q); }
+inline bool http_have_avx2() { return false; }
+#endif
+
 // The per-line scans below look at sixteen bytes at once while they can (`avail`, the
 // bytes readable from p, allows a whole load) and finish byte by byte, with the same
 // test as the state machine, from the first byte the vector test does not settle. Both
@@ -228,18 +257,20 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
   const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
   size_t end = 0;  // one past the LF of the empty line
   uint64_t cr_carry = 0, lf_carry = 0;  // bit 63 (and 62) of the previous word, shifted in
+  const bool avx2 = http_have_avx2();
   for (size_t w = 0; w * 64 < limit && !end; ++w) {
     const size_t base = w * 64, have = limit - base;
     Block64 b;
     uint64_t valid = ~uint64_t(0);
-    if (have >= 64) {
-      b = classify64(p + base);
-    } else {
-      uint8_t tail[64] = {0};
-      std::memcpy(tail, p + base, have);
-      b = classify64(tail);
+    uint8_t tail[64];
+    const uint8_t *q = p + base;
+    if (have < 64) {
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, q, have);
+      q = tail;
       valid = (uint64_t(1) << have) - 1;
     }
+    b = avx2 ? classify64_avx2(q) : classify64(q);
     // The empty line's LF is the first LF with another LF two bytes before it (the CR
     // pairing checked next makes that "\r\n\r\n").
     uint64_t ends = b.lf & ((b.lf << 2) | lf_carry) & valid;
@@ -287,9 +318,12 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
         // The value without its OWS; inline, as most values have one space before and
         // none after. An empty value sits at the line's CR, where the state machine
         // puts it too.
+        // No bounds needed: the CR at eol stops the first loop, and a value byte that is
+        // not OWS at vs stops the second.
         size_t vs = i + 1, ve = eol;
-        while (vs < ve && (p[vs] == ' ' || p[vs] == '\t')) ++vs;
-        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) --ve;
+        while (p[vs] == ' ' || p[vs] == '\t') ++vs;
+        if (vs < eol)
+          while (p[ve - 1] == ' ' || p[ve - 1] == '\t') --ve;
         if (!add_field(line, i - line, vs < ve ? vs : eol, ve - vs)) return 0;
         ++fields;
       }
@@ -609,11 +643,10 @@ span HttpHead::reason_phrase() const {
   return impl_->at(impl_->reason_off, impl_->reason_len);
 }
 
-size_t HttpHead::field_count() const { return borrowing() ? borrowed_.count : complete() ? impl_->nfields : 0; }
+size_t HttpHead::copied_field_count() const { return complete() ? impl_->nfields : 0; }
 
-HttpField HttpHead::field(size_t i) const {
-  if (i >= field_count()) return HttpField{span{nullptr, 0}, span{nullptr, 0}};
-  if (borrowing()) return borrowed_.fields[i];
+HttpField HttpHead::copied_field(size_t i) const {
+  if (i >= copied_field_count()) return HttpField{span{nullptr, 0}, span{nullptr, 0}};
   FieldRec r = impl_->rec(i);
   return HttpField{impl_->at(r.name_off, r.name_len), impl_->at(r.value_off, r.value_len)};
 }

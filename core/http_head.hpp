@@ -75,8 +75,12 @@ class HttpHead {
   int status() const;
   span reason_phrase() const;
 
-  size_t field_count() const;
-  HttpField field(size_t i) const;
+  // Inline for a borrowed head, which the handshake walks field by field.
+  size_t field_count() const { return borrowing() ? borrowed_.count : copied_field_count(); }
+  HttpField field(size_t i) const {
+    if (!borrowing()) return copied_field(i);
+    return i < borrowed_.count ? borrowed_.fields[i] : HttpField{span{nullptr, 0}, span{nullptr, 0}};
+  }
   // index-th field named `name` (case-insensitive).
   bool find(span name, size_t index, span *value) const;
   bool find(const char *name, size_t index, span *value) const;
@@ -108,6 +112,8 @@ class HttpHead {
   Kind kind_;
   int error_ = 0;
   const char *reason_ = "";
+  size_t copied_field_count() const;
+  HttpField copied_field(size_t i) const;
   int ensure_impl();
   int fail(int code, const char *reason);
 };
