@@ -74,4 +74,18 @@ long base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap) {
   return static_cast<long>(o);
 }
 
+bool base64_is_canonical(const uint8_t *in, size_t len, size_t n) {
+  const size_t pad = (3 - n % 3) % 3;
+  if (len != base64_encoded_size(n)) return false;
+  if (len == 0) return true;
+  const uint8_t *r = kB64Reverse.v;
+  uint8_t any_bad = 0;
+  for (size_t i = 0; i < len - pad; ++i) any_bad |= r[in[i]];
+  if (any_bad & 0x80) return false;
+  if (pad && (in[len - 1] != '=' || (pad == 2 && in[len - 2] != '='))) return false;
+  // The last character before the padding may not carry bits past the data (RFC 4648 §3.5):
+  // its low 2 (one '=') or 4 (two) bits are zero.
+  return pad == 0 || (r[in[len - pad - 1]] & (pad == 1 ? 0x3 : 0xf)) == 0;
+}
+
 }  // namespace pushwire

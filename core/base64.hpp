@@ -14,4 +14,8 @@ void base64_encode(const uint8_t *in, size_t len, char *out);
 // Returns the decoded length, or -1 if `in` is not canonical base64 or out_cap is too small.
 long base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);
 
+// Whether base64_decode would decode `in` to exactly `n` bytes (the handshake key's check),
+// without decoding: every byte looked up once, no branch per quantum.
+bool base64_is_canonical(const uint8_t *in, size_t len, size_t n);
+
 }  // namespace pushwire

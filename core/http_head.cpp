@@ -144,9 +144,7 @@ namespace {
 // the whole-head path; its LF bitmap lives on the stack.
 constexpr size_t kWholeHeadMax = 8192;
 
-struct Block64 {
-  uint64_t lf, cr, bad;  // bad: control bytes other than HTAB, CR and LF, and DEL
-};
+using Block64 = HttpBlock64;
 
 inline Block64 classify64(const uint8_t *q) {
   const __m128i kLf = _mm_set1_epi8('\n'), kCr = _mm_set1_epi8('\r'), kTab = _mm_set1_epi8('\t');
@@ -189,6 +187,16 @@ inline bool http_have_avx2() { return __builtin_cpu_supports("avx2"); }
 inline Block64 classify64_avx2(const uint8_t *q) { return classify64(q); }
 inline bool http_have_avx2() { return false; }
 #endif
+
+}  // namespace
+
+bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out) {
+  if (avx2 && !http_have_avx2()) return false;
+  *out = avx2 ? classify64_avx2(q) : classify64(q);
+  return true;
+}
+
+namespace {
 
 // The per-line scans below look at sixteen bytes at once while they can (`avail`, the
 // bytes readable from p, allows a whole load) and finish byte by byte, with the same
@@ -335,6 +343,7 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
 
 }  // namespace
 #else
+bool http_classify64(const uint8_t *, bool, HttpBlock64 *) { return false; }
 namespace {
 template <class AddField>
 size_t scan_whole_request(const uint8_t *, size_t, size_t, RequestLine *, AddField &&) {

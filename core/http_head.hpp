@@ -118,6 +118,15 @@ class HttpHead {
   int fail(int code, const char *reason);
 };
 
+// The whole-head path's first pass over 64 bytes at q: bit i set where q[i] is LF, CR,
+// or (bad) a control byte other than HTAB, CR and LF, or DEL. Exposed so tests can hold
+// the AVX2 version (avx2 true) and the SSE2 one against each other; false, nothing done,
+// when the CPU or the build lacks the one asked for.
+struct HttpBlock64 {
+  uint64_t lf, cr, bad;
+};
+bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out);
+
 // Comma-separated list iteration (RFC 9110 #rule): skips empty elements and OWS.
 // Quoted strings are honoured (with backslash escapes), so a comma inside quotes does
 // not split. Returns false when the list is exhausted. One pass: each call advances

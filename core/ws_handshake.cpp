@@ -123,22 +123,24 @@ constexpr uint64_t lit_le(const char *s, size_t at, size_t n) {
 
 // Whether `p` (N - 1 bytes) spells the lowercase literal `low` in any case, with at most
 // three word loads instead of a byte loop. ORing 0x20 into every byte folds A-Z onto a-z;
-// it also folds 0x0D onto '-' and 0x11/0x13 onto '1'/'3', but a field name is a token,
-// which never holds those control bytes, so for names (and for literals of letters only,
-// for any bytes) the compare is exact.
+// of the other bytes it only moves CR (0x0D) onto '-', and a field name is a token, which
+// holds no CR, so for names (and, for literals of letters only, for any bytes) the compare
+// is exact.
 template <size_t N>
 bool is_lit_ci(const uint8_t *p, const char (&low)[N]) {
   constexpr size_t n = N - 1;
   static_assert(n >= 4 && n <= 24, "one to three words");
-  if (n < 8) {
+  if constexpr (n < 8) {
     constexpr uint32_t kFold = 0x20202020u;
-    return ((load_le32(p) | kFold) == uint32_t(lit_le(low, 0, 4))) &
-           ((load_le32(p + n - 4) | kFold) == uint32_t(lit_le(low, n - 4, 4)));
+    return (((load_le32(p) | kFold) ^ uint32_t(lit_le(low, 0, 4))) |
+            ((load_le32(p + n - 4) | kFold) ^ uint32_t(lit_le(low, n - 4, 4)))) == 0;
+  } else {
+    constexpr uint64_t kFold = 0x2020202020202020ull;
+    uint64_t diff =
+        ((load_le64(p) | kFold) ^ lit_le(low, 0, 8)) | ((load_le64(p + n - 8) | kFold) ^ lit_le(low, n - 8, 8));
+    if constexpr (n > 16) diff |= (load_le64(p + 8) | kFold) ^ lit_le(low, 8, 8);
+    return diff == 0;
   }
-  constexpr uint64_t kFold = 0x2020202020202020ull;
-  bool eq = ((load_le64(p) | kFold) == lit_le(low, 0, 8)) & ((load_le64(p + n - 8) | kFold) == lit_le(low, n - 8, 8));
-  if (n > 16) eq = eq & ((load_le64(p + 8) | kFold) == lit_le(low, 8, 8));
-  return eq;
 }
 
 ReqField classify_field(span name) {
@@ -247,7 +249,6 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
     }
   }
   span m = req.method();
-  uint8_t raw[18];
   const char *why = nullptr;
   int code = ERR_BAD_HANDSHAKE;
   *status = 400;
@@ -269,8 +270,7 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
     why = "Sec-WebSocket-Version is not 13";
   } else if (keys != 1) {
     why = keys ? "more than one Sec-WebSocket-Key field" : "Sec-WebSocket-Key missing";
-  } else if (key.len != WS_KEY_SIZE ||
-             base64_decode(reinterpret_cast<const char *>(key.ptr), key.len, raw, sizeof raw) != 16) {
+  } else if (key.len != WS_KEY_SIZE || !base64_is_canonical(key.ptr, key.len, 16)) {
     why = "Sec-WebSocket-Key is not base64 of 16 bytes";
   } else if (!protocols_ok) {
     why = "malformed Sec-WebSocket-Protocol";

@@ -104,3 +104,50 @@ TEST(base64_rejects_wrong_length_and_small_output) {
   CHECK_EQ(dec("Zm9vYg==", &out, 3), -1);
   CHECK_EQ(dec("Zm9vYg==", &out, 4), 4);
 }
+
+// base64_is_canonical must say exactly what base64_decode's length says: every character
+// class (alphabet, '=', URL-safe, other) at every position of inputs of every length to 32,
+// for every expected size to 24, and every last character before one or two '='.
+TEST(base64_is_canonical_matches_decode) {
+  const char classes[] = {'A', 'Q', 'g', 'w', 'z', '0', '9', '+', '/', '=', '-', '_', ' ', '\0', '\x80', '\xff'};
+  size_t compared = 0, valid = 0;
+  auto check = [&](const std::string &s) {
+    uint8_t out[64];
+    const long got = base64_decode(s.data(), s.size(), out, sizeof out);
+    for (size_t n = 0; n <= 24; ++n) {
+      const bool want = got == long(n);
+      if (base64_is_canonical(reinterpret_cast<const uint8_t *>(s.data()), s.size(), n) != want)
+        harness::fail(__FILE__, __LINE__, "input [" + s + "] n " + std::to_string(n));
+      ++compared;
+      valid += want;
+    }
+  };
+  uint32_t x = 99;
+  for (size_t len = 0; len <= 32; ++len) {
+    for (int pads = 0; pads <= 2; ++pads) {
+      if (size_t(pads) > len) continue;
+      std::string base(len, 'A');
+      for (char &c : base) {
+        x = x * 1103515245u + 12345u;
+        c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[x >> 26];
+      }
+      for (int p = 0; p < pads; ++p) base[len - 1 - size_t(p)] = '=';
+      check(base);
+      for (size_t pos = 0; pos < len; ++pos)
+        for (char c : classes) {
+          std::string s = base;
+          s[pos] = c;
+          check(s);
+        }
+      // Every character before the padding, so the trailing-bit rule is met and broken.
+      if (len >= size_t(pads) + 1 && pads)
+        for (int c = 0; c < 64; ++c) {
+          std::string s = base;
+          s[len - size_t(pads) - 1] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[c];
+          check(s);
+        }
+    }
+  }
+  CHECK(compared > 100000);
+  CHECK(valid > 500);
+}
