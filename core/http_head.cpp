@@ -323,11 +323,9 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
         if (fields == max_fields) return 0;
         const size_t i = line + token_run(p + line, eol - line, n - line);
         if (i == line || p[i] != ':') return 0;
-        // The value without its OWS; inline, as most values have one space before and
-        // none after. An empty value sits at the line's CR, where the state machine
-        // puts it too.
-        // No bounds needed: the CR at eol stops the first loop, and a value byte that is
-        // not OWS at vs stops the second.
+        // The value without its OWS, with no bounds checks: the CR at eol stops the
+        // first loop, and the value byte at vs (not OWS) the second. An empty value sits
+        // at the line's CR, where the state machine puts it too.
         size_t vs = i + 1, ve = eol;
         while (p[vs] == ' ' || p[vs] == '\t') ++vs;
         if (vs < eol)
