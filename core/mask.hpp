@@ -38,9 +38,9 @@ PUSHWIRE_INLINE uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
 // longer ones work but loop in 16-byte steps) unmasked inline with the key word `k32`
 // (0 copies unmasked bytes; mask_key_word(key, phase) starts at any phase): for these,
 // the call into mask_copy and its loop setup cost more than the XOR. Every load comes before the
-// overlapping last store, so dst may equal src. Returns the OR of the unmasked bytes
-// (spread over a word), from which the caller tells ASCII without reading dst again.
-PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
+// overlapping last store, so dst may equal src. Returns whether an unmasked byte has its
+// top bit set, from which the caller tells ASCII without reading dst again.
+PUSHWIRE_INLINE bool mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
   uint64_t acc = 0;
 #if defined(__SSE2__)
   if (len >= 16) {  // the same scheme in 16-byte steps
@@ -54,8 +54,7 @@ PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_
       bits = _mm_or_si128(bits, w);
     }
     _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + len - 16), last);
-    _mm_storel_epi64(reinterpret_cast<__m128i *>(&acc), _mm_or_si128(bits, _mm_unpackhi_epi64(bits, bits)));
-    return acc;
+    return _mm_movemask_epi8(bits) != 0;
   }
 #endif
   if (len >= 8) {
@@ -92,7 +91,7 @@ PUSHWIRE_INLINE uint64_t mask_copy_short(uint8_t *dst, const uint8_t *src, size_
       acc |= dst[i];
     }
   }
-  return acc;
+  return (acc & 0x8080808080808080ull) != 0;
 }
 
 // XOR data[0..len) in place with the 4-byte key, starting at key position `phase` (0..3).

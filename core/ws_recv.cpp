@@ -43,24 +43,31 @@ bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, siz
   return true;
 }
 
+// The event for a queued record. An area's record holds an offset on the area's base (an
+// area without memory has only empty events, at offset 0: NULL, as before); AT_PTR's holds
+// the pointer itself (base 0).
+PUSHWIRE_INLINE void WsSession::fill_event(const Queued &q, pushwire_ws_event *ev) const {
+  const uintptr_t base = q.where == IN_ARENA ? uintptr_t(arena_.data())
+                         : q.where == IN_CTL ? uintptr_t(ctl_.data())
+                         : q.where == IN_SPARE ? uintptr_t(spare_.data())
+                                               : 0;
+  ev->type = q.type;
+  ev->flags = q.flags;
+  ev->data.ptr = reinterpret_cast<const uint8_t *>(base + q.at);
+  ev->data.len = q.len;
+  ev->code = q.code;
+  ev->reserved0 = 0;
+  ev->reserved[0] = ev->reserved[1] = 0;
+}
+
 // Events waiting in the queue are handed out here; the rest (refill from held input, the
 // automatic close, failures) in next_event_slow. Kept free of calls,
 // this needs no stack frame: for the smallest messages it was a fifth of the receive cost.
 int WsSession::next_event(pushwire_ws_event *ev) {
   if (PUSHWIRE_UNLIKELY(fatal_ || queue_.empty())) return next_event_slow(ev);
-  const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
-  if (PUSHWIRE_UNLIKELY(q->reply_close || (q->flags & PUSHWIRE_WS_EVF_FAILED))) return next_event_slow(ev);
-  const uint8_t *base = q->where == IN_ARENA ? arena_.data()
-                        : q->where == IN_CTL ? ctl_.data()
-                        : q->where == IN_SPARE ? spare_.data()
-                                               : nullptr;
-  ev->type = q->type;
-  ev->flags = q->flags;
-  ev->data.ptr = base ? base + q->at : reinterpret_cast<const uint8_t *>(q->at);
-  ev->data.len = q->len;
-  ev->code = q->code;
-  ev->reserved0 = 0;
-  ev->reserved[0] = ev->reserved[1] = 0;
+  const Queued &q = *reinterpret_cast<const Queued *>(queue_.data());
+  if (PUSHWIRE_UNLIKELY(q.reply_close || (q.flags & PUSHWIRE_WS_EVF_FAILED))) return next_event_slow(ev);
+  fill_event(q, ev);
   queue_.consume(sizeof(Queued));
   return 1;
 }
@@ -77,17 +84,7 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
     }
   }
   const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
-  const uint8_t *base = nullptr;
-  if (q->where == IN_ARENA) base = arena_.data();
-  else if (q->where == IN_SPARE) base = spare_.data();
-  else if (q->where == IN_CTL) base = ctl_.data();
-  ev->type = q->type;
-  ev->flags = q->flags;
-  ev->data.ptr = q->where == AT_PTR ? reinterpret_cast<const uint8_t *>(q->at) : base ? base + q->at : nullptr;
-  ev->data.len = q->len;
-  ev->code = q->code;
-  ev->reserved0 = 0;
-  ev->reserved[0] = ev->reserved[1] = 0;
+  fill_event(*q, ev);
   // The automatic close goes out only now, not when the close arrived: the application
   // may still answer the messages queued before it (an echo must not be cut off), and a
   // close it sent meanwhile makes this one unnecessary.
@@ -463,10 +460,11 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     aused = nq = 0;
   };
   while (size_t(end - p) >= hsize) {
-    const uint8_t b0 = p[0], b1 = p[1];
-    const size_t len = b1 & 0x7f;
-    if ((b0 != 0x81 && b0 != 0x82) || (b1 & 0x80) != mask_bit || len > max_len || len > size_t(end - p) - hsize)
-      break;
+    const uint8_t b0 = p[0];
+    // The mask bit and the length in one test: less the expected mask bit, a frame with
+    // the other one has a length of 128 or more, past any max_len.
+    const size_t len = uint8_t(p[1] - mask_bit);
+    if ((b0 != 0x81 && b0 != 0x82) || len > max_len || len > size_t(end - p) - hsize) break;
     if (PUSHWIRE_UNLIKELY(nq == qroom || (!InPlace && len > aroom - aused))) {
       commit();
       if (qleft == 0) break;
@@ -487,8 +485,8 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     uint8_t *dst = InPlace ? mut_p + (src - p0) : aw + aused;
     // A client reading in place has nothing to move; it reads text only for the ASCII bits.
     const bool touch = Masked || !InPlace || b0 == 0x81;
-    const uint64_t bits = touch ? mask_copy_short(dst, InPlace ? dst : src, len, key) : 0;
-    if (PUSHWIRE_UNLIKELY(b0 == 0x81 && (bits & 0x8080808080808080ull) && !utf8_valid(dst, len))) {
+    const bool high = touch && mask_copy_short(dst, InPlace ? dst : src, len, key);
+    if (PUSHWIRE_UNLIKELY(b0 == 0x81 && high && !utf8_valid(dst, len))) {
       if (Masked && InPlace) mask_copy_short(dst, dst, len, key);  // restored for the full decoder
       break;
     }

@@ -156,6 +156,7 @@ class WsSession {
   void on_eof();
   void resume();
   void reset_areas();
+  void fill_event(const Queued &q, pushwire_ws_event *ev) const;
   void release_idle();
   bool push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code = 0);
   Queued *last_queued() { return reinterpret_cast<Queued *>(queue_.data() + queue_.size() - sizeof(Queued)); }
