@@ -3,6 +3,12 @@
 #include "sse_lines.hpp"
 #include "ws_handshake.hpp"
 
+// AVX2, picked at run time, finds the line ends of data (as core/utf8.cpp does for UTF-8).
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PUSHWIRE_SSE_WRITER_AVX2 1
+#endif
+
 namespace pushwire {
 
 namespace {
@@ -57,65 +63,47 @@ uint8_t *sse_put_lines(uint8_t *o, const char *name, size_t name_len, span s) {
   return o;
 }
 
+PUSHWIRE_INLINE size_t sse_decimal_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 10) v /= 10, ++n;
+  return n;
+}
+
+PUSHWIRE_INLINE bool sse_has_message_fields(const SseFields &f) {
+  return sse_present(f.event) || sse_present(f.data) || sse_present(f.id) || f.retry >= 0;
+}
+
+// A NULL pointer with a length, or no field at all: refused whatever the bytes.
+PUSHWIRE_INLINE bool sse_fields_malformed(const SseFields &f) {
+  if ((!f.event.ptr && f.event.len) || (!f.data.ptr && f.data.len) || (!f.id.ptr && f.id.len) ||
+      (!f.comment.ptr && f.comment.len))
+    return true;
+  return !sse_has_message_fields(f) && !sse_present(f.comment);
+}
+
+uint8_t *sse_put_retry(uint8_t *o, uint64_t v) {
+  o = sse_put(o, "retry: ", 7);
+  size_t d = sse_decimal_size(v);
+  for (size_t i = d; i-- > 0; v /= 10) o[i] = uint8_t('0' + v % 10);
+  o += d;
+  *o++ = '\n';
+  return o;
+}
+
 #if defined(__SSE2__)
-// The encoder's one-pass path, for output with room past the event (sse_encoded_bound):
-// strings are moved in fixed-size pieces whose excess later stores overwrite, so events
-// whose lines differ in length still take the same branches.
-
-// `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
-PUSHWIRE_INLINE uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
-  std::memcpy(o, head, 8);
-  o += v.len ? head_len : head_len - 1;
-  if (v.len <= 16 && sse_overread_ok(v.ptr, v.len, 16)) {  // the usual type or id: one move
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(o), sse_load16(v.ptr));
-    o += v.len;
-  } else {
-    o = sse_copy_wide(o, v.ptr, v.len, v.len);
-  }
-  *o++ = '\n';
-  return o;
+// Bit i set when byte i of v may not appear in a one-line field: CR, LF, and NUL unless nul_ok.
+PUSHWIRE_INLINE unsigned sse_refused_bits(__m128i v, bool nul_ok) {
+  unsigned bad = sse_line_end_bits(v);
+  if (!nul_ok) bad |= unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
+  return bad;
 }
-
-// Same bytes as sse_put_lines(o, "data", 4, s), with the line ends found a block at a time.
-uint8_t *sse_put_data_wide(uint8_t *o, span s) {
-  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
-  auto put_head = [&] {
-    const bool empty_line = line == end || *line == '\n' || *line == '\r';
-    std::memcpy(o, "data: \0", 8);
-    o += empty_line ? 5 : 6;
-  };
-  put_head();
-  for (const uint8_t *w = s.ptr; w < end; w += 128) {
-    for (SseLineEnds128 m = SseLineEnds128::scan(w, size_t(end - w)); !m.empty();) {
-      const uint8_t *e = w + m.pop();
-      if (e < line) continue;  // the LF of a CR LF
-      o = sse_copy_wide(o, line, size_t(e - line), size_t(end - line));
-      *o++ = '\n';
-      line = e + sse_line_end_size(e, size_t(end - e));
-      put_head();
-    }
-  }
-  o = sse_copy_wide(o, line, size_t(end - line), size_t(end - line));
-  *o++ = '\n';
-  return o;
-}
-#else
-// Without SSE2 the exact path serves the roomy one too.
-uint8_t *sse_put_field_wide(uint8_t *o, const char *head, size_t head_len, span v) {
-  return sse_put_field(o, head, head_len - 2, v.ptr, v.len);
-}
-uint8_t *sse_put_data_wide(uint8_t *o, span s) { return sse_put_lines(o, "data", 4, s); }
 #endif
 
 // True when s holds no CR or LF (nor NUL, unless nul_ok): event types and ids are one line.
 PUSHWIRE_INLINE bool sse_single_line(span s, bool nul_ok) {
 #if defined(__SSE2__)
-  if (s.len <= 16 && sse_overread_ok(s.ptr, s.len, 16)) {
-    const __m128i v = sse_load16(s.ptr);
-    unsigned bad = sse_line_end_bits(v);
-    if (!nul_ok) bad |= unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
-    return (bad & ((1u << s.len) - 1)) == 0;
-  }
+  if (s.len <= 16 && sse_overread_ok(s.ptr, s.len, 16))
+    return (sse_refused_bits(sse_load16(s.ptr), nul_ok) & ((1u << s.len) - 1)) == 0;
 #endif
   if (sse_no_low_bytes(s.ptr, s.len)) return true;
   for (size_t i = 0; i < s.len; ++i) {
@@ -125,23 +113,139 @@ PUSHWIRE_INLINE bool sse_single_line(span s, bool nul_ok) {
   return true;
 }
 
-size_t sse_decimal_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 10) v /= 10, ++n;
-  return n;
+#if defined(__SSE2__)
+// The encoder's one-pass path, for output with room past the event (sse_encoded_bound):
+// strings are moved in fixed-size pieces whose excess later stores overwrite, so events
+// whose lines differ in length still take the same branches.
+
+// An event type or id on the one-pass path. It is checked before anything is stored (a
+// refused event writes nothing) and, when short (the usual case), the 16-byte load that
+// checked it is the one stored: each byte is read once.
+struct SseLineField {
+  span v{nullptr, 0};
+  __m128i x = _mm_setzero_si128();
+  bool short_ = false;
+
+  // False when the field holds a refused byte (see sse_refused_bits).
+  PUSHWIRE_INLINE bool load(span s, bool nul_ok) {
+    v = s;
+    short_ = s.len <= 16 && sse_overread_ok(s.ptr, s.len, 16);
+    if (!short_) return sse_single_line(s, nul_ok);
+    x = sse_load16(s.ptr);
+    return (sse_refused_bits(x, nul_ok) & ((1u << s.len) - 1)) == 0;
+  }
+  // `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
+  PUSHWIRE_INLINE uint8_t *put(uint8_t *o, const char *head, size_t head_len) const {
+    std::memcpy(o, head, 8);
+    o += v.len ? head_len : head_len - 1;
+    if (short_) {
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(o), x);
+      o += v.len;
+    } else {
+      o = sse_copy_wide(o, v.ptr, v.len, v.len);
+    }
+    *o++ = '\n';
+    return o;
+  }
+};
+
+// Whether 64 bytes may be read from anywhere in s[0..n): the page of its last byte goes on
+// 63 bytes past it. One test per event then covers every line's wide moves.
+PUSHWIRE_INLINE bool sse_tail_readable(const uint8_t *p, size_t n) {
+  return n && ((uintptr_t(p) + n - 1) >> 12) == ((uintptr_t(p) + n + 63) >> 12);
 }
 
-bool sse_has_message_fields(const SseFields &f) {
-  return sse_present(f.event) || sse_present(f.data) || sse_present(f.id) || f.retry >= 0;
+// One data line's bytes p[0..n) after the "data: " already stored, then the LF and the next
+// line's "data: ". An empty line takes back the space (no trailing blank on `data:`).
+// With tail_ok the line moves in whole 64-byte steps; else p[0..readable) may be read.
+PUSHWIRE_INLINE uint8_t *sse_put_data_line(uint8_t *o, const uint8_t *p, size_t n, size_t readable, bool tail_ok) {
+  if (tail_ok) {
+    for (size_t i = 0; i < n; i += 64)
+      for (int k = 0; k < 4; ++k)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(o + i + 16 * k), sse_load16(p + i + 16 * k));
+    o += n;
+  } else {
+    o = sse_copy_wide(o, p, n, readable);
+  }
+  return o - (n == 0);
 }
+
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+// Bit i set when p[i] is CR or LF, for p[0..64).
+__attribute__((target("avx2"))) PUSHWIRE_INLINE uint64_t sse_line_ends64_avx2(const uint8_t *p) {
+  const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 32));
+  const uint32_t ma = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(a, lf), _mm256_cmpeq_epi8(a, cr))));
+  const uint32_t mb = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(b, lf), _mm256_cmpeq_epi8(b, cr))));
+  return ma | uint64_t(mb) << 32;
+}
+
+// SseLineEnds128::scan(p, n) in half the loads, for data whose tail is readable
+// (sse_tail_readable): the page test of each half is then known to pass. Reads p[0..64),
+// and p[64..128) only when n > 64, so never more than 63 bytes past the data.
+__attribute__((target("avx2"))) SseLineEnds128 sse_scan128_avx2(const uint8_t *p, size_t n) {
+  const uint64_t lo = sse_line_ends64_avx2(p), hi = n > 64 ? sse_line_ends64_avx2(p + 64) : 0;
+  const uint64_t all = ~uint64_t(0);
+  return SseLineEnds128{n >= 64 ? lo : lo & ~(all << n), n >= 128 ? hi : n > 64 ? hi & ~(all << (n - 64)) : 0};
+}
+#endif
+
+// Same bytes as sse_put_lines(o, "data", 4, s), with the line ends found a block at a time.
+uint8_t *sse_put_data_wide(uint8_t *o, span s) {
+  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
+  const bool tail_ok = sse_tail_readable(s.ptr, s.len);
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+  const bool avx2 = tail_ok && __builtin_cpu_supports("avx2");
+#endif
+  std::memcpy(o, "data: \0", 8);
+  o += 6;
+  for (const uint8_t *w = s.ptr; w < end; w += 128) {
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+    SseLineEnds128 m = avx2 ? sse_scan128_avx2(w, size_t(end - w)) : SseLineEnds128::scan(w, size_t(end - w));
+#else
+    SseLineEnds128 m = SseLineEnds128::scan(w, size_t(end - w));
+#endif
+    while (!m.empty()) {
+      const uint8_t *e = w + m.pop();
+      if (e < line) continue;  // the LF of a CR LF
+      o = sse_put_data_line(o, line, size_t(e - line), size_t(end - line), tail_ok);
+      std::memcpy(o, "\ndata: ", 8);
+      o += 7;
+      line = e + sse_line_end_size(e, size_t(end - e));
+    }
+  }
+  o = sse_put_data_line(o, line, size_t(end - line), size_t(end - line), tail_ok);
+  *o++ = '\n';
+  return o;
+}
+
+// The one-pass encoder: nullptr (nothing stored) when the event type or id is refused.
+// Inlined into sse_encode_into, the per-event entry of a batch, so that costs one call.
+PUSHWIRE_INLINE uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
+  SseLineField event, id;
+  if ((sse_present(f.event) && !event.load(f.event, true)) || (sse_present(f.id) && !id.load(f.id, false)))
+    return nullptr;
+  if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
+  if (sse_present(f.event)) o = event.put(o, "event: ", 7);
+  if (sse_present(f.id)) o = id.put(o, "id: \0\0\0", 4);
+  if (PUSHWIRE_UNLIKELY(f.retry >= 0)) o = sse_put_retry(o, uint64_t(f.retry));
+  if (sse_present(f.data)) o = sse_put_data_wide(o, f.data);
+  if (sse_has_message_fields(f)) *o++ = '\n';
+  return o;
+}
+#else
+// Without SSE2 the exact path serves the roomy one too.
+uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
+  if (sse_check_fields(f)) return nullptr;
+  return o + sse_encode(f, o);
+}
+#endif
 
 }  // namespace
 
 int sse_check_fields(const SseFields &f) {
-  if ((!f.event.ptr && f.event.len) || (!f.data.ptr && f.data.len) || (!f.id.ptr && f.id.len) ||
-      (!f.comment.ptr && f.comment.len))
-    return ERR_INVALID_ARGUMENT;
-  if (!sse_has_message_fields(f) && !sse_present(f.comment)) return ERR_INVALID_ARGUMENT;
+  if (sse_fields_malformed(f)) return ERR_INVALID_ARGUMENT;
   // A line break would end the field early and start another line the caller never wrote;
   // a browser ignores an id holding NUL, so refuse it rather than let the client keep an older id.
   if (!sse_single_line(f.event, true) || !sse_single_line(f.id, false)) return ERR_INVALID_ARGUMENT;
@@ -162,8 +266,10 @@ bool sse_lengths_fit(const SseFields &f) {
 }  // namespace
 
 size_t sse_encoded_bound(const SseFields &f) {
-  const size_t limit = (SIZE_MAX - 64) / 32;  // keeps the sum below from wrapping
-  if (f.event.len > limit || f.id.len > limit || f.data.len > limit || f.comment.len > limit) return SIZE_MAX;
+  // Keeps the sum below from wrapping. One less than a power of two, so one test of all the
+  // lengths ORed together tells whether any passes it.
+  const size_t limit = SIZE_MAX >> 6;
+  if ((f.event.len | f.id.len | f.data.len | f.comment.len) > limit) return SIZE_MAX;
   // A line of k bytes costs name + 3 + k at most, and n bytes hold at most n + 1 lines.
   return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1 + 64;
 }
@@ -181,32 +287,27 @@ size_t sse_encoded_size(const SseFields &f) {
 }
 
 size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
+  if (roomy) return size_t(sse_encode_wide(f, out) - out);
   uint8_t *o = out;
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
-  if (sse_present(f.event))
-    o = roomy ? sse_put_field_wide(o, "event: ", 7, f.event) : sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
-  if (sse_present(f.id))
-    o = roomy ? sse_put_field_wide(o, "id: \0\0\0", 4, f.id) : sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
-  if (f.retry >= 0) {
-    o = sse_put(o, "retry: ", 7);
-    uint64_t v = uint64_t(f.retry);
-    size_t d = sse_decimal_size(v);
-    for (size_t i = d; i-- > 0; v /= 10) o[i] = uint8_t('0' + v % 10);
-    o += d;
-    *o++ = '\n';
-  }
-  if (sse_present(f.data)) o = roomy ? sse_put_data_wide(o, f.data) : sse_put_lines(o, "data", 4, f.data);
+  if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
+  if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
+  if (f.retry >= 0) o = sse_put_retry(o, uint64_t(f.retry));
+  if (sse_present(f.data)) o = sse_put_lines(o, "data", 4, f.data);
   if (sse_has_message_fields(f)) *o++ = '\n';
   return size_t(o - out);
 }
 
 int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
-  int rc = sse_check_fields(f);
-  if (rc) return rc;
-  if (sse_encoded_bound(f) <= cap) {  // one pass; the exact size is needed only for a tight buffer
-    *written = sse_encode(f, out, true);
+  if (sse_fields_malformed(f)) return ERR_INVALID_ARGUMENT;
+  if (sse_encoded_bound(f) <= cap) {  // one pass, checking as it goes; the exact size is needed only for a tight buffer
+    uint8_t *end = sse_encode_wide(f, out);
+    if (!end) return ERR_INVALID_ARGUMENT;
+    *written = size_t(end - out);
     return 0;
   }
+  int rc = sse_check_fields(f);
+  if (rc) return rc;
   const size_t n = sse_encoded_size(f);
   *written = n;
   if (n > cap) return ERR_BUFFER_TOO_SMALL;

@@ -524,3 +524,183 @@ TEST(sse_request_last_event_id) {
   head.feed(reinterpret_cast<const uint8_t *>("GET / HTTP/1.1\r\n"), 16, &used);
   CHECK_EQ(sse_check_request(head, nullptr), ERR_INVALID_STATE);
 }
+
+namespace {
+
+// The byte classes the one-pass path tells apart: plain, the two line ends, NUL (refused in
+// an id only), the space and colon of the syntax, and bytes at and above 0x80.
+const char kByteClasses[] = {'a', '\n', '\r', '\0', ' ', ':', '\x80', '\xff'};
+
+// The reference: the line-by-line path into a buffer of the exact size, or "<refused>".
+std::string encode_exact(const SseFields &f) {
+  if (sse_check_fields(f) != 0) return "<refused>";
+  std::string out(sse_encoded_size(f), '\0');
+  CHECK_EQ(sse_encode(f, reinterpret_cast<uint8_t *>(&out[0])), out.size());
+  return out;
+}
+
+// sse_encode_into with room to spare (the one pass, its check fused into the moves), which
+// must give the reference's bytes, or refuse what it refuses and store nothing then.
+std::string encode_into_roomy(const SseFields &f) {
+  const size_t bound = sse_encoded_bound(f);
+  std::string out(bound + 16, '\x55');
+  size_t written = 12345;
+  const int rc = sse_encode_into(f, reinterpret_cast<uint8_t *>(&out[0]), bound, &written);
+  if (rc != 0) {
+    CHECK_EQ(rc, ERR_INVALID_ARGUMENT);
+    CHECK_EQ(written, 12345);
+    CHECK(out == std::string(bound + 16, '\x55'));
+    return "<refused>";
+  }
+  CHECK(written <= bound);
+  return out.substr(0, written);
+}
+
+std::string letters(size_t n, size_t from = 0) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += char('a' + (from + i) % 26);
+  return s;
+}
+
+}  // namespace
+
+// Every byte class at every position of every text field, lengths around the 16-byte
+// move of event and id, the 64-byte line moves and the 128-byte line-end blocks: the
+// one-pass path (through sse_encode_into, which checks as it moves) against the
+// line-by-line one, refusals included.
+TEST(sse_encode_into_every_byte_class_at_every_position) {
+  const size_t lens[] = {0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 150, 191, 192, 193, 200};
+  size_t compared = 0, refused = 0;
+  for (int field = 0; field < 4; ++field) {
+    for (size_t len : lens) {
+      for (size_t at = 0; at < len; ++at) {
+        for (char c : kByteClasses) {
+          std::string v = letters(len);
+          v[at] = c;
+          SseFields f;
+          f.event = s("update");
+          f.id = s("42");
+          f.data = s("x\ny");
+          span *which[] = {&f.event, &f.id, &f.data, &f.comment};
+          *which[field] = s(v);
+          const std::string want = encode_exact(f);
+          CHECK(encode_into_roomy(f) == want);
+          ++compared;
+          refused += want == "<refused>";
+        }
+      }
+    }
+  }
+  CHECK(compared > 10000);
+  CHECK(refused > 0);
+}
+
+// Data of every length up to 200 with two line ends (every spelling, including a CR LF
+// split across the 128-byte block edge) at every pair of positions a few apart, and runs
+// of line ends: the one-pass path against the line-by-line one.
+TEST(sse_encode_into_data_line_ends_every_position) {
+  const char *spellings[] = {"\n", "\r", "\r\n", "\n\r", "\r\r", "\n\n"};
+  for (size_t len = 0; len <= 200; ++len) {
+    const std::string plain = letters(len);
+    for (size_t at = 0; at <= len; ++at) {
+      for (const char *br : spellings) {
+        for (size_t gap : {size_t(0), size_t(1), size_t(17), size_t(64)}) {
+          std::string d = plain.substr(0, at) + br + plain.substr(at);
+          const size_t second = at + std::strlen(br) + gap;
+          if (second <= d.size()) d.insert(second, "\r\n");
+          SseFields f;
+          f.event = s("e");
+          f.data = s(d);
+          CHECK(encode_into_roomy(f) == encode_exact(f));
+        }
+      }
+    }
+  }
+  for (size_t n = 0; n <= 140; ++n) {
+    for (const char *br : spellings) {
+      std::string d;
+      for (size_t i = 0; i < n; ++i) d += br;
+      SseFields f;
+      f.data = s(d);
+      CHECK(encode_into_roomy(f) == encode_exact(f));
+    }
+  }
+}
+
+// Fields that end at a page end, through sse_encode_into: the fused check reads event and
+// id where they lie (a refused last byte is seen, nothing is stored), and data of every
+// length up to 200 with a line end anywhere takes the block scan without a fault.
+TEST(sse_encode_into_fields_at_a_page_end) {
+  PageEnd guard;
+  for (size_t len = 0; len <= 200; ++len) {
+    const std::string plain = letters(len);
+    SseFields f;
+    f.event = guard.place(plain);
+    CHECK(encode_into_roomy(f) == "event" + std::string(len ? ": " : ":") + plain + "\n\n");
+    f = SseFields();
+    f.id = guard.place(plain);
+    CHECK(encode_into_roomy(f) == "id" + std::string(len ? ": " : ":") + plain + "\n\n");
+    for (size_t at = 0; at <= len; at += (len > 80 ? 7 : 1)) {
+      for (const char *br : {"\n", "\r", "\r\n"}) {
+        f = SseFields();
+        f.event = s("update");
+        f.data = guard.place(plain.substr(0, at) + br + plain.substr(at));
+        CHECK(encode_into_roomy(f) == encode_exact(f));
+      }
+    }
+    if (len == 0 || len > 40) continue;
+    for (char bad : kByteClasses) {
+      std::string str = plain;
+      str[len - 1] = bad;
+      f = SseFields();
+      f.data = s("d");
+      f.id = guard.place(str);
+      CHECK(encode_into_roomy(f) == encode_exact(f));
+      f = SseFields();
+      f.data = s("d");
+      f.event = guard.place(str);
+      CHECK(encode_into_roomy(f) == encode_exact(f));
+    }
+  }
+}
+
+// Every refusal of sse_encode_into, on the one-pass path (room to spare) and the exact one
+// (a tight buffer): INVALID_ARGUMENT wins over BUFFER_TOO_SMALL, nothing is stored and
+// *written is left alone; a buffer one byte short gives BUFFER_TOO_SMALL and the size.
+TEST(sse_encode_into_refusals_and_sizes) {
+  std::vector<SseFields> bad(6);
+  bad[1].event = s("a\nb");
+  bad[2].id = make_span("1\0", 2);
+  bad[3].data = span{nullptr, 2};
+  bad[4].comment = span{nullptr, 1};
+  bad[5].retry = -7;
+  bad[1].data = bad[2].data = s("d");
+  for (const SseFields &f : bad) {
+    for (size_t cap : {size_t(0), size_t(3), size_t(4096)}) {
+      std::string out(4096, '\x55');
+      size_t written = 777;
+      CHECK_EQ(sse_encode_into(f, cap ? reinterpret_cast<uint8_t *>(&out[0]) : nullptr, cap, &written),
+               ERR_INVALID_ARGUMENT);
+      CHECK_EQ(written, 777);
+      CHECK(out == std::string(4096, '\x55'));
+    }
+  }
+  SseFields f;
+  f.event = s("update");
+  f.id = s("7");
+  f.data = s("a\r\nb\rc");
+  const std::string want = encode_exact(f);
+  for (size_t cap = 0; cap <= sse_encoded_bound(f) + 1; ++cap) {
+    std::string out(cap + 1, '\x55');
+    size_t written = 0;
+    const int rc = sse_encode_into(f, reinterpret_cast<uint8_t *>(&out[0]), cap, &written);
+    CHECK_EQ(written, want.size());
+    if (cap < want.size()) {
+      CHECK_EQ(rc, ERR_BUFFER_TOO_SMALL);
+    } else {
+      CHECK_EQ(rc, 0);
+      CHECK(out.compare(0, written, want) == 0);
+      CHECK_EQ(out[cap], '\x55');  // never past cap
+    }
+  }
+}
