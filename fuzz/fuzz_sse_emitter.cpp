@@ -7,7 +7,8 @@
 // Each present text field is a blob (length byte, bytes); retry is 4 bytes.
 // Oracles: INVALID_ARGUMENT exactly when the documented conditions hold; the size query,
 // an exact buffer and a one-byte-short buffer agree; the writer queues exactly the
-// encode() bytes; every event decodes back (type, data with CR/CRLF as LF, id, retry,
+// encode() bytes, and one pushwire_sse_encode_many of all the events writes them too (up to
+// the first refused one); every event decodes back (type, data with CR/CRLF as LF, id, retry,
 // comment lines) and nothing else; a comment alone dispatches nothing; no leaks.
 #include <algorithm>
 
@@ -137,6 +138,30 @@ std::string take(pushwire_sse_writer *w) {
   }
 }
 
+// The same events in one pushwire_sse_encode_many: it stops at the first refused one, with
+// the bytes of encode() for those before it, with room to spare and with exactly enough.
+void check_batch(const std::vector<Fields> &batch, const std::vector<std::string> &bytes) {
+  std::vector<pushwire_sse_fields> c;
+  size_t valid = 0, total = 0;
+  for (const Fields &f : batch) c.push_back(f.c());
+  while (valid < batch.size() && !batch[valid].invalid()) total += bytes[valid++].size();
+  const int want_rc = valid == batch.size() ? 0 : PW(INVALID_ARGUMENT);
+  for (size_t cap : {8 * total + 1024, total}) {
+    std::vector<uint8_t> out(cap + 1, 0xee);
+    size_t written = 0, encoded = 0;
+    int rc = check_rc("sse_encode_many",
+                      pushwire_sse_encode_many(c.data(), c.size(), out.data(), cap, &written, &encoded),
+                      {0, PW(INVALID_ARGUMENT)});
+    FUZZ_CHECK(rc == want_rc && encoded == valid && written == total,
+               "encode_many: %s, %zu events, %zu bytes; want %zu events, %zu bytes", pushwire_error_name(rc),
+               encoded, written, valid, total);
+    std::string want;
+    for (size_t i = 0; i < valid; ++i) want += bytes[i];
+    FUZZ_CHECK(std::memcmp(out.data(), want.data(), total) == 0 && (cap > total || out[cap] == 0xee),
+               "encode_many bytes differ from encode");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -157,6 +182,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CountingAlloc walloc;
   pushwire_sse_writer *w = nullptr;
   check_rc("sse_writer_new", pushwire_sse_writer_new(&w, walloc.get()), {0});
+  std::vector<Fields> batch;  // the events, for pushwire_sse_encode_many below
+  std::vector<std::string> batch_bytes;
   for (int item = 0; item < 8 && !in.empty(); ++item) {
     uint8_t op = in.u8();
     Fields f;
@@ -175,6 +202,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (op & 16) f.retry = int64_t(in.u32());
     f.reserved = (op >> 6) == 3 && (op & 32);
     std::string bytes = encode(f);
+    batch.push_back(f);
+    batch_bytes.push_back(bytes);
     pushwire_sse_fields c = f.c();
     int rc = check_rc("sse_writer_event", pushwire_sse_writer_event(w, &c), {CODES_SSE_WRITER_EVENT});
     FUZZ_CHECK(rc == (f.invalid() ? PW(INVALID_ARGUMENT) : 0), "writer_event returned %s", pushwire_error_name(rc));
@@ -183,6 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0) em.check(bytes, f);
   }
   pushwire_sse_writer_free(w);
+  check_batch(batch, batch_bytes);
   // The whole stream read at once agrees too, and so does the reference.
   em.parser.feed_eof();
   SseReader again;

@@ -43,8 +43,34 @@ static void test_errors_and_version(void) {
   EXPECT(!pushwire_error_is_local(PUSHWIRE_ERR_OK));
 }
 
+/* The batch encoder from C: two events, then a refused one that stops the batch. */
+static void test_sse_encode_many(void) {
+  pushwire_sse_fields ev[3];
+  uint8_t out[256];
+  size_t written = 0, encoded = 0;
+  memset(ev, 0, sizeof ev);
+  ev[0].data = "a\nb";
+  ev[0].data_len = 3;
+  ev[0].retry_ms = -1;
+  ev[1].event = "tick";
+  ev[1].event_len = 4;
+  ev[1].id = "2";
+  ev[1].id_len = 1;
+  ev[1].retry_ms = -1;
+  ev[2] = ev[1];
+  ev[2].id = "\r";
+  EXPECT(pushwire_sse_encode_many(ev, 2, out, sizeof out, &written, &encoded) == 0);
+  EXPECT(encoded == 2);
+  EXPECT(written == 36 && memcmp(out, "data: a\ndata: b\n\nevent: tick\nid: 2\n\n", 36) == 0);
+  EXPECT(pushwire_sse_encode_many(ev, 3, out, sizeof out, &written, &encoded) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(encoded == 2 && written == 36);
+  EXPECT(pushwire_sse_encode_many(ev, 2, out, 20, &written, &encoded) == PUSHWIRE_ERR_BUFFER_TOO_SMALL);
+  EXPECT(encoded == 1 && written == 17);
+}
+
 int main(void) {
   test_layout();
+  test_sse_encode_many();
   test_errors_and_version();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

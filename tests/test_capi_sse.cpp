@@ -2,6 +2,7 @@
 // allocator contract (all memory through it, all of it returned, NOMEM on failure), and
 // pushwire_sse_request_check over a parsed request.
 #include <string>
+#include <vector>
 
 #include "alloc_counter.hpp"
 #include "harness.hpp"
@@ -66,6 +67,77 @@ TEST(capi_sse_encode) {
   f.comment_len = 1;
   CHECK_EQ(pushwire_sse_encode(&f, buf, sizeof buf, &n), 0);
   CHECK_STR(buf, n, ": x\nretry: 10\n\n");
+}
+
+// A batch gives the bytes of pushwire_sse_encode per event, whatever the room: every cap
+// from 0 to the whole stream stops at the first event that does not fit, with the events
+// before it complete; a refused event stops the batch where it is, with its index.
+TEST(capi_sse_encode_many) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 12; ++i) texts.push_back(std::string(size_t(i * 9), char('a' + i)) + (i % 3 ? "\r\n" : "\n") + "z");
+  std::vector<pushwire_sse_fields> ev(texts.size(), fields());
+  std::string want;
+  std::vector<size_t> ends;
+  for (size_t i = 0; i < ev.size(); ++i) {
+    ev[i].event = "tick";
+    ev[i].event_len = 4;
+    ev[i].id = texts[i].c_str() + texts[i].size() - 1;
+    ev[i].id_len = 1;
+    ev[i].data = texts[i].data();
+    ev[i].data_len = texts[i].size();
+    if (i == 5) ev[i].retry_ms = 100;
+    if (i == 7) ev[i].comment = "c", ev[i].comment_len = 1;
+    uint8_t one[512];
+    size_t n = 0;
+    CHECK_EQ(pushwire_sse_encode(&ev[i], one, sizeof one, &n), 0);
+    want.append(reinterpret_cast<const char *>(one), n);
+    ends.push_back(want.size());
+  }
+  for (size_t cap = 0; cap <= want.size() + 8; ++cap) {
+    std::vector<uint8_t> out(cap + 1, 0x55);
+    size_t written = 99, encoded = 99;
+    const int rc = pushwire_sse_encode_many(ev.data(), ev.size(), cap ? out.data() : nullptr, cap, &written, &encoded);
+    size_t fit = 0;
+    while (fit < ends.size() && ends[fit] <= cap) ++fit;
+    CHECK_EQ(encoded, fit);
+    CHECK_EQ(written, fit ? ends[fit - 1] : 0);
+    CHECK_EQ(rc, fit == ev.size() ? 0 : PUSHWIRE_ERR_BUFFER_TOO_SMALL);
+    if (written) CHECK(std::memcmp(out.data(), want.data(), written) == 0);
+    CHECK_EQ(out[cap], 0x55);
+  }
+  // A refused event: the ones before it are kept, *encoded is its index.
+  std::vector<uint8_t> out(4096);
+  size_t written = 0, encoded = 0;
+  const size_t at = 4;
+  for (int why = 0; why < 5; ++why) {
+    std::vector<pushwire_sse_fields> bad = ev;
+    if (why == 0) bad[at].event = "a\rb", bad[at].event_len = 3;
+    if (why == 1) bad[at].id = "1\0", bad[at].id_len = 2;
+    if (why == 2) bad[at].reserved[0] = 1;
+    if (why == 3) bad[at].data = nullptr;
+    if (why == 4) bad[at] = fields();  // no field at all
+    CHECK_EQ(pushwire_sse_encode_many(bad.data(), bad.size(), out.data(), out.size(), &written, &encoded),
+             PUSHWIRE_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(encoded, at);
+    CHECK_EQ(written, ends[at - 1]);
+    CHECK(std::memcmp(out.data(), want.data(), written) == 0);
+  }
+  // Argument checks leave *written and *encoded alone.
+  written = encoded = 7;
+  CHECK_EQ(pushwire_sse_encode_many(ev.data(), ev.size(), out.data(), out.size(), nullptr, &encoded),
+           PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_encode_many(ev.data(), ev.size(), out.data(), out.size(), &written, nullptr),
+           PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_encode_many(nullptr, 1, out.data(), out.size(), &written, &encoded),
+           PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_encode_many(ev.data(), ev.size(), nullptr, 10, &written, &encoded),
+           PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(written, 7);
+  CHECK_EQ(encoded, 7);
+  // Nothing to do is done.
+  CHECK_EQ(pushwire_sse_encode_many(nullptr, 0, nullptr, 0, &written, &encoded), 0);
+  CHECK_EQ(written, 0);
+  CHECK_EQ(encoded, 0);
 }
 
 TEST(capi_sse_writer) {

@@ -1,7 +1,9 @@
 // pushwire runners, through the public C ABI only:
 //   pushwire          W1-W6 pushwire_ws_feed (copying), W7 one AUTO_ACCEPT server handle per
-//                     request, W8 pushwire_sse_encode into the output buffer, W9 pushwire_sse_parser
+//                     request, W8 one pushwire_sse_encode_many into the output buffer, W9
+//                     pushwire_sse_parser
 //   pushwire-inplace  W1-W5, W3b pushwire_ws_feed_mutable on a fresh (untimed) copy of the input
+//   pushwire-each     W8 pushwire_sse_encode per event into the output buffer
 //   pushwire-writer   W8 through pushwire_sse_writer (queue, then drain 64 KiB at a time)
 #include <cstring>
 
@@ -242,10 +244,17 @@ std::vector<pushwire_sse_fields> parse_w8(const Workload &w) {
   return out;
 }
 
+// W8 three ways: `pushwire` hands all events to one pushwire_sse_encode_many call (what a
+// server sending a batch does), `pushwire-each` calls pushwire_sse_encode per event, and
+// `pushwire-writer` queues them in a pushwire_sse_writer.
+enum class SseEncodeApi { kMany, kEach, kWriter };
+
 class PushwireSseEncode : public Runner {
  public:
-  explicit PushwireSseEncode(bool writer) : writer_(writer) {}
-  const char *name() const override { return writer_ ? "pushwire-writer" : "pushwire"; }
+  explicit PushwireSseEncode(SseEncodeApi api) : api_(api) {}
+  const char *name() const override {
+    return api_ == SseEncodeApi::kMany ? "pushwire" : api_ == SseEncodeApi::kEach ? "pushwire-each" : "pushwire-writer";
+  }
   bool supports(const Workload &w) const override { return w.id == "W8"; }
   void prepare(const Workload &w) override {
     events_ = parse_w8(w);
@@ -258,8 +267,15 @@ class PushwireSseEncode : public Runner {
 
   void pass(const Workload &, PassResult &r) override {
     pos_ = 0;
-    if (writer_) {
+    if (api_ == SseEncodeApi::kWriter) {
       pass_writer(r);
+      return;
+    }
+    if (api_ == SseEncodeApi::kMany) {
+      size_t encoded = 0;
+      int rc = pushwire_sse_encode_many(events_.data(), events_.size(), out_.data(), out_.size(), &pos_, &encoded);
+      r.units += encoded;
+      if (rc != 0) r.error = pw_error("pushwire_sse_encode_many", rc);
       return;
     }
     for (const pushwire_sse_fields &f : events_) {
@@ -281,7 +297,9 @@ class PushwireSseEncode : public Runner {
   }
   std::string extras(const Workload &w) const override {
     return ",\"input_bytes\":" + std::to_string(w.wire_bytes) + ",\"api\":\"" +
-           (writer_ ? "pushwire_sse_writer_event, drained every 64 KiB" : "pushwire_sse_encode into one buffer") +
+           (api_ == SseEncodeApi::kMany   ? "pushwire_sse_encode_many of all events into one buffer"
+            : api_ == SseEncodeApi::kEach ? "pushwire_sse_encode per event into one buffer"
+                                          : "pushwire_sse_writer_event, drained every 64 KiB") +
            "\"";
   }
 
@@ -329,7 +347,7 @@ class PushwireSseEncode : public Runner {
     pushwire_sse_writer_free(sw);
   }
 
-  bool writer_;
+  SseEncodeApi api_;
   std::vector<pushwire_sse_fields> events_;
   std::vector<uint8_t> out_;
   size_t pos_ = 0;
@@ -389,10 +407,11 @@ class PushwireSseParse : public Runner {
 void add_pushwire_runners(std::vector<std::unique_ptr<Runner>> &out) {
   out.emplace_back(new PushwireWs(false));
   out.emplace_back(new PushwireHandshake());
-  out.emplace_back(new PushwireSseEncode(false));
+  out.emplace_back(new PushwireSseEncode(SseEncodeApi::kMany));
   out.emplace_back(new PushwireSseParse());
   out.emplace_back(new PushwireWs(true));
-  out.emplace_back(new PushwireSseEncode(true));
+  out.emplace_back(new PushwireSseEncode(SseEncodeApi::kEach));
+  out.emplace_back(new PushwireSseEncode(SseEncodeApi::kWriter));
 }
 
 }  // namespace bench

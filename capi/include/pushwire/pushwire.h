@@ -660,6 +660,21 @@ typedef struct pushwire_sse_fields {
 PUSHWIRE_API int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written)
     PUSHWIRE_NOEXCEPT;
 
+/**
+ * Encode events[0..count) one after another into out[0..cap), each as pushwire_sse_encode
+ * would, in one call (for a server that sends a batch; the per-call checks are paid once).
+ * Stops at the first event that is refused or does not fit; the events before it are
+ * complete in out[0..*written) and *encoded receives how many they are (count when all
+ * were). Each event is all or nothing: bytes of out past *written may be overwritten.
+ * Returns 0 (all encoded), PUSHWIRE_ERR_BUFFER_TOO_SMALL (event *encoded does not fit in
+ * the rest of out; pushwire_sse_encode with cap 0 tells its size), or
+ * PUSHWIRE_ERR_INVALID_ARGUMENT (event *encoded is refused as by pushwire_sse_encode; or
+ * written or encoded NULL, events NULL with count > 0, out NULL with cap > 0: then
+ * nothing is written and *written / *encoded are untouched).
+ */
+PUSHWIRE_API int pushwire_sse_encode_many(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap,
+                                          size_t *written, size_t *encoded) PUSHWIRE_NOEXCEPT;
+
 /** An event-stream writer with an output queue, so many events go out in one write. */
 typedef struct pushwire_sse_writer pushwire_sse_writer;
 
