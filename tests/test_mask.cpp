@@ -87,14 +87,14 @@ TEST(mask_copy_in_place_and_round_trip) {
 }
 
 TEST(mask_long_runs_every_length_phase_alignment) {
-  // Past the alignment step and the wide loops (SSE2, AVX2 where the CPU has it): every
-  // length to 600 around the 16/32/64-byte steps, every phase, source and destination at
+  // Past the alignment step and the wide loops (SSE2; AVX2 from 4 KiB where the CPU has
+  // it): every length to 600 and around 4096, a sample between, every phase, source and destination at
   // every offset mod 32 (a sample of pairs), copying and in place, against the byte loop;
   // nothing written outside the destination.
   const uint8_t key[4] = {0xa7, 0x13, 0x80, 0x7f};
-  std::vector<uint8_t> src_store(700), dst_store(700), want(700);
+  std::vector<uint8_t> src_store(4400), dst_store(4400), want(4400);
   size_t bad = 0;
-  for (size_t len = 100; len <= 600; ++len)
+  for (size_t len = 100; len <= 4300; len += len < 600 || (len > 4000 && len < 4200) ? 1 : 61)
     for (unsigned phase = 0; phase < 4; ++phase)
       for (size_t so = 0; so < 32; so += 1 + (len % 3))
         for (size_t dof = (len + phase) % 5; dof < 32; dof += 5) {
@@ -102,12 +102,13 @@ TEST(mask_long_runs_every_length_phase_alignment) {
           uint8_t *src = src_store.data() + so;
           uint8_t *dst = dst_store.data() + dof;
           std::copy(p.begin(), p.end(), src);
-          std::fill(dst_store.begin(), dst_store.end(), 0xcc);
+          const size_t span = dof + len + 64;  // the destination and what lies just past it
+          std::fill(dst_store.begin(), dst_store.begin() + long(span), 0xcc);
           naive(want.data(), p.data(), len, key, phase);
           if (mask_copy(dst, src, len, key, phase) != (phase + len) % 4 ||
               !harness::bytes_equal(dst, len, want.data(), len))
             ++bad;
-          for (size_t i = 0; i < dst_store.size(); ++i)
+          for (size_t i = 0; i < span; ++i)
             if ((i < dof || i >= dof + len) && dst_store[i] != 0xcc) ++bad;
           if (mask_inplace(src, len, key, phase) != (phase + len) % 4 || !harness::bytes_equal(src, len, want.data(), len))
             ++bad;
