@@ -155,20 +155,45 @@ PUSHWIRE_INLINE bool sse_tail_readable(const uint8_t *p, size_t n) {
   return n && ((uintptr_t(p) + n - 1) >> 12) == ((uintptr_t(p) + n + 63) >> 12);
 }
 
-// One data line's bytes p[0..n) after the "data: " already stored, then the LF and the next
-// line's "data: ". An empty line takes back the space (no trailing blank on `data:`).
-// With tail_ok the line moves in whole 64-byte steps; else p[0..readable) may be read.
-PUSHWIRE_INLINE uint8_t *sse_put_data_line(uint8_t *o, const uint8_t *p, size_t n, size_t readable, bool tail_ok) {
-  if (tail_ok) {
-    for (size_t i = 0; i < n; i += 64)
-      for (int k = 0; k < 4; ++k)
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(o + i + 16 * k), sse_load16(p + i + 16 * k));
-    o += n;
-  } else {
-    o = sse_copy_wide(o, p, n, readable);
+// The data walk of the one-pass path, for a vector width V: V::scan finds the line ends of a
+// 128-byte block, V::put_line moves one line's bytes p[0..n) after the "data: " already
+// stored, in whole 64-byte steps when tail_ok (else p[0..readable) may be read), and takes
+// back the space when the line is empty (no trailing blank on `data:`). Same bytes as
+// sse_put_lines(o, "data", 4, s).
+template <class V>
+PUSHWIRE_INLINE uint8_t *sse_put_data_lines(uint8_t *o, span s, bool tail_ok) {
+  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
+  std::memcpy(o, "data: \0", 8);
+  o += 6;
+  for (const uint8_t *w = s.ptr; w < end; w += 128) {
+    for (SseLineEnds128 m = V::scan(w, size_t(end - w)); !m.empty();) {
+      const uint8_t *e = w + m.pop();
+      if (e < line) continue;  // the LF of a CR LF
+      o = V::put_line(o, line, size_t(e - line), size_t(end - line), tail_ok);
+      std::memcpy(o, "\ndata: ", 8);
+      o += 7;
+      line = e + sse_line_end_size(e, size_t(end - e));
+    }
   }
-  return o - (n == 0);
+  o = V::put_line(o, line, size_t(end - line), size_t(end - line), tail_ok);
+  *o++ = '\n';
+  return o;
 }
+
+struct SseData16 {
+  static PUSHWIRE_INLINE SseLineEnds128 scan(const uint8_t *p, size_t n) { return SseLineEnds128::scan(p, n); }
+  static PUSHWIRE_INLINE uint8_t *put_line(uint8_t *o, const uint8_t *p, size_t n, size_t readable, bool tail_ok) {
+    if (tail_ok) {
+      for (size_t i = 0; i < n; i += 64)
+        for (int k = 0; k < 4; ++k)
+          _mm_storeu_si128(reinterpret_cast<__m128i *>(o + i + 16 * k), sse_load16(p + i + 16 * k));
+      o += n;
+    } else {
+      o = sse_copy_wide(o, p, n, readable);
+    }
+    return o - (n == 0);
+  }
+};
 
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
 // A load that may pass the data's end within its page (see sse_load16).
@@ -185,43 +210,40 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE uint64_t sse_line_ends64_avx2(co
   return ma | uint64_t(mb) << 32;
 }
 
-// SseLineEnds128::scan(p, n) in half the loads, for data whose tail is readable
-// (sse_tail_readable): the page test of each half is then known to pass. Reads p[0..64),
-// and p[64..128) only when n > 64, so never more than 63 bytes past the data.
-__attribute__((target("avx2"))) SseLineEnds128 sse_scan128_avx2(const uint8_t *p, size_t n) {
-  const uint64_t lo = sse_line_ends64_avx2(p), hi = n > 64 ? sse_line_ends64_avx2(p + 64) : 0;
-  const uint64_t all = ~uint64_t(0);
-  return SseLineEnds128{n >= 64 ? lo : lo & ~(all << n), n >= 128 ? hi : n > 64 ? hi & ~(all << (n - 64)) : 0};
+// The same in 32-byte registers, for data whose tail is readable (sse_tail_readable): the
+// page test of each half and line is then known to pass. The members are plain inline (an
+// AVX2 function cannot be forced into the template's default-target body); the flattened
+// AVX2 entry below is where they are inlined.
+struct SseData32 {
+  // SseLineEnds128::scan(p, n): reads p[0..64), and p[64..128) only when n > 64, so never
+  // more than 63 bytes past the data.
+  __attribute__((target("avx2"))) static SseLineEnds128 scan(const uint8_t *p, size_t n) {
+    const uint64_t lo = sse_line_ends64_avx2(p), hi = n > 64 ? sse_line_ends64_avx2(p + 64) : 0;
+    const uint64_t all = ~uint64_t(0);
+    return SseLineEnds128{n >= 64 ? lo : lo & ~(all << n), n >= 128 ? hi : n > 64 ? hi & ~(all << (n - 64)) : 0};
+  }
+  __attribute__((target("avx2"))) static uint8_t *put_line(uint8_t *o, const uint8_t *p, size_t n, size_t, bool) {
+    for (size_t i = 0; i < n; i += 64) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + i), sse_load32_avx2(p + i));
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + i + 32), sse_load32_avx2(p + i + 32));
+    }
+    return o + n - (n == 0);
+  }
+};
+
+__attribute__((target("avx2"), flatten)) uint8_t *sse_put_data_avx2(uint8_t *o, span s) {
+  return sse_put_data_lines<SseData32>(o, s, true);
 }
 #endif
 
-// Same bytes as sse_put_lines(o, "data", 4, s), with the line ends found a block at a time.
-uint8_t *sse_put_data_wide(uint8_t *o, span s) {
-  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
+// Whether 64 bytes may be read from anywhere in the data is tested once per event; then
+// AVX2, where the CPU has it, walks the lines.
+PUSHWIRE_INLINE uint8_t *sse_put_data_wide(uint8_t *o, span s) {
   const bool tail_ok = sse_tail_readable(s.ptr, s.len);
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-  const bool avx2 = tail_ok && __builtin_cpu_supports("avx2");
+  if (tail_ok && __builtin_cpu_supports("avx2")) return sse_put_data_avx2(o, s);
 #endif
-  std::memcpy(o, "data: \0", 8);
-  o += 6;
-  for (const uint8_t *w = s.ptr; w < end; w += 128) {
-#if defined(PUSHWIRE_SSE_WRITER_AVX2)
-    SseLineEnds128 m = avx2 ? sse_scan128_avx2(w, size_t(end - w)) : SseLineEnds128::scan(w, size_t(end - w));
-#else
-    SseLineEnds128 m = SseLineEnds128::scan(w, size_t(end - w));
-#endif
-    while (!m.empty()) {
-      const uint8_t *e = w + m.pop();
-      if (e < line) continue;  // the LF of a CR LF
-      o = sse_put_data_line(o, line, size_t(e - line), size_t(end - line), tail_ok);
-      std::memcpy(o, "\ndata: ", 8);
-      o += 7;
-      line = e + sse_line_end_size(e, size_t(end - e));
-    }
-  }
-  o = sse_put_data_line(o, line, size_t(end - line), size_t(end - line), tail_ok);
-  *o++ = '\n';
-  return o;
+  return sse_put_data_lines<SseData16>(o, s, tail_ok);
 }
 
 // The one-pass encoder: nullptr (nothing stored) when the event type or id is refused.
