@@ -531,8 +531,9 @@ void WsSession::begin_in_spare() {
   arena_.swap(spare_);
 }
 
-// Limits are judged on the header, before any payload is stored.
-bool WsSession::begin_data(const WsFrameHeader &h) {
+// Limits are judged on the header, before any payload is stored. Inlined into its one
+// caller: for a small fragment (W6) the call was a fifth of the frame's own cost.
+PUSHWIRE_INLINE bool WsSession::begin_data(const WsFrameHeader &h) {
   if (h.len > max_frame_) {
     fail(ERR_MESSAGE_TOO_BIG, 1009, "frame too big");
     return false;
