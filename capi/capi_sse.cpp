@@ -194,6 +194,13 @@ int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *e
   return p->parser.next(ev);
 }
 
+int pushwire_sse_parser_next_events(pushwire_sse_parser *p, pushwire_sse_event *evs, size_t cap,
+                                    size_t *n) noexcept {
+  if (n) *n = 0;
+  if (!p || !evs || !cap || !n) return ERR_INVALID_ARGUMENT;
+  return p->parser.next_events(evs, cap, n);
+}
+
 pushwire_span pushwire_sse_parser_last_event_id(const pushwire_sse_parser *p) noexcept {
   return p ? p->parser.last_event_id() : span{nullptr, 0};
 }

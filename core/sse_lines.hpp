@@ -54,12 +54,34 @@ PUSHWIRE_INLINE uint8_t *sse_copy_wide(uint8_t *o, const uint8_t *p, size_t n, s
   return o + n;
 }
 
+// Moves p[0..n) down to o < p (the ranges may overlap) and returns o + n; p[0..64) may be
+// read. Up to 64 bytes: every load before any store, then stores of 16 bytes at offsets
+// min(16k, n - 16), which cover exactly o[0..n), so nothing past o + n is written.
+PUSHWIRE_INLINE uint8_t *sse_move_down(uint8_t *o, const uint8_t *p, size_t n) {
+  if (n >= 16 && n <= 64) {
+    const size_t a1 = n - 16 < 16 ? n - 16 : 16, a2 = n - 16 < 32 ? n - 16 : 32, a3 = n - 16;
+    const __m128i v0 = sse_load16(p), v1 = sse_load16(p + a1), v2 = sse_load16(p + a2), v3 = sse_load16(p + a3);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o), v0);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o + a1), v1);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o + a2), v2);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o + a3), v3);
+  } else {
+    std::memmove(o, p, n);
+  }
+  return o + n;
+}
+
 // Bit i set when p[i] is CR or LF, for a 16-byte vector.
 PUSHWIRE_INLINE unsigned sse_line_end_bits(__m128i v) {
   return unsigned(_mm_movemask_epi8(
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')))));
 }
 
+#else
+inline uint8_t *sse_move_down(uint8_t *o, const uint8_t *p, size_t n) {
+  std::memmove(o, p, n);
+  return o + n;
+}
 #endif
 
 // Index of the first CR or LF in p[0..n), or n. One pass, 16 bytes at a time where SSE2
@@ -141,6 +163,13 @@ struct SseLineEnds128 {
     lo &= lo - 1;
     hi &= hi - borrow;
     return at;
+  }
+  // Puts back the line end at offset at < 128 (undoes its pop()).
+  void put(size_t at) {
+    if (at < 64)
+      lo |= uint64_t(1) << at;
+    else
+      hi |= uint64_t(1) << (at - 64);
   }
   // Forgets the line ends before offset k < 128.
   void drop_below(size_t k) {

@@ -12,6 +12,10 @@ const uint8_t kSseBom[3] = {0xEF, 0xBB, 0xBF};
 // Buffers larger than this are given back once idle; smaller ones are kept for reuse, so a
 // stream fed in 64 KiB reads never returns to the allocator.
 constexpr size_t kSseKeepCapacity = size_t(256) << 10;
+// The input buffer always has this many allocated bytes past its end, so the in-place walk
+// loads a line's first word, a short id and a data value's 64-byte block without a bounds
+// check (and without leaving the allocation).
+constexpr size_t kSseSlack = 64;
 
 bool sse_is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
@@ -52,7 +56,61 @@ PUSHWIRE_INLINE int sse_assign(Buffer &b, span v) {
   return 0;
 }
 
+// Appends the value v[0..n), which lies in the input buffer after *end, to the data held in
+// that buffer at [*at, *end): the first value stays where it is, later ones move down behind
+// it (the walk has parsed everything in between). The LF overwrites the value's own line end
+// or bytes of lines already parsed.
+PUSHWIRE_INLINE void sse_join_in_place(uint8_t **at, uint8_t **end, uint8_t *v, size_t n) {
+  if (!*at) {
+    *at = v;
+    *end = v + n;
+  } else {
+    *end = sse_move_down(*end, v, n);
+  }
+  *(*end)++ = '\n';
+}
+
+// Whether an event of `used` bytes may grow by `add` within the limit `max`.
+PUSHWIRE_INLINE bool event_fits_in(size_t max, size_t used, size_t add) { return used <= max && add <= max - used; }
+
 bool sse_name_is(span name, const char *lit, size_t n) { return name.len == n && std::memcmp(name.ptr, lit, n) == 0; }
+
+// The first k bytes of s as a little-endian word, to compare a line's first bytes with the
+// field spellings servers write in one step rather than a byte at a time.
+constexpr uint64_t sse_word(const char *s, size_t k) { return k ? uint64_t(uint8_t(s[0])) | sse_word(s + 1, k - 1) << 8 : 0; }
+constexpr uint64_t kSseDataWord = sse_word("data: ", 6), kSseEventWord = sse_word("event: ", 7),
+                   kSseIdWord = sse_word("id: ", 4);
+constexpr uint64_t sse_low_bytes(size_t k) { return k >= 8 ? ~uint64_t(0) : (uint64_t(1) << (8 * k)) - 1; }
+
+PUSHWIRE_INLINE uint64_t sse_load_le64(const uint8_t *p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
+// The first min(n, 8) bytes of p in the low bytes of a word, the rest zero; p[0..readable)
+// may be read, readable >= n.
+PUSHWIRE_INLINE uint64_t sse_head_word(const uint8_t *p, size_t n, size_t readable) {
+  if (readable >= 8) return n >= 8 ? sse_load_le64(p) : sse_load_le64(p) & sse_low_bytes(n);
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; ++i) w |= uint64_t(p[i]) << (8 * i);
+  return w;
+}
+
+// True when the id value p[0..n) holds a NUL (such an id line is ignored); p[0..readable) may
+// be read. The usual id (a counter, a few bytes) is one word whose unused bytes are set to
+// 0xFF so that only its own bytes can match.
+PUSHWIRE_INLINE bool sse_has_nul(const uint8_t *p, size_t n, size_t readable) {
+  if (n <= 8 && readable >= 8) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t w = sse_load_le64(p) | ~sse_low_bytes(n);
+    return ((w - ones) & ~w & highs) != 0;
+  }
+  return !sse_no_low_bytes(p, n) && std::memchr(p, 0, n);
+}
 
 }  // namespace
 
@@ -65,7 +123,14 @@ int SseParser::feed(const uint8_t *data, size_t len) {
   started_ = true;
   ends_block_ = nullptr;
   if (!in_.empty() && (in_.size() > max_input_ || len > max_input_ - in_.size())) return ERR_BUFFER_FULL;
-  if (in_.append(data, len)) return fail(ERR_NOMEM);
+  if (len == 0) return 0;
+  // in_ may move: what the parser keeps in it goes to its own buffers first (the event
+  // handed out last is done with: this is a mutating call).
+  if (event_out_) drop_event(false);
+  if (settle()) return fail(ERR_NOMEM);
+  if (len > SIZE_MAX - kSseSlack || (in_.room() < len + kSseSlack && in_.reserve_extra(len + kSseSlack)))
+    return fail(ERR_NOMEM);
+  in_.append(data, len);  // room reserved: cannot fail
   return 0;
 }
 
@@ -164,17 +229,233 @@ size_t SseParser::valid_prefix() {
   return valid_;
 }
 
-// Parses whole lines of valid UTF-8 in place until one yields a result, with the line ends
-// found a block at a time (SseLineEnds128). Returns that
-// result, or 0 at the first line it leaves to the general path in next(): unfinished, too
-// long, or holding invalid UTF-8 (which that path decodes).
-int SseParser::next_in_place(pushwire_sse_event *ev) {
+// Copies the values that still lie in in_ (data joined in place, event type, id buffer, last
+// event ID string) into their own buffers: in_ is about to change, or the general path is
+// about to write those buffers. 0 or ERR_NOMEM.
+int SseParser::settle() {
+  if (data_at_) {
+    // In place only while data_ is empty, so this is the whole data buffer.
+    if (data_.append(data_at_, size_t(data_end_ - data_at_))) return ERR_NOMEM;
+    data_at_ = data_end_ = nullptr;
+  }
+  if (type_at_.ptr) {
+    if (sse_assign(type_, type_at_)) return ERR_NOMEM;
+    type_at_ = span{nullptr, 0};
+  }
+  if (id_at_.ptr) {
+    if (sse_assign(id_, id_at_)) return ERR_NOMEM;
+    id_at_ = span{nullptr, 0};
+  }
+  if (last_id_at_.ptr) {
+    if (sse_assign(last_id_, last_id_at_)) return ERR_NOMEM;
+    last_id_at_ = span{nullptr, 0};
+  }
+  return 0;
+}
+
+// The event handed out last is done with. A batch keeps the buffers' memory (earlier events
+// of the batch may point into it); otherwise one huge event should not pin its memory for
+// the life of the connection.
+void SseParser::drop_event(bool keep_memory) {
+  if (!keep_memory && data_.capacity() > kSseKeepCapacity) data_.release();
+  data_.clear();
+  type_.clear();
+  data_at_ = data_end_ = nullptr;
+  type_at_ = span{nullptr, 0};
+  event_out_ = false;
+}
+
+// The field actions (WHATWG "Process the field"). A value taken where it lies in in_
+// (in_place) stays there: data is joined in place, behind the walk, and the event type
+// and id are remembered as spans; see settle(). value[0..readable) may be read.
+PUSHWIRE_INLINE int SseParser::field_data(span value, size_t readable, bool in_place) {
+  // The event so far must stay within max_event_ once this field is applied.
+  if (!event_fits_in(max_event_, type_size() + id_size() + data_size(), value.len + 1)) return ERR_EVENT_TOO_BIG;
+  if (in_place && data_.empty()) {
+    sse_join_in_place(&data_at_, &data_end_, const_cast<uint8_t *>(value.ptr), value.len);  // in_'s own bytes
+    return 0;
+  }
+#if defined(__SSE2__)
+  // Room for sse_copy_wide's fixed moves past the value.
+  if (data_.room() < value.len + 64 && data_.reserve_extra(value.len + 64)) return ERR_NOMEM;
+  uint8_t *o = sse_copy_wide(data_.extend(value.len + 1), value.ptr, value.len, readable);
+#else
+  (void)readable;
+  uint8_t *o = data_.extend(value.len + 1);
+  if (!o) return ERR_NOMEM;
+  copy_bytes(o, value.ptr, value.len);
+  o += value.len;
+#endif
+  *o = '\n';
+  return 0;
+}
+
+PUSHWIRE_INLINE int SseParser::field_event(span value, bool in_place) {
+  if (!event_fits_in(max_event_, id_size() + data_size(), value.len)) return ERR_EVENT_TOO_BIG;
+  // In place only ahead of data joined in place, which would overwrite it.
+  if (in_place && !data_at_) {
+    type_at_ = value;
+    type_.clear();
+    return 0;
+  }
+  type_at_ = span{nullptr, 0};
+  return sse_assign(type_, value);
+}
+
+PUSHWIRE_INLINE int SseParser::field_id(span value, size_t readable, bool in_place) {
+  if (sse_has_nul(value.ptr, value.len, readable)) return 0;
+  if (!event_fits_in(max_event_, type_size() + data_size(), value.len)) return ERR_EVENT_TOO_BIG;
+  id_changed_ = true;
+  if (in_place && !data_at_) {
+    id_at_ = value;
+    id_.clear();
+    return 0;
+  }
+  id_at_ = span{nullptr, 0};
+  return sse_assign(id_, value);
+}
+
+// Inlined: it runs once per line, and the in-place walk's loop keeps its state in registers.
+// p[0..readable) may be read (readable >= n). kInPlace: the line lies in in_, found by the
+// walk, which passes the buffer's slack (at least 64 bytes past the line end are readable);
+// pinned: see next_in_place.
+template <bool kInPlace>
+PUSHWIRE_INLINE int SseParser::process_line(const uint8_t *p, size_t n, size_t readable, pushwire_sse_event *ev,
+                                            bool pinned) {
+  // The spellings servers write (sse_encode's among them) need no search for the colon: the
+  // line's first eight bytes, compared once per spelling (the walk may load them whole).
+  const uint64_t head = kInPlace ? sse_load_le64(p) : sse_head_word(p, n, readable);
+  span value;
+  SseField field;
+  if (n >= 6 && (head & sse_low_bytes(6)) == kSseDataWord) {
+    return field_data(span{p + 6, n - 6}, readable - 6, kInPlace);
+  } else if (n >= 7 && (head & sse_low_bytes(7)) == kSseEventWord) {
+    field = kSseEvent;
+    value = span{p + 7, n - 7};
+  } else if (n >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
+    field = kSseId;
+    value = span{p + 4, n - 4};
+  } else {
+    if (n == 0) {
+      if (pinned && id_changed_ && !id_at_.ptr) return kSseStop;  // would be copied into last_id_
+      return dispatch(ev);
+    }
+    field = classify_line(span{p, n}, &value);
+  }
+  switch (field) {
+    case kSseData:
+      return field_data(value, readable - size_t(value.ptr - p), kInPlace);
+    case kSseEvent:
+      if (pinned && data_at_) return kSseStop;  // would be copied into type_
+      return field_event(value, kInPlace);
+    case kSseId:
+      if (pinned && data_at_) return kSseStop;  // would be copied into id_
+      return field_id(value, readable - size_t(value.ptr - p), kInPlace);
+    case kSseRetry:
+      return field_retry(value, ev);
+    case kSseComment:
+      if (!report_comments_) return 0;
+      sse_clear_event(ev, PUSHWIRE_SSE_EV_COMMENT);
+      ev->data = value;
+      return 1;
+    default:
+      return 0;  // any other field is ignored
+  }
+}
+
+// Any line but the usual spellings and the blank line: a comment (value: the text after
+// ':'), or a field found by its colon.
+SseParser::SseField SseParser::classify_line(span line, span *value) {
+  if (line.ptr[0] == ':') {
+    *value = span{line.ptr + 1, line.len - 1};
+    return kSseComment;
+  }
+  // Field names are short: a plain loop finds the colon sooner than a memchr call.
+  size_t colon = 1;
+  while (colon < line.len && line.ptr[colon] != ':') ++colon;
+  span name{line.ptr, colon};
+  *value = span{line.ptr + line.len, 0};
+  if (colon < line.len) {
+    *value = span{line.ptr + colon + 1, line.len - colon - 1};
+    if (value->len && value->ptr[0] == ' ') ++value->ptr, --value->len;
+  }
+  return sse_name_is(name, "data", 4)    ? kSseData
+         : sse_name_is(name, "event", 5) ? kSseEvent
+         : sse_name_is(name, "id", 2)    ? kSseId
+         : sse_name_is(name, "retry", 5) ? kSseRetry
+                                         : kSseOther;
+}
+
+int SseParser::field_retry(span value, pushwire_sse_event *ev) {
+  // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
+  if (value.len == 0) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < value.len; ++i) {
+    unsigned d = unsigned(value.ptr[i]) - '0';
+    if (d > 9 || v > (UINT64_MAX - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  retry_ms_ = v;
+  has_retry_ = true;
+  sse_clear_event(ev, PUSHWIRE_SSE_EV_RETRY);
+  ev->retry_ms = v;
+  return 1;
+}
+
+int SseParser::dispatch(pushwire_sse_event *ev) {
+  if (id_changed_) {  // step 1: the string takes the buffer's value, even if nothing fires
+    if (id_at_.ptr) {
+      last_id_at_ = id_at_;
+    } else {
+      if (sse_assign(last_id_, id_.view())) return ERR_NOMEM;
+      last_id_at_ = span{nullptr, 0};
+    }
+    id_changed_ = false;
+  }
+  span data = data_at_ ? span{data_at_, size_t(data_end_ - data_at_)} : data_.view();
+  span type = type_view();
+  if (data.len == 0) {
+    type_.clear();
+    type_at_ = span{nullptr, 0};
+    return 0;
+  }
+  ev->type = PUSHWIRE_SSE_EV_EVENT;
+  ev->flags = 0;
+  ev->data = span{data.ptr, data.len - 1};  // the trailing LF goes
+  ev->event_type = type.len ? type : make_span("message", 7);
+  ev->last_event_id = last_event_id();
+  ev->retry_ms = 0;
+  ev->reserved = 0;
+  event_out_ = true;
+  return 1;
+}
+
+// Parses whole lines of valid UTF-8 in place, with the line ends found a block at a time
+// (SseLineEnds128), into evs[*n..cap): events continue a batch while there is room and the
+// last one was no comment (whose text lies where the next data may be joined). Later events
+// of a batch are pinned: a line that would write a buffer an earlier event may point into
+// stops the walk before it (kSseStop). Returns 1 once it has added events, an error, or 0
+// at the first line it leaves to the general path in next_events(): unfinished, too long,
+// or holding invalid UTF-8 (which that path decodes).
+int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
   span in = in_.view();
-  const uint8_t *const p = in.ptr, *const end = in.ptr + in.len, *const valid = p + valid_prefix();
-  const uint8_t *line = p, *w = p;
+  uint8_t *const p = in_.data();
+  const uint8_t *const end = in.ptr + in.len, *const valid = p + valid_prefix();
+  uint8_t *line = p, *w = p;
+  // Locals, as stores through the buffers' bytes could alias the members.
+  const size_t max_line = max_line_, max_event = max_event_;
+  const size_t first = *n;
+  size_t count = first;
+  int r = 0;
+  bool cr_last = false;  // the last line taken ended in a CR that ends the input
+  // The usual data line ("data: " and a value) is joined here, with the data held in
+  // registers; every other line goes through process_line, with these written back first.
+  uint8_t *data_at = data_at_, *data_end = data_end_;
+  size_t others = type_size() + id_size();  // the event's bytes besides its data
+  bool joinable = data_.empty();
   SseLineEnds128 m;
   if (ends_block_ && ends_block_ <= p && p < ends_block_ + 128) {
-    w = ends_block_;
+    w = p - size_t(p - ends_block_);
     m = ends_;
     m.drop_below(size_t(p - w));
   } else {
@@ -182,46 +463,79 @@ int SseParser::next_in_place(pushwire_sse_event *ev) {
   }
   for (;;) {
     while (!m.empty()) {
-      const uint8_t *e = w + m.pop();
+      const size_t at = m.pop();
+      uint8_t *e = w + at;
       if (e < line) continue;  // the LF of a CR LF
-      if (e >= valid || size_t(e - line) > max_line_) {
-        consume_in(size_t(line - p));
-        return 0;
-      }
-      const uint8_t *after = e + 1;
-      if (*e == '\r') {
-        if (after == end)
-          after_cr_ = true;  // a LF first in the next feed still belongs to this line end
-        else if (*after == '\n')
+      if (e >= valid || size_t(e - line) > max_line) goto leave;
+      uint8_t *after = e + 1;
+      if (PUSHWIRE_UNLIKELY(*e == '\r')) {  // read now: joining data may overwrite the line end
+        if (after == end) {
+          cr_last = true;  // a LF first in the next feed still belongs to this line end
+          // Taken last: nothing follows in this input.
+        } else if (*after == '\n') {
           ++after;
+        }
       }
-      int r = process_line(span{line, size_t(e - line)}, ev);
+      const size_t len = size_t(e - line);
+      if (len >= 6 && (sse_load_le64(line) & sse_low_bytes(6)) == kSseDataWord && joinable) {
+        const size_t used = others + size_t(data_end - data_at), vlen = len - 6;
+        if (PUSHWIRE_LIKELY(event_fits_in(max_event, used, vlen + 1))) {
+          sse_join_in_place(&data_at, &data_end, line + 6, vlen);
+          line = after;
+          continue;
+        }
+      }
+      data_at_ = data_at;
+      data_end_ = data_end;
+      r = process_line<true>(line, len, size_t(end - line) + kSseSlack, &evs[count], count > 0);
+      if (r == kSseStop) {
+        m.put(at);  // this line is parsed again by the next call
+        cr_last = false;
+        goto stop;
+      }
       line = after;
       if (r) {
-        ends_block_ = w;
-        ends_ = m;
-        consume_in(size_t(line - p));  // the bytes stay in place until the next feed: spans into them hold
-        return r;
+        if (r < 0) goto stop;
+        ++count;
+        if (count == cap || evs[count - 1].type == PUSHWIRE_SSE_EV_COMMENT) goto stop;
+        if (event_out_) drop_event(true);
       }
+      data_at = data_at_;
+      data_end = data_end_;
+      others = type_size() + id_size();
+      joinable = data_.empty();
     }
     w += 128;
     if (w >= end) break;
     m = SseLineEnds128::scan(w, size_t(end - w));
   }
+leave:
+  data_at_ = data_at;
+  data_end_ = data_end;
+  after_cr_ = cr_last;
   ends_block_ = nullptr;
   consume_in(size_t(line - p));
-  return 0;
+  *n = count;
+  return count > first ? 1 : 0;
+stop:
+  // The bytes stay in place until the next feed: spans into them hold.
+  after_cr_ = cr_last;
+  ends_block_ = w;
+  ends_ = m;
+  consume_in(size_t(line - p));
+  *n = count;
+  return r < 0 ? r : 1;
 }
 
 int SseParser::next(pushwire_sse_event *ev) {
+  size_t n = 0;
+  return next_events(ev, 1, &n);
+}
+
+int SseParser::next_events(pushwire_sse_event *evs, size_t cap, size_t *n) {
+  *n = 0;
   if (error_) return error_;
-  if (event_out_) {
-    // One huge event should not pin its memory for the life of the connection.
-    if (data_.capacity() > kSseKeepCapacity) data_.release();
-    data_.clear();
-    type_.clear();
-    event_out_ = false;
-  }
+  if (event_out_) drop_event(false);
   if (line_out_) {
     line_.clear();
     line_out_ = false;
@@ -230,7 +544,10 @@ int SseParser::next(pushwire_sse_event *ev) {
   for (;;) {
     span in = in_.view();
     if (in.len == 0) {
-      if (in_.capacity() > kSseKeepCapacity) in_.release();  // after one huge feed
+      if (in_.capacity() > kSseKeepCapacity) {  // after one huge feed
+        if (settle()) return fail(ERR_NOMEM);
+        in_.release();
+      }
       return 0;
     }
     if (!bom_checked_) {
@@ -249,8 +566,12 @@ int SseParser::next(pushwire_sse_event *ev) {
       }
     }
     if (!in_place_tried && line_.empty() && pending_len_ == 0) {
-      int r = next_in_place(ev);
-      if (r) return r < 0 ? fail(r) : r;
+      int r = next_in_place(evs, cap, n);
+      if (r < 0) {
+        fail(r);
+        return *n ? 1 : r;  // sticky: the next call reports it, after these events
+      }
+      if (r) return r;
       in_place_tried = true;
       continue;
     }
@@ -268,124 +589,24 @@ int SseParser::next(pushwire_sse_event *ev) {
       pending_len_ = 0;
       rc = append_line(kSseReplacement, 3);
     }
+    if (!rc) rc = settle();  // this line's field goes to the buffers
     if (rc) return fail(rc);
     after_cr_ = in.ptr[e] == '\r';
     consume_in(e + 1);
-    int r = process_line(line_.view(), ev);
+    span text = line_.view();
+    int r = process_line<false>(line_.data(), text.len, text.len, evs, false);
     if (r < 0) return fail(r);
     if (r) {
       line_out_ = true;
+      *n = 1;
       return r;
     }
     line_.clear();
   }
 }
 
-namespace {
-enum SseField { kSseData, kSseEvent, kSseId, kSseRetry, kSseOther };
-}  // namespace
-
-// Inlined: it runs once per line, and the in-place walk's loop keeps its state in registers.
-PUSHWIRE_INLINE int SseParser::process_line(span line, pushwire_sse_event *ev) {
-  SseField field;
-  span value;
-  // The spellings servers write (sse_encode's among them) need no search for the colon.
-  if (line.len >= 6 && std::memcmp(line.ptr, "data: ", 6) == 0) {
-    field = kSseData;
-    value = span{line.ptr + 6, line.len - 6};
-  } else if (line.len >= 7 && std::memcmp(line.ptr, "event: ", 7) == 0) {
-    field = kSseEvent;
-    value = span{line.ptr + 7, line.len - 7};
-  } else if (line.len >= 4 && std::memcmp(line.ptr, "id: ", 4) == 0) {
-    field = kSseId;
-    value = span{line.ptr + 4, line.len - 4};
-  } else {
-    if (line.len == 0) return dispatch(ev);
-    if (line.ptr[0] == ':') {
-      if (!report_comments_) return 0;
-      sse_clear_event(ev, PUSHWIRE_SSE_EV_COMMENT);
-      ev->data = span{line.ptr + 1, line.len - 1};
-      return 1;
-    }
-    // Field names are short: a plain loop finds the colon sooner than a memchr call.
-    size_t colon = 1;
-    while (colon < line.len && line.ptr[colon] != ':') ++colon;
-    span name{line.ptr, colon};
-    value = span{line.ptr + line.len, 0};
-    if (colon < line.len) {
-      value = span{line.ptr + colon + 1, line.len - colon - 1};
-      if (value.len && value.ptr[0] == ' ') ++value.ptr, --value.len;
-    }
-    field = sse_name_is(name, "data", 4)    ? kSseData
-            : sse_name_is(name, "event", 5) ? kSseEvent
-            : sse_name_is(name, "id", 2)    ? kSseId
-            : sse_name_is(name, "retry", 5) ? kSseRetry
-                                            : kSseOther;
-  }
-  // The event so far must stay within max_event_ once this field is applied.
-  size_t type_len = type_.size(), id_len = id_.size(), data_len = data_.size();
-  switch (field) {
-    case kSseData: {
-      if (!event_fits(type_len + id_len + data_len, value.len + 1)) return ERR_EVENT_TOO_BIG;
-#if defined(__SSE2__)
-      // Room for sse_copy_wide's fixed moves past the value.
-      if (data_.room() < value.len + 64 && data_.reserve_extra(value.len + 64)) return ERR_NOMEM;
-      uint8_t *o = sse_copy_wide(data_.extend(value.len + 1), value.ptr, value.len, value.len);
-#else
-      uint8_t *o = data_.extend(value.len + 1);
-      if (!o) return ERR_NOMEM;
-      copy_bytes(o, value.ptr, value.len);
-      o += value.len;
-#endif
-      *o = '\n';
-      return 0;
-    }
-    case kSseEvent:
-      if (!event_fits(id_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-      return sse_assign(type_, value);
-    case kSseId:
-      if (!sse_no_low_bytes(value.ptr, value.len) && std::memchr(value.ptr, 0, value.len)) return 0;
-      if (!event_fits(type_len + data_len, value.len)) return ERR_EVENT_TOO_BIG;
-      id_changed_ = true;
-      return sse_assign(id_, value);
-    case kSseRetry: {
-      // Only ASCII digits count; an empty value or one past 2^64-1 is ignored too (as Chromium does).
-      if (value.len == 0) return 0;
-      uint64_t v = 0;
-      for (size_t i = 0; i < value.len; ++i) {
-        unsigned d = unsigned(value.ptr[i]) - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10) return 0;
-        v = v * 10 + d;
-      }
-      retry_ms_ = v;
-      has_retry_ = true;
-      sse_clear_event(ev, PUSHWIRE_SSE_EV_RETRY);
-      ev->retry_ms = v;
-      return 1;
-    }
-    default:
-      return 0;  // any other field is ignored
-  }
-}
-
-int SseParser::dispatch(pushwire_sse_event *ev) {
-  if (id_changed_) {  // step 1: the string takes the buffer's value, even if nothing fires
-    if (sse_assign(last_id_, id_.view())) return ERR_NOMEM;
-    id_changed_ = false;
-  }
-  if (data_.empty()) {
-    type_.clear();
-    return 0;
-  }
-  sse_clear_event(ev, PUSHWIRE_SSE_EV_EVENT);
-  ev->data = span{data_.data(), data_.size() - 1};  // the trailing LF goes
-  ev->event_type = type_.empty() ? make_span("message", 7) : type_.view();
-  ev->last_event_id = last_id_.view();
-  event_out_ = true;
-  return 1;
-}
-
 int SseParser::reset() {
+  if (settle()) return fail(ERR_NOMEM);  // the id buffer and string may lie in in_
   in_.release();
   line_.release();
   data_.release();

@@ -50,8 +50,13 @@ class SseParser {
   // The next event: 1 (*ev filled; spans valid until the next non-const call), 0 (needs
   // input), or the sticky error: ERR_LINE_TOO_LONG, ERR_EVENT_TOO_BIG, ERR_NOMEM.
   int next(pushwire_sse_event *ev);
+  // Up to cap (>= 1) events into evs, *n of them: 1 (*n >= 1; every span valid until the
+  // next non-const call), or what next() returns when it has none. Events after the first
+  // are those the in-place walk finds without writing what earlier ones point into; an
+  // error after the first is sticky and reported by the next call.
+  int next_events(pushwire_sse_event *evs, size_t cap, size_t *n);
 
-  span last_event_id() const { return last_id_.view(); }
+  span last_event_id() const { return last_id_at_.ptr ? last_id_at_ : last_id_.view(); }
   bool has_retry() const { return has_retry_; }
   uint64_t retry_ms() const { return retry_ms_; }
 
@@ -60,16 +65,32 @@ class SseParser {
   int reset();
 
  private:
-  int next_in_place(pushwire_sse_event *ev);
+  enum SseField { kSseData, kSseEvent, kSseId, kSseRetry, kSseComment, kSseOther };
+  static constexpr int kSseStop = 2;  // next_in_place, pinned: stopped before a line
+
+  int next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n);
+  int settle();
+  void drop_event(bool keep_memory);
+  span type_view() const { return type_at_.ptr ? type_at_ : type_.view(); }
+  span id_view() const { return id_at_.ptr ? id_at_ : id_.view(); }
+  // Sizes without a branch: a value held in in_ and its buffer are never both non-empty.
+  size_t data_size() const { return size_t(data_end_ - data_at_) + data_.size(); }
+  size_t type_size() const { return type_at_.len + type_.size(); }
+  size_t id_size() const { return id_at_.len + id_.size(); }
   size_t valid_prefix();
   void consume_in(size_t n);
   int decode(const uint8_t *p, size_t n);
   int finish_pending(const uint8_t *p, size_t n, size_t *used);
   int append_line(const void *p, size_t n);
-  int process_line(span line, pushwire_sse_event *ev);
+  template <bool kInPlace>
+  int process_line(const uint8_t *p, size_t n, size_t readable, pushwire_sse_event *ev, bool pinned);
+  static SseField classify_line(span line, span *value);
+  int field_data(span value, size_t readable, bool in_place);
+  int field_event(span value, bool in_place);
+  int field_id(span value, size_t readable, bool in_place);
+  int field_retry(span value, pushwire_sse_event *ev);
   int dispatch(pushwire_sse_event *ev);
   int fail(int code) { return error_ = code; }
-  bool event_fits(size_t used, size_t add) const { return used <= max_event_ && add <= max_event_ - used; }
 
   Buffer in_;       // fed, not yet parsed
   Buffer line_;     // decoded text of the line under way (or of the last line handed out)
@@ -77,6 +98,15 @@ class SseParser {
   Buffer type_;     // event type buffer
   Buffer id_;       // last event ID buffer
   Buffer last_id_;  // last event ID string
+  // The same values while they still lie in in_ where the walk found them (non-null):
+  // data joined in place (data_ is then empty), the event type, the id buffer and string.
+  // settle() moves them into the buffers above before in_ changes or the general path
+  // writes those buffers.
+  uint8_t *data_at_ = nullptr;
+  uint8_t *data_end_ = nullptr;
+  span type_at_{nullptr, 0};
+  span id_at_{nullptr, 0};
+  span last_id_at_{nullptr, 0};
   size_t max_line_ = SSE_DEFAULT_MAX_LINE;
   size_t max_event_ = SSE_DEFAULT_MAX_EVENT;
   size_t max_input_ = SSE_DEFAULT_MAX_INPUT;

@@ -2,11 +2,12 @@
 // fuzzer-chosen chunk sizes.
 //
 // Input: byte 0 options (bit 0 report comments; bits 1-2 max line: default, 16, 64, 256;
-// bits 3-4 max event: default, 16, 64, 512; bit 5 reset and read the stream again);
+// bits 3-4 max event: default, 16, 64, 512; bit 5 reset and read the stream again; bits
+// 6-7 how the chunked read pulls events: next_event, or next_events 1, 2 or 64 at a time);
 // byte 1: number of chunk-size bytes that follow (mod 8); the chunk sizes (cycled, each
 // byte + 1); then the stream.
-// Oracles: documented codes, sticky errors; whole, chunked and byte-by-byte reads give the
-// same transcript; with the default limits it is exactly the reference's; with small
+// Oracles: documented codes, sticky errors; whole, chunked, byte-by-byte and whole read in
+// batches of 64 events give the same transcript; with the default limits it is exactly the reference's; with small
 // limits it is a prefix of it, errors only when a line or event really is too long, and
 // none when no terminated line is (an unterminated last line is dropped at the end, so
 // whether it was too long does not matter); retry and last-event-id getters agree; no leaks.
@@ -82,16 +83,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const size_t lines[] = {SIZE_MAX, 16, 64, 256};
   size_t max_line = lines[(opts >> 1) & 3];
 
-  SseReader whole_r, chunked_r, bytes_r;
+  static const size_t batches[] = {0, 1, 2, 64};
+  SseReader whole_r, chunked_r, bytes_r, batched_r;
+  chunked_r.batch = batches[opts >> 6];
+  batched_r.batch = 64;
   Result whole = read(stream, opts, {}, &whole_r);
   Result chunked = read(stream, opts, sizes, &chunked_r);
   Result bytes = read(stream, opts, {1}, &bytes_r);
+  Result batched = read(stream, opts, {}, &batched_r);
   check_same("whole vs chunked", whole.events, chunked.events);
   check_same("whole vs byte by byte", whole.events, bytes.events);
-  FUZZ_CHECK(whole.sticky == chunked.sticky && whole.sticky == bytes.sticky, "errors differ with chunking: %d %d %d",
-             whole.sticky, chunked.sticky, bytes.sticky);
+  check_same("whole vs whole in batches", whole.events, batched.events);
+  FUZZ_CHECK(whole.sticky == chunked.sticky && whole.sticky == bytes.sticky && whole.sticky == batched.sticky,
+             "errors differ with chunking: %d %d %d %d", whole.sticky, chunked.sticky, bytes.sticky, batched.sticky);
+  FUZZ_CHECK(batched.last_id == whole.last_id, "last_event_id differs when read in batches");
 
-  for (const SseReader *r : {&whole_r, &chunked_r, &bytes_r}) check_memory(r->alloc, stream.size(), "SSE parser");
+  for (const SseReader *r : {&whole_r, &chunked_r, &bytes_r, &batched_r})
+    check_memory(r->alloc, stream.size(), "SSE parser");
   RefSse ref(stream, comments);
   if (!limited) FUZZ_CHECK(whole.sticky == 0, "%s with the default limits", pushwire_error_name(whole.sticky));
   if (!against_reference(whole, ref, max_line)) return 0;

@@ -1,5 +1,5 @@
 /* Compiles pushwire.h as C99 and links the library with the C driver only (no C++
- * runtime), then checks the public layout and the error helpers. */
+ * runtime), then checks the public layout, the error helpers and the SSE batch calls. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,10 +68,38 @@ static void test_sse_encode_many(void) {
   EXPECT(encoded == 1 && written == 17);
 }
 
+/* pushwire_sse_parser_next_events from C: several events in one call, all of their spans
+ * valid together, 0 when the input is used up, the argument checks. */
+static void test_sse_next_events(void) {
+  static const char stream[] = "event: a\nid: 1\ndata: x\ndata: y\n\ndata: z\n\n";
+  pushwire_sse_parser *p = NULL;
+  pushwire_sse_event evs[4];
+  size_t n = 99;
+  EXPECT(pushwire_sse_parser_new(&p, NULL) == 0);
+  EXPECT(pushwire_sse_parser_feed(p, (const uint8_t *)stream, sizeof stream - 1) == 0);
+  EXPECT(pushwire_sse_parser_next_events(p, evs, 4, &n) == 1);
+  EXPECT(n == 2);
+  if (n == 2) {
+    EXPECT(evs[0].type == PUSHWIRE_SSE_EV_EVENT && evs[0].data.len == 3 && memcmp(evs[0].data.ptr, "x\ny", 3) == 0);
+    EXPECT(evs[0].event_type.len == 1 && evs[0].event_type.ptr[0] == 'a');
+    EXPECT(evs[0].last_event_id.len == 1 && evs[0].last_event_id.ptr[0] == '1');
+    EXPECT(evs[1].data.len == 1 && evs[1].data.ptr[0] == 'z');
+    EXPECT(evs[1].event_type.len == 7 && memcmp(evs[1].event_type.ptr, "message", 7) == 0);
+    EXPECT(evs[1].last_event_id.len == 1 && evs[1].last_event_id.ptr[0] == '1');
+  }
+  EXPECT(pushwire_sse_parser_next_events(p, evs, 4, &n) == 0 && n == 0);
+  EXPECT(pushwire_sse_parser_next_events(p, evs, 0, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(pushwire_sse_parser_next_events(p, NULL, 4, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(pushwire_sse_parser_next_events(NULL, evs, 4, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(pushwire_sse_parser_next_events(p, evs, 4, NULL) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  pushwire_sse_parser_free(p);
+}
+
 int main(void) {
   test_layout();
   test_sse_encode_many();
   test_errors_and_version();
+  test_sse_next_events();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -15,6 +15,11 @@ namespace sse_test {
 
 struct Options {
   std::vector<std::pair<pushwire_sse_parser_option, uint64_t>> set;
+  size_t batch = 0;  // > 0: pull with next_events, up to this many events per call
+  Options &batches(size_t n) {
+    batch = n;
+    return *this;
+  }
   Options &add(pushwire_sse_parser_option o, uint64_t v) {
     set.emplace_back(o, v);
     return *this;
@@ -62,6 +67,30 @@ struct Result {
   uint64_t retry_ms = 0;      // the parser's retry delay at the end (0: none)
 };
 
+// Pulls every event with next_events, rendering a batch only once the call has returned (so
+// an event whose text a later one of the same batch overwrote shows); false on an error.
+inline bool drain_batches(pushwire_sse_parser *p, size_t cap, Result *r) {
+  std::vector<pushwire_sse_event> evs(cap);
+  for (;;) {
+    size_t n = 12345;
+    int rc = pushwire_sse_parser_next_events(p, evs.data(), cap, &n);
+    if (rc == 1 && (n == 0 || n > cap)) {
+      r->error = "BAD_COUNT";
+      return false;
+    }
+    if (rc != 1 && n != 0) {
+      r->error = "COUNT_WITHOUT_EVENTS";
+      return false;
+    }
+    if (rc == 1) {
+      for (size_t i = 0; i < n; ++i) r->events.push_back(render(evs[i]));
+      continue;
+    }
+    if (rc < 0) r->error = pushwire_error_name(rc);
+    return rc == 0;
+  }
+}
+
 // Pulls every event; returns false (and records the error) on a negative code.
 inline bool drain(pushwire_sse_parser *p, Result *r) {
   pushwire_sse_event ev;
@@ -94,12 +123,15 @@ inline Result run_chunks(const std::vector<std::string> &chunks, bool eof, const
       r.error = pushwire_error_name(rc);
       ok = false;
     } else {
-      ok = drain(p, &r);
+      ok = opts.batch ? drain_batches(p, opts.batch, &r) : drain(p, &r);
     }
   }
   if (ok && eof) {
     pushwire_sse_parser_feed_eof(p);
-    drain(p, &r);
+    if (opts.batch)
+      drain_batches(p, opts.batch, &r);
+    else
+      drain(p, &r);
   }
   r.last_event_id = str(pushwire_sse_parser_last_event_id(p));
   r.retry_ms = pushwire_sse_parser_retry_ms(p, 0);

@@ -38,15 +38,20 @@ void expect(const char *file, int line, const sse_test::Result &r, const Events 
 }
 #define EXPECT_EVENTS(r, ...) expect(__FILE__, __LINE__, (r), __VA_ARGS__)
 
-// Every way to cut the input in two, and byte by byte, must give the same result.
+// Every way to cut the input in two, and byte by byte, must give the same result, whether
+// events are pulled one at a time or in batches (next_events).
 void expect_any_split(const char *file, int line, const std::string &in, const Events &want,
-                      const Options &opts = Options(), const std::string &error = "") {
-  expect(file, line, run(in, true, opts), want, error);
-  std::vector<std::string> bytes;
-  for (char c : in) bytes.push_back(std::string(1, c));
-  expect(file, line, run_chunks(bytes, true, opts), want, error);
-  for (size_t cut = 1; cut < in.size(); ++cut)
-    expect(file, line, run_chunks({in.substr(0, cut), in.substr(cut)}, true, opts), want, error);
+                      const Options &options = Options(), const std::string &error = "") {
+  for (size_t batch : {size_t(0), size_t(2), size_t(64)}) {
+    Options opts = options;
+    opts.batch = batch;
+    expect(file, line, run(in, true, opts), want, error);
+    std::vector<std::string> bytes;
+    for (char c : in) bytes.push_back(std::string(1, c));
+    expect(file, line, run_chunks(bytes, true, opts), want, error);
+    for (size_t cut = 1; cut < in.size(); ++cut)
+      expect(file, line, run_chunks({in.substr(0, cut), in.substr(cut)}, true, opts), want, error);
+  }
 }
 #define EXPECT_SPLITS(in, ...) expect_any_split(__FILE__, __LINE__, (in), __VA_ARGS__)
 
@@ -609,4 +614,208 @@ TEST(sse_in_place_lines_at_the_end_of_an_allocation) {
     }
   }
   CHECK(alloc.blocks.empty());
+}
+
+// ---------------------------------------------------------------------------
+// Data joined in place and events handed out in batches (next_events): the usual spellings
+// are taken where they lie (data lines moved down behind the first, the event type and id
+// kept as spans into the input), so these compare that path with the reference on streams
+// built like W9 (event, id, data lines, blank line) and varied around it.
+
+namespace {
+
+// Differs from the reference on any chunking or batching: whole, byte by byte, cut in two
+// at every position (when `every_cut`), and in 7-byte pieces, each pulled one event at a
+// time and in batches of 1, 2, 3 and 64.
+void expect_reference(const char *file, int line, const std::string &in, bool comments, bool every_cut) {
+  const RefResult want = ref_interpret(in, comments);
+  std::vector<std::vector<std::string>> splits{{in}};
+  std::vector<std::string> bytes, sevens;
+  for (char c : in) bytes.push_back(std::string(1, c));
+  for (size_t i = 0; i < in.size(); i += 7) sevens.push_back(in.substr(i, 7));
+  splits.push_back(bytes);
+  splits.push_back(sevens);
+  if (every_cut)
+    for (size_t cut = 1; cut < in.size(); ++cut) splits.push_back({in.substr(0, cut), in.substr(cut)});
+  for (size_t batch : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(64)}) {
+    Options o;
+    o.batch = batch;
+    if (comments) o.add(PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1);
+    for (const auto &chunks : splits) {
+      sse_test::Result got = run_chunks(chunks, true, o);
+      if (got.events == want.events && got.error.empty() && got.last_event_id == want.last_id) continue;
+      std::string msg = "input " + vectors::escape(in) + " in " + std::to_string(chunks.size()) + " pieces (first " +
+                        std::to_string(chunks[0].size()) + " bytes), batch " + std::to_string(batch) + ", error '" +
+                        got.error + "', last id " + vectors::escape(got.last_event_id) + "\n    got:";
+      for (const auto &e : got.events) msg += "\n      " + e;
+      msg += "\n    spec (last id " + vectors::escape(want.last_id) + "):";
+      for (const auto &e : want.events) msg += "\n      " + e;
+      harness::fail(file, line, msg);
+      return;
+    }
+  }
+}
+#define EXPECT_REFERENCE(in, comments, every_cut) expect_reference(__FILE__, __LINE__, (in), (comments), (every_cut))
+
+// A W9-like event with the given pieces; `br` is the line end.
+std::string w9_event(const std::string &type, const std::string &id, const std::vector<std::string> &data,
+                     const std::string &br = "\n") {
+  std::string s;
+  if (!type.empty()) s += "event: " + type + br;
+  if (!id.empty()) s += "id: " + id + br;
+  for (const auto &d : data) s += "data: " + d + br;
+  return s + br;
+}
+
+}  // namespace
+
+// Streams of W9's shape and of every variation the walk treats differently: each line end,
+// other spellings ("data:x", "data", comments, retry, unknown fields), an id or type after
+// the data (which the walk cannot keep in place: the data is joined over it), empty values,
+// multi-byte and invalid UTF-8, NUL in an id, a BOM.
+TEST(sse_in_place_join_matches_reference_on_generated_streams) {
+  static const char *const kValues[] = {"", "x", "{\"seq\":1,\"sym\":\"AAPL\",\"px\":12.34}", "prix: 12,5 \xE2\x82\xAC ok",
+                                        "\xF0\x9F\x9A\x80 \xCE\xB1", "a\xFF" "b", "\xC3", " lead", "tab\there",
+                                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefXY"};
+  static const char *const kOddLines[] = {"data:nospace", "data", "data:", ": comment", ":", "retry: 250", "retry: x",
+                                          "id: 1\0" "2", "id", "event", "event:", "foo: bar", "data:  two spaces",
+                                          "id: late", "event: late"};
+  static const size_t kOddLens[] = {12, 4, 5, 9, 1, 10, 8, 6, 2, 5, 6, 8, 17, 8, 11};
+  static const char *const kBreaks[] = {"\n", "\r\n", "\r"};
+  const size_t nv = sizeof kValues / sizeof kValues[0], no = sizeof kOddLines / sizeof kOddLines[0];
+  std::mt19937 rng(909);
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string in = rng() % 8 == 0 ? "\xEF\xBB\xBF" : "";
+    const std::string br = kBreaks[rng() % 3];
+    size_t events = 1 + rng() % 5;
+    for (size_t k = 0; k < events; ++k) {
+      std::vector<std::string> data;
+      for (size_t d = rng() % 4; d > 0; --d) data.push_back(kValues[rng() % nv]);
+      std::string e = w9_event(rng() % 3 ? "t" + std::to_string(rng() % 3) : "", rng() % 4 ? std::to_string(iter * 10 + k) : "",
+                               data, rng() % 5 ? br : std::string(kBreaks[rng() % 3]));
+      // An odd line at a random line boundary of the event.
+      if (rng() % 2) {
+        size_t o = rng() % no;
+        std::vector<size_t> starts{0};
+        for (size_t i = 0; i + 1 < e.size(); ++i)
+          if (e[i] == '\n' || (e[i] == '\r' && e[i + 1] != '\n')) starts.push_back(i + 1);
+        size_t at = starts[rng() % starts.size()];
+        e.insert(at, std::string(kOddLines[o], kOddLens[o]) + br);
+      }
+      in += e;
+    }
+    EXPECT_REFERENCE(in, rng() % 2, iter < 60);
+  }
+}
+
+// Each byte of a W9 event replaced by each byte that means something to the parser.
+TEST(sse_in_place_join_byte_classes_at_every_position) {
+  const std::string base = "event: up\nid: 42\ndata: abcdefgh\ndata: ijk\ndata: l\n\ndata: next\n\n";
+  static const char kClasses[] = {'\0', '\r', '\n', ':', ' ', 'x', 'd', 'e', 'i', '\x80', '\xC3', '\xFF', '\xEF'};
+  for (size_t at = 0; at < base.size(); ++at)
+    for (char c : kClasses) {
+      std::string in = base;
+      in[at] = c;
+      EXPECT_REFERENCE(in, at % 2 == 0, false);
+    }
+}
+
+// Values of every length around the 16-byte moves and the 64- and 128-byte line-end blocks,
+// with the event starting at offsets that move its lines across block boundaries.
+TEST(sse_in_place_join_lengths_around_blocks) {
+  static const size_t kLens[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 66, 100, 127, 128, 129};
+  for (size_t lead : {size_t(0), size_t(1), size_t(50), size_t(57), size_t(63), size_t(64), size_t(120), size_t(127)}) {
+    std::string pad = lead ? ":" + std::string(lead - 1, 'p') + "\n" : "";
+    for (size_t a : kLens)
+      for (size_t b : kLens) {
+        std::string va, vb;
+        for (size_t i = 0; i < a; ++i) va += char('a' + i % 26);
+        for (size_t i = 0; i < b; ++i) vb += char('A' + i % 26);
+        std::string in = pad + "event: t\nid: 9\ndata: " + va + "\ndata: " + vb + "\ndata: z\n\ndata: " + vb + "\n\n";
+        Events want{ev(va + "\n" + vb + "\nz", "9", "t"), ev(vb, "9")};
+        for (size_t batch : {size_t(0), size_t(64)}) {
+          Options o;
+          o.batch = batch;
+          EXPECT_EVENTS(run(in, true, o), want);
+          // Cut inside the second data line and inside the last event.
+          size_t cut = pad.size() + 23 + a + b / 2;
+          EXPECT_EVENTS(run_chunks({in.substr(0, cut), in.substr(cut)}, true, o), want);
+        }
+      }
+  }
+}
+
+// The event limit counts data joined in place like data in the buffer: an event of exactly
+// the limit passes, one byte more is EVENT_TOO_BIG at the line that passes it, after the
+// events before it (which a batch hands out first, the error following on the next call).
+TEST(sse_in_place_join_event_limit_and_errors) {
+  // "t" + "7" + "abcd\nefgh\n" = 12 bytes (each data line counts with its LF as it is added).
+  const std::string ok = "event: t\nid: 7\ndata: abcd\ndata: efgh\n\n";
+  const std::string over = "event: t\nid: 7\ndata: abcd\ndata: efghi\n\n";
+  for (size_t batch : {size_t(0), size_t(1), size_t(64)}) {
+    Options o;
+    o.batch = batch;
+    o.add(PUSHWIRE_SSE_PARSER_OPT_MAX_EVENT, 12);
+    EXPECT_EVENTS(run(ok + ok, true, o), {ev("abcd\nefgh", "7", "t"), ev("abcd\nefgh", "7", "t")});
+    EXPECT_EVENTS(run(ok + over + ok, true, o), {ev("abcd\nefgh", "7", "t")}, "EVENT_TOO_BIG");
+    EXPECT_EVENTS(run_chunks({ok + "event: t\nid: 7\ndata: ab", "cd\ndata: efghi\n\n" + ok}, true, o),
+                  {ev("abcd\nefgh", "7", "t")}, "EVENT_TOO_BIG");
+    // An id or type after the data is copied, and counts the same.
+    EXPECT_EVENTS(run("data: abcd\ndata: efgh\nevent: t\nid: 7\n\n" + ok, true, o),
+                  {ev("abcd\nefgh", "7", "t"), ev("abcd\nefgh", "7", "t")});
+    EXPECT_EVENTS(run("data: abcd\ndata: efgh\nevent: t\nid: 78\n\n" + ok, true, o), {}, "EVENT_TOO_BIG");
+    Options l;
+    l.batch = batch;
+    l.add(PUSHWIRE_SSE_PARSER_OPT_MAX_LINE, 10);
+    EXPECT_EVENTS(run("data: abcd\n\ndata: 12345\n\n", true, l), {ev("abcd")}, "LINE_TOO_LONG");
+  }
+}
+
+// Several events of one batch stay intact together, whatever lies where: spans into the
+// input, into the buffers (an event finished by the general path), a comment (which ends a
+// batch, since later data may be joined over its text), and the last event ID kept in the
+// input across feeds and resets.
+TEST(sse_next_events_spans_and_state) {
+  pushwire_sse_parser *p = nullptr;
+  CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+  CHECK_EQ(pushwire_sse_parser_set_option(p, PUSHWIRE_SSE_PARSER_OPT_REPORT_COMMENTS, 1), 0);
+  const std::string a = "data: bro", b = "ken\xFF\ndata: two\n\nevent: e\nid: 5\ndata: x\ndata: y\n\n: c\ndata: z\nid: 6\n\n";
+  pushwire_sse_event evs[8];
+  size_t n = 99;
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 8, &n), 0);
+  CHECK_EQ(n, 0u);
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(a.data()), a.size()), 0);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 8, &n), 0);
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(b.data()), b.size()), 0);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 8, &n), 1);
+  CHECK_EQ(n, 3u);  // the comment ends the batch
+  CHECK(sse_test::render(evs[0]) == ev("broken" + R + "\ntwo"));
+  CHECK(sse_test::render(evs[1]) == ev("x\ny", "5", "e"));
+  CHECK(sse_test::render(evs[2]) == "comment \" c\"");
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 8, &n), 1);
+  CHECK_EQ(n, 1u);
+  CHECK(sse_test::render(evs[0]) == ev("z", "6"));
+  pushwire_span id = pushwire_sse_parser_last_event_id(p);
+  CHECK_STR(id.ptr, id.len, "6");
+  // The id lies in the input until a feed or reset moves it to its own buffer.
+  const std::string c = "data: q\n";
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(c.data()), c.size()), 0);
+  id = pushwire_sse_parser_last_event_id(p);
+  CHECK_STR(id.ptr, id.len, "6");
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 8, &n), 0);
+  CHECK_EQ(pushwire_sse_parser_reset(p), 0);
+  id = pushwire_sse_parser_last_event_id(p);
+  CHECK_STR(id.ptr, id.len, "6");
+  const std::string d = "id: 7\ndata: r\n\nid: 8\n";
+  CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(d.data()), d.size()), 0);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 1, &n), 1);
+  CHECK(sse_test::render(evs[0]) == ev("r", "7"));
+  CHECK_EQ(pushwire_sse_parser_reset(p), 0);  // "id: 8" belonged to an unfinished event
+  id = pushwire_sse_parser_last_event_id(p);
+  CHECK_STR(id.ptr, id.len, "7");
+  CHECK_EQ(pushwire_sse_parser_next_events(nullptr, evs, 1, &n), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, nullptr, 1, &n), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 0, &n), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 1, nullptr), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  pushwire_sse_parser_free(p);
 }

@@ -856,6 +856,20 @@ PUSHWIRE_API int pushwire_sse_parser_feed_eof(pushwire_sse_parser *p) PUSHWIRE_N
 PUSHWIRE_API int pushwire_sse_parser_next_event(pushwire_sse_parser *p, pushwire_sse_event *ev) PUSHWIRE_NOEXCEPT;
 
 /**
+ * Pull up to `cap` events at once into evs[0..cap): the events next_event would return, in
+ * the same order, with *n set to how many were written. Returns 1 (*n >= 1), or what
+ * next_event returns when it has no event (0, or the sticky error PUSHWIRE_ERR_LINE_TOO_LONG,
+ * PUSHWIRE_ERR_EVENT_TOO_BIG or PUSHWIRE_ERR_NOMEM; *n = 0).
+ * Every span of all *n events is valid until the next mutating call on this handle. Fewer
+ * than `cap` events may be returned while more are ready (after a comment, or where a later
+ * event would need a buffer an earlier one points into): call again until it returns 0.
+ * An error found after the first event is returned by the next call (sticky).
+ * PUSHWIRE_ERR_INVALID_ARGUMENT: p, evs or n NULL, or cap 0.
+ */
+PUSHWIRE_API int pushwire_sse_parser_next_events(pushwire_sse_parser *p, pushwire_sse_event *evs, size_t cap,
+                                                 size_t *n) PUSHWIRE_NOEXCEPT;
+
+/**
  * The current last event ID (persisting across events and reset; what a reconnect sends).
  * Empty ({NULL, 0} or len 0) when none, or for a NULL handle. Valid until the next mutating call. Not mutating.
  */
