@@ -16,7 +16,12 @@
 //
 // Work is lazy and linear: feed() only copies; next() parses until one event is ready. An
 // unfinished line is decoded once into its own buffer, never rescanned; a line that arrives
-// whole and valid is parsed in place. Memory is bounded by the line, event and input limits.
+// whole and valid is parsed in place, and its value stays there: data lines are joined in
+// the input buffer itself (each value moved down behind the one before), the event type and
+// ids are spans into it, and only when the input buffer is about to change (a feed, a reset)
+// or the general path needs them are they copied into their own buffers. So the events of
+// one batch (next_events) can all point into the input at once. Memory is bounded by the
+// line, event and input limits.
 #pragma once
 
 #include "buffer.hpp"
