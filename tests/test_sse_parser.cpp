@@ -675,10 +675,10 @@ std::string w9_event(const std::string &type, const std::string &id, const std::
 // multi-byte and invalid UTF-8, NUL in an id, a BOM.
 TEST(sse_in_place_join_matches_reference_on_generated_streams) {
   static const char *const kValues[] = {"", "x", "{\"seq\":1,\"sym\":\"AAPL\",\"px\":12.34}", "prix: 12,5 \xE2\x82\xAC ok",
-                                        "\xF0\x9F\x9A\x80 \xCE\xB1", "a\xFF" "b", "\xC3", " lead", "tab\there",
+                                        "\xF0\x9F\x9A\x80 \xCE\xB1", ("a\xFF" "b"), "\xC3", " lead", "tab\there",
                                         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefXY"};
   static const char *const kOddLines[] = {"data:nospace", "data", "data:", ": comment", ":", "retry: 250", "retry: x",
-                                          "id: 1\0" "2", "id", "event", "event:", "foo: bar", "data:  two spaces",
+                                          ("id: 1\0" "2"), "id", "event", "event:", "foo: bar", "data:  two spaces",
                                           "id: late", "event: late"};
   static const size_t kOddLens[] = {12, 4, 5, 9, 1, 10, 8, 6, 2, 5, 6, 8, 17, 8, 11};
   static const char *const kBreaks[] = {"\n", "\r\n", "\r"};
