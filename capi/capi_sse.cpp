@@ -26,16 +26,6 @@ bool capi_sse_span(const void *p, size_t len, span *out) {
   return true;
 }
 
-// The core checks the fields themselves (sse_check_fields), once; here only the reserved words.
-bool capi_sse_reserved_ok(const pushwire_sse_fields &in) { return (in.reserved[0] | in.reserved[1]) == 0; }
-
-SseFields capi_sse_fields(const pushwire_sse_fields &in) {
-  return SseFields{span{reinterpret_cast<const uint8_t *>(in.event), in.event_len},
-                   span{reinterpret_cast<const uint8_t *>(in.data), in.data_len},
-                   span{reinterpret_cast<const uint8_t *>(in.id), in.id_len},
-                   span{reinterpret_cast<const uint8_t *>(in.comment), in.comment_len}, in.retry_ms};
-}
-
 // Size values of options are uint64_t; on 32-bit targets anything past SIZE_MAX is "no limit".
 size_t capi_sse_size(uint64_t v) { return v > SIZE_MAX ? SIZE_MAX : size_t(v); }
 
@@ -61,25 +51,14 @@ void capi_sse_free(T *h) {
 extern "C" {
 
 int pushwire_sse_encode(const pushwire_sse_fields *fields, uint8_t *out, size_t cap, size_t *written) noexcept {
-  if (!written || (!out && cap) || !fields || !capi_sse_reserved_ok(*fields)) return ERR_INVALID_ARGUMENT;
-  return sse_encode_into(capi_sse_fields(*fields), out, cap, written);
+  if (!written || (!out && cap) || !fields || !sse_reserved_clear(*fields)) return ERR_INVALID_ARGUMENT;
+  return sse_encode_into(sse_fields_from(*fields), out, cap, written);
 }
 
 int pushwire_sse_encode_many(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap,
                              size_t *written, size_t *encoded) noexcept {
   if (!written || !encoded || (!out && cap) || (!events && count)) return ERR_INVALID_ARGUMENT;
-  size_t pos = 0, i = 0;
-  int rc = 0;
-  for (; i < count; ++i) {
-    size_t n = 0;
-    rc = capi_sse_reserved_ok(events[i]) ? sse_encode_into(capi_sse_fields(events[i]), out + pos, cap - pos, &n)
-                                         : ERR_INVALID_ARGUMENT;
-    if (rc) break;
-    pos += n;
-  }
-  *written = pos;
-  *encoded = i;
-  return rc;
+  return sse_encode_many(events, count, out, cap, written, encoded);
 }
 
 int pushwire_sse_writer_new(pushwire_sse_writer **out, const pushwire_allocator *alloc) noexcept {
@@ -118,8 +97,8 @@ int pushwire_sse_writer_response_head(pushwire_sse_writer *w) noexcept {
 }
 
 int pushwire_sse_writer_event(pushwire_sse_writer *w, const pushwire_sse_fields *fields) noexcept {
-  if (!w || !fields || !capi_sse_reserved_ok(*fields)) return ERR_INVALID_ARGUMENT;
-  return w->writer.event(capi_sse_fields(*fields));
+  if (!w || !fields || !sse_reserved_clear(*fields)) return ERR_INVALID_ARGUMENT;
+  return w->writer.event(sse_fields_from(*fields));
 }
 
 int pushwire_sse_writer_comment(pushwire_sse_writer *w, const char *text, size_t len) noexcept {

@@ -134,6 +134,14 @@ struct SseLineField {
     x = sse_load16(s.ptr);
     return (sse_refused_bits(x, nul_ok) & ((1u << s.len) - 1)) == 0;
   }
+  // For a field known to hold 1 to 16 bytes readable as 16 (sse_short16): the refused bytes
+  // of it, as bits, so that the checks of event type and id are one branch.
+  PUSHWIRE_INLINE unsigned load_short(span s, bool nul_ok) {
+    v = s;
+    short_ = true;
+    x = sse_load16(s.ptr);
+    return sse_refused_bits(x, nul_ok) & ((1u << s.len) - 1);
+  }
   // `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
   PUSHWIRE_INLINE uint8_t *put(uint8_t *o, const char *head, size_t head_len) const {
     std::memcpy(o, head, 8);
@@ -148,6 +156,11 @@ struct SseLineField {
     return o;
   }
 };
+
+// Whether s holds 1 to 16 bytes and 16 may be read (an absent field, empty, is not short).
+PUSHWIRE_INLINE bool sse_short16(span s) {
+  return (s.len - 1 < 16) & ((uintptr_t(s.ptr) + s.len - 1) >> 12 == (uintptr_t(s.ptr) + 15) >> 12);
+}
 
 // Whether 64 bytes may be read from anywhere in s[0..n): the page of its last byte goes on
 // 63 bytes past it. One test per event then covers every line's wide moves.
@@ -246,22 +259,54 @@ PUSHWIRE_INLINE uint8_t *sse_put_data_wide(uint8_t *o, span s) {
   return sse_put_data_lines<SseData16>(o, s, tail_ok);
 }
 
+// The data walk of sse_encode_wide, named by type: a single event asks the CPU for AVX2
+// (SseDataAsk); a batch asks once and compiles its whole loop for the answer, so the walk
+// is inlined into it with no call and no question per event.
+struct SseDataAsk {
+  static PUSHWIRE_INLINE uint8_t *put(uint8_t *o, span s) { return sse_put_data_wide(o, s); }
+};
+struct SseDataSse2 {
+  static PUSHWIRE_INLINE uint8_t *put(uint8_t *o, span s) {
+    return sse_put_data_lines<SseData16>(o, s, sse_tail_readable(s.ptr, s.len));
+  }
+};
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+struct SseDataAvx2 {
+  __attribute__((target("avx2"))) static uint8_t *put(uint8_t *o, span s) {
+    if (sse_tail_readable(s.ptr, s.len)) return sse_put_data_lines<SseData32>(o, s, true);
+    return sse_put_data_lines<SseData16>(o, s, false);
+  }
+};
+#endif
+
 // The one-pass encoder: nullptr (nothing stored) when the event type or id is refused.
-// Inlined into sse_encode_into, the per-event entry of a batch, so that costs one call.
+template <class Data>
 PUSHWIRE_INLINE uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
   SseLineField event, id;
-  if ((sse_present(f.event) && !event.load(f.event, true)) || (sse_present(f.id) && !id.load(f.id, false)))
-    return nullptr;
-  if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
-  if (sse_present(f.event)) o = event.put(o, "event: ", 7);
-  if (sse_present(f.id)) o = id.put(o, "id: \0\0\0", 4);
+  // Both tests, then one branch: `&` rather than `&&`, which would branch on each.
+  if (PUSHWIRE_LIKELY(unsigned(sse_short16(f.event)) & unsigned(sse_short16(f.id)))) {
+    // The usual event: a short type and id, checked together, stored without a branch.
+    if (event.load_short(f.event, true) | id.load_short(f.id, false)) return nullptr;
+    if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
+    o = event.put(o, "event: ", 7);
+    o = id.put(o, "id: \0\0\0", 4);
+  } else {
+    if ((sse_present(f.event) && !event.load(f.event, true)) || (sse_present(f.id) && !id.load(f.id, false)))
+      return nullptr;
+    if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
+    if (sse_present(f.event)) o = event.put(o, "event: ", 7);
+    if (sse_present(f.id)) o = id.put(o, "id: \0\0\0", 4);
+  }
   if (PUSHWIRE_UNLIKELY(f.retry >= 0)) o = sse_put_retry(o, uint64_t(f.retry));
-  if (sse_present(f.data)) o = sse_put_data_wide(o, f.data);
+  if (sse_present(f.data)) o = Data::put(o, f.data);
   if (sse_has_message_fields(f)) *o++ = '\n';
   return o;
 }
 #else
+struct SseDataAsk {};
+struct SseDataSse2 {};
 // Without SSE2 the exact path serves the roomy one too.
+template <class Data>
 uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
   if (sse_check_fields(f)) return nullptr;
   return o + sse_encode(f, o);
@@ -313,7 +358,7 @@ size_t sse_encoded_size(const SseFields &f) {
 }
 
 size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
-  if (roomy) return size_t(sse_encode_wide(f, out) - out);
+  if (roomy) return size_t(sse_encode_wide<SseDataAsk>(f, out) - out);
   uint8_t *o = out;
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
   if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
@@ -324,14 +369,11 @@ size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
   return size_t(o - out);
 }
 
-int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
-  if (sse_fields_malformed(f)) return ERR_INVALID_ARGUMENT;
-  if (sse_encoded_bound(f) <= cap) {  // one pass, checking as it goes; the exact size is needed only for a tight buffer
-    uint8_t *end = sse_encode_wide(f, out);
-    if (!end) return ERR_INVALID_ARGUMENT;
-    *written = size_t(end - out);
-    return 0;
-  }
+namespace {
+
+// The checked, exact-size path for a buffer that may be too small: kept out of line (also
+// out of the flattened AVX2 batch), as only the last events of a full buffer take it.
+__attribute__((noinline)) int sse_encode_exact_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
   int rc = sse_check_fields(f);
   if (rc) return rc;
   const size_t n = sse_encoded_size(f);
@@ -339,6 +381,77 @@ int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *writte
   if (n > cap) return ERR_BUFFER_TOO_SMALL;
   sse_encode(f, out);
   return 0;
+}
+
+}  // namespace
+
+int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+  if (sse_fields_malformed(f)) return ERR_INVALID_ARGUMENT;
+  if (sse_encoded_bound(f) <= cap) {  // one pass, checking as it goes; the exact size is needed only for a tight buffer
+    uint8_t *end = sse_encode_wide<SseDataAsk>(f, out);
+    if (!end) return ERR_INVALID_ARGUMENT;
+    *written = size_t(end - out);
+    return 0;
+  }
+  return sse_encode_exact_into(f, out, cap, written);
+}
+
+namespace {
+
+// The batch loop for one data walk; the per-event steps of sse_encode_into, inlined.
+template <class Data>
+PUSHWIRE_INLINE int sse_encode_batch(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap,
+                                     size_t *written, size_t *encoded) {
+  size_t pos = 0, i = 0;
+  int rc = 0;
+  for (; i < count; ++i) {
+    const pushwire_sse_fields &e = events[i];
+    if (!sse_reserved_clear(e)) {
+      rc = ERR_INVALID_ARGUMENT;
+      break;
+    }
+    const SseFields f = sse_fields_from(e);
+    if (sse_fields_malformed(f)) {
+      rc = ERR_INVALID_ARGUMENT;
+      break;
+    }
+    if (sse_encoded_bound(f) <= cap - pos) {
+      uint8_t *end = sse_encode_wide<Data>(f, out + pos);
+      if (!end) {
+        rc = ERR_INVALID_ARGUMENT;
+        break;
+      }
+      pos = size_t(end - out);
+    } else {
+      size_t n = 0;
+      rc = sse_encode_exact_into(f, out + pos, cap - pos, &n);
+      if (rc) break;
+      pos += n;
+    }
+  }
+  *written = pos;
+  *encoded = i;
+  return rc;
+}
+
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+__attribute__((target("avx2"), flatten)) int sse_encode_batch_avx2(const pushwire_sse_fields *events, size_t count,
+                                                                   uint8_t *out, size_t cap, size_t *written,
+                                                                   size_t *encoded) {
+  return sse_encode_batch<SseDataAvx2>(events, count, out, cap, written, encoded);
+}
+#endif
+
+}  // namespace
+
+int sse_encode_many(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap, size_t *written,
+                    size_t *encoded, bool avx2_ok) {
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+  if (avx2_ok && __builtin_cpu_supports("avx2")) return sse_encode_batch_avx2(events, count, out, cap, written, encoded);
+#else
+  (void)avx2_ok;
+#endif
+  return sse_encode_batch<SseDataSse2>(events, count, out, cap, written, encoded);
 }
 
 // ---------------------------------------------------------------------------

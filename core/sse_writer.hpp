@@ -46,6 +46,20 @@ size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy = false);
 // written), ERR_BUFFER_TOO_SMALL (*written: the bytes needed) or ERR_INVALID_ARGUMENT.
 int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written);
 
+// The fields of a C caller's event, and whether its reserved words are zero.
+inline SseFields sse_fields_from(const pushwire_sse_fields &in) {
+  return SseFields{span{reinterpret_cast<const uint8_t *>(in.event), in.event_len},
+                   span{reinterpret_cast<const uint8_t *>(in.data), in.data_len},
+                   span{reinterpret_cast<const uint8_t *>(in.id), in.id_len},
+                   span{reinterpret_cast<const uint8_t *>(in.comment), in.comment_len}, in.retry_ms};
+}
+inline bool sse_reserved_clear(const pushwire_sse_fields &in) { return (in.reserved[0] | in.reserved[1]) == 0; }
+// pushwire_sse_encode_many: sse_encode_into per event, in order, stopping at the first that
+// fails (*encoded: its index; *written: the bytes of the events before it). avx2_ok false
+// keeps to SSE2 (for tests of that path on an AVX2 machine).
+int sse_encode_many(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap, size_t *written,
+                    size_t *encoded, bool avx2_ok = true);
+
 // Reads a complete request head: returns 1 when its Accept admits text/event-stream, 0
 // when not, ERR_INVALID_STATE when the head is not complete. *last_event_id (may be NULL)
 // receives the first Last-Event-ID value ({NULL, 0} when absent), a view into `req`.

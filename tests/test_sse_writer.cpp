@@ -546,13 +546,34 @@ std::string encode_into_roomy(const SseFields &f) {
   std::string out(bound + 16, '\x55');
   size_t written = 12345;
   const int rc = sse_encode_into(f, reinterpret_cast<uint8_t *>(&out[0]), bound, &written);
+  pushwire_sse_fields c{};
+  c.event = reinterpret_cast<const char *>(f.event.ptr), c.event_len = f.event.len;
+  c.data = reinterpret_cast<const char *>(f.data.ptr), c.data_len = f.data.len;
+  c.id = reinterpret_cast<const char *>(f.id.ptr), c.id_len = f.id.len;
+  c.comment = reinterpret_cast<const char *>(f.comment.ptr), c.comment_len = f.comment.len;
+  c.retry_ms = f.retry;
   if (rc != 0) {
     CHECK_EQ(rc, ERR_INVALID_ARGUMENT);
     CHECK_EQ(written, 12345);
     CHECK(out == std::string(bound + 16, '\x55'));
+    for (bool avx2_ok : {true, false}) {
+      size_t many_written = 9, encoded = 9;
+      CHECK_EQ(sse_encode_many(&c, 1, reinterpret_cast<uint8_t *>(&out[0]), bound, &many_written, &encoded, avx2_ok),
+               ERR_INVALID_ARGUMENT);
+      CHECK(many_written == 0 && encoded == 0);
+      CHECK(out == std::string(bound + 16, '\x55'));
+    }
     return "<refused>";
   }
   CHECK(written <= bound);
+  // The batch loop (AVX2 where the CPU has it, and SSE2) as a batch of one: the same bytes.
+  for (bool avx2_ok : {true, false}) {
+    std::string many(bound + 16, '\x55');
+    size_t many_written = 0, encoded = 0;
+    CHECK_EQ(sse_encode_many(&c, 1, reinterpret_cast<uint8_t *>(&many[0]), bound, &many_written, &encoded, avx2_ok), 0);
+    CHECK_EQ(encoded, 1);
+    CHECK(many.substr(0, many_written) == out.substr(0, written));
+  }
   return out.substr(0, written);
 }
 
@@ -701,6 +722,42 @@ TEST(sse_encode_into_refusals_and_sizes) {
       CHECK_EQ(rc, 0);
       CHECK(out.compare(0, written, want) == 0);
       CHECK_EQ(out[cap], '\x55');  // never past cap
+    }
+  }
+}
+
+// A batch through both of its loops (AVX2 where the CPU has it, and SSE2): the bytes of the
+// events one by one, and at every cap the events that fit, then ERR_BUFFER_TOO_SMALL.
+TEST(sse_encode_many_both_loops) {
+  std::vector<std::string> texts, ids;
+  for (size_t i = 0; i < 10; ++i) {
+    texts.push_back(letters(i * 13) + (i % 2 ? "\r\n" : "\n") + letters(i * 7, 3));
+    ids.push_back(letters(i * 3 + 1));  // short and long ids: both ways through the type and id checks
+  }
+  std::vector<pushwire_sse_fields> ev(texts.size());
+  std::string want;
+  std::vector<size_t> ends;
+  for (size_t i = 0; i < ev.size(); ++i) {
+    ev[i] = pushwire_sse_fields{};
+    ev[i].retry_ms = i == 4 ? 250 : -1;
+    ev[i].event = "price", ev[i].event_len = i == 6 ? 0 : 5;
+    ev[i].id = ids[i].data(), ev[i].id_len = ids[i].size();
+    ev[i].data = texts[i].data(), ev[i].data_len = texts[i].size();
+    want += encode_exact(sse_fields_from(ev[i]));
+    ends.push_back(want.size());
+  }
+  for (bool avx2_ok : {true, false}) {
+    for (size_t cap = 0; cap <= want.size() + 70; ++cap) {
+      std::vector<uint8_t> out(cap + 1, 0x55);
+      size_t written = 99, encoded = 99;
+      const int rc = sse_encode_many(ev.data(), ev.size(), cap ? out.data() : nullptr, cap, &written, &encoded, avx2_ok);
+      size_t fit = 0;
+      while (fit < ends.size() && ends[fit] <= cap) ++fit;
+      CHECK_EQ(encoded, fit);
+      CHECK_EQ(written, fit ? ends[fit - 1] : 0);
+      CHECK_EQ(rc, fit == ev.size() ? 0 : ERR_BUFFER_TOO_SMALL);
+      if (written) CHECK(std::memcmp(out.data(), want.data(), written) == 0);
+      CHECK_EQ(out[cap], 0x55);
     }
   }
 }
