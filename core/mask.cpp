@@ -12,6 +12,16 @@
 
 namespace pushwire {
 
+#if defined(__SSE2__)
+namespace {
+// The source is usually a socket read, not in cache, while dst (the session's arena) is
+// reused at every drain and stays in L2. Asking for the source this far ahead, also across
+// the page boundaries where the hardware prefetcher stops, keeps the loads from waiting on
+// L3 or memory; a prefetch never faults, past the end included.
+constexpr size_t kMaskPrefetch = 512;
+}  // namespace
+#endif
+
 #if defined(PUSHWIRE_MASK_AVX2)
 namespace {
 // The 64-byte steps of mask_copy in two 32-byte registers: half the loads and stores of
@@ -22,6 +32,7 @@ __attribute__((target("avx2"))) size_t mask_copy_avx2(uint8_t *dst, const uint8_
   const __m256i k = _mm256_set1_epi64x(static_cast<long long>(k64));
   size_t i = 0;
   for (; len - i >= 64; i += 64) {
+    _mm_prefetch(reinterpret_cast<const char *>(src + i + kMaskPrefetch), _MM_HINT_T0);
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32));
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), _mm256_xor_si256(a, k));
@@ -62,6 +73,7 @@ unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
 #if defined(__SSE2__)
   const __m128i k128 = _mm_set1_epi64x(static_cast<long long>(k64));
   for (; len - i >= 64; i += 64) {
+    _mm_prefetch(reinterpret_cast<const char *>(src + i + kMaskPrefetch), _MM_HINT_T0);
     __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
     __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i + 16));
     __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i + 32));
