@@ -420,7 +420,9 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
   return size_t(p - start);
 }
 
-// The hot path: a run of whole one-frame messages with 7-bit lengths, nothing under way.
+// The hot path: a run of whole one-frame messages with 7-bit lengths (and binary ones with
+// 16-bit lengths: W2's 1 KiB frames paid more for the general decoder than for their
+// unmasking copy), nothing under way.
 // Each payload is unmasked in registers and its event record written straight into the
 // queue's free room; the arena and queue positions stay in locals (a store through a byte
 // pointer would otherwise make the compiler reload every member after it) and are
@@ -434,6 +436,9 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
   size_t max_len = 125;
   if (max_frame_ < max_len) max_len = size_t(max_frame_);
   if (max_message_ < max_len) max_len = size_t(max_message_);
+  size_t max_len16 = 65535;
+  if (max_frame_ < max_len16) max_len16 = size_t(max_frame_);
+  if (max_message_ < max_len16) max_len16 = size_t(max_message_);
   const size_t queued = queue_.size() / sizeof(Queued);
   if (queued >= WS_QUEUE_MAX) return p;
   size_t qleft = WS_QUEUE_MAX - queued;  // records the queue may still take
@@ -459,26 +464,58 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     qleft -= nq;
     aused = nq = 0;
   };
+  // Room for one more record and `len` more bytes of arena; false ends the run (the
+  // queue's limit, or no memory: then the handle has failed).
+  auto make_room = [&](size_t len) {
+    if (PUSHWIRE_LIKELY(nq != qroom && (InPlace || len <= aroom - aused))) return true;
+    commit();
+    if (qleft == 0) return false;
+    // Growth doubles the capacity, as one extend() at a time would.
+    if ((queue_.room() < sizeof(Queued) && queue_.reserve_extra(sizeof(Queued))) ||
+        (!InPlace && arena_.room() < len && arena_.reserve_extra(len))) {
+      nomem();
+      return false;
+    }
+    qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
+    qroom = queue_room();
+    aw = arena_.data() + at;
+    aroom = arena_.room();
+    return true;
+  };
+  auto record = [&](uint8_t b0, const uint8_t *dst, size_t len) {
+    Queued &q = qw[nq++];
+    q.at = InPlace ? uintptr_t(dst) : at + aused;
+    q.len = len;
+    q.code = 0;
+    q.type = b0 == 0x81 ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
+    q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
+    q.where = InPlace ? AT_PTR : IN_ARENA;
+    q.reply_close = false;
+    if (!InPlace) aused += len;
+  };
   while (size_t(end - p) >= hsize) {
     const uint8_t b0 = p[0];
     // The mask bit and the length in one test: less the expected mask bit, a frame with
     // the other one has a length of 128 or more, past any max_len.
     const size_t len = uint8_t(p[1] - mask_bit);
-    if ((b0 != 0x81 && b0 != 0x82) || len > max_len || len > size_t(end - p) - hsize) break;
-    if (PUSHWIRE_UNLIKELY(nq == qroom || (!InPlace && len > aroom - aused))) {
-      commit();
-      if (qleft == 0) break;
-      // Growth doubles the capacity, as one extend() at a time would.
-      if ((queue_.room() < sizeof(Queued) && queue_.reserve_extra(sizeof(Queued))) ||
-          (!InPlace && arena_.room() < len && arena_.reserve_extra(len))) {
-        nomem();
-        return p;
-      }
-      qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
-      qroom = queue_room();
-      aw = arena_.data() + at;
-      aroom = arena_.room();
+    if (PUSHWIRE_UNLIKELY((b0 != 0x81 && b0 != 0x82) || len > max_len)) {
+      // Binary with a minimal 16-bit length (text stays with the full decoder, which
+      // validates long text while unmasking it). Kept apart so the short frames' offsets
+      // stay constants.
+      if (b0 != 0x82 || len != 126 || size_t(end - p) < hsize + 2) break;
+      const size_t len16 = size_t(p[2]) << 8 | p[3];
+      if (len16 < 126 || len16 > max_len16 || len16 > size_t(end - p) - hsize - 2 || !make_room(len16)) break;
+      const uint8_t *src = p + hsize + 2;
+      uint8_t *dst = InPlace ? mut_p + (src - p0) : aw + aused;
+      if (Masked)
+        mask_copy(dst, InPlace ? dst : src, len16, src - 4, 0);
+      else if (!InPlace)
+        std::memcpy(dst, src, len16);
+      record(b0, dst, len16);
+      p = src + len16;
+      continue;
     }
+    if (len > size_t(end - p) - hsize || !make_room(len)) break;
     uint32_t key = 0;
     if (Masked) std::memcpy(&key, p + 2, 4);
     const uint8_t *src = p + hsize;
@@ -490,15 +527,7 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
       if (Masked && InPlace) mask_copy_short(dst, dst, len, key);  // restored for the full decoder
       break;
     }
-    Queued &q = qw[nq++];
-    q.at = InPlace ? uintptr_t(dst) : at + aused;
-    q.len = len;
-    q.code = 0;
-    q.type = b0 == 0x81 ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
-    q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
-    q.where = InPlace ? AT_PTR : IN_ARENA;
-    q.reply_close = false;
-    if (!InPlace) aused += len;
+    record(b0, dst, len);
     p = src + len;
   }
   commit();

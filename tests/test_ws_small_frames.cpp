@@ -378,3 +378,152 @@ TEST(ws_fragmented_text_past_the_deferred_cap) {
     }
   }
 }
+
+namespace {
+
+// Binary payloads of lengths around every step of the unmasking loops (16, 64, the AVX2
+// threshold) and the 16-bit limit, each followed by a short text frame, so the run takes
+// both kinds back to back.
+std::string mid_wire(pushwire_ws_role role, const std::vector<size_t> &lens, std::vector<Got> *want) {
+  std::string wire;
+  size_t i = 0;
+  for (size_t len : lens) {
+    std::string bin(len, '\0');
+    for (size_t j = 0; j < len; ++j) bin[j] = char((j * 151 + len * 7) & 0xff);
+    const std::string txt = text_of(len % 40, len);
+    wire += data_frame(role, 0x82, bin, i);
+    wire += data_frame(role, 0x81, txt, i + 1);
+    i += 2;
+    want->push_back(Got{PUSHWIRE_WS_EV_BINARY, PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, 0, bin});
+    want->push_back(Got{PUSHWIRE_WS_EV_TEXT, PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN, 0, txt});
+  }
+  return wire;
+}
+
+bool same_events(const std::vector<Got> &a, const std::vector<Got> &b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (a[k].type != b[k].type || a[k].flags != b[k].flags || a[k].code != b[k].code || a[k].data != b[k].data)
+      return false;
+  return true;
+}
+
+// Feeds `wire` in pieces (cut points in `cuts`, ascending), copying or in place, pulling
+// the events after each feed as an application would.
+std::vector<Got> run_cut(pushwire_ws_role role, const std::string &wire, const std::vector<size_t> &cuts, bool in_place,
+                         int *last) {
+  Open c(role);
+  std::vector<uint8_t> buf(wire.begin(), wire.end());
+  std::vector<Got> v;
+  size_t from = 0;
+  *last = 0;
+  for (size_t k = 0; k <= cuts.size(); ++k) {
+    const size_t to = k < cuts.size() ? cuts[k] : wire.size();
+    const int rc = in_place ? pushwire_ws_feed_mutable(c.ws, buf.data() + from, to - from)
+                            : pushwire_ws_feed(c.ws, buf.data() + from, to - from);
+    if (rc != 0) {
+      *last = rc;
+      break;
+    }
+    pushwire_ws_event ev;
+    int r;
+    while ((r = pushwire_ws_next_event(c.ws, &ev)) == 1)
+      v.push_back(Got{ev.type, ev.flags, ev.code, std::string(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len)});
+    if (r != 0) {
+      *last = r;
+      break;
+    }
+    from = to;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(ws_mid_binary_frames_every_length_and_split) {
+  // Binary frames with 16-bit lengths are taken by the run too: exact payloads for lengths
+  // around each loop step, both roles, copying and in place, fed whole, byte by byte (which
+  // keeps every frame out of the run: the general decoder's answer) and cut at every point.
+  std::vector<size_t> lens;
+  for (size_t len = 126; len <= 300; ++len) lens.push_back(len);
+  for (size_t base : {size_t(1024), size_t(4096), size_t(65535 - 2)})
+    for (size_t d = 0; d < 5; ++d)
+      if (base + d - 2 <= 65535) lens.push_back(base + d - 2);
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    std::vector<Got> want;
+    const std::string wire = mid_wire(role, lens, &want);
+    for (bool in_place : {false, true}) {
+      int last = 1;
+      CHECK(same_events(run_cut(role, wire, {}, in_place, &last), want));
+      CHECK_EQ(last, 0);
+      for (size_t step : {size_t(4093), size_t(65536)}) {  // reads cutting frames at many offsets
+        std::vector<size_t> cuts;
+        for (size_t at = step; at < wire.size(); at += step) cuts.push_back(at);
+        CHECK(same_events(run_cut(role, wire, cuts, in_place, &last), want));
+        CHECK_EQ(last, 0);
+      }
+    }
+    // Every split into two feeds of a shorter run (lengths 126..140 and 1022..1026).
+    std::vector<size_t> few;
+    for (size_t len = 126; len <= 140; ++len) few.push_back(len);
+    for (size_t len = 1022; len <= 1026; ++len) few.push_back(len);
+    std::vector<Got> few_want;
+    const std::string few_wire = mid_wire(role, few, &few_want);
+    for (bool in_place : {false, true}) {
+      std::vector<size_t> bytewise;
+      for (size_t at = 1; at < few_wire.size(); ++at) bytewise.push_back(at);
+      int last = 1;
+      CHECK(same_events(run_cut(role, few_wire, bytewise, in_place, &last), few_want));
+      CHECK_EQ(last, 0);
+      for (size_t cut = 0; cut <= few_wire.size(); ++cut) {
+        const bool ok = same_events(run_cut(role, few_wire, {cut}, in_place, &last), few_want) && last == 0;
+        if (!ok)
+          harness::fail(__FILE__, __LINE__,
+                        "role " + std::to_string(role) + " cut " + std::to_string(cut) + " in place " +
+                            std::to_string(in_place));
+      }
+    }
+  }
+}
+
+TEST(ws_mid_binary_frames_rules_hold_in_the_run) {
+  // Everything the general decoder refuses or handles itself leaves the run with the same
+  // result: limits just under and over, a non-minimal length, RSV bits, the wrong mask bit,
+  // a fragment, and long text (validated elsewhere).
+  auto raw = [](uint8_t b0, uint8_t b1, size_t len, const std::string &payload) {
+    std::string f{char(b0), char(b1), char(len >> 8), char(len & 0xff)};
+    if (b1 & 0x80) f += "\x01\x02\x03\x04";
+    return f + payload;
+  };
+  const std::string ok = masked_frame(0x82, std::string(200, 'o'));
+  for (int which = 0; which < 2; ++which) {
+    for (size_t limit : {size_t(199), size_t(200), size_t(126), size_t(125)}) {
+      Open s(PUSHWIRE_WS_SERVER);
+      CHECK_EQ(s.opt(which ? PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE : PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, limit), 0);
+      CHECK_EQ(s.feed(masked_frame(0x82, "a") + ok), 0);
+      const std::string fail = which ? "close 1009 failed \"message too big\"" : "close 1009 failed \"frame too big\"";
+      CHECK(s.events(true) == (limit >= 200 ? std::vector<std::string>{"binary \"a\"", "binary " + vectors::escape(std::string(200, 'o'))}
+                                            : std::vector<std::string>{"binary \"a\"", fail}));
+    }
+  }
+  Open a(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(a.feed(masked_frame(0x82, "a") + raw(0x82, 0x80 | 126, 125, std::string(125, '\0'))), 0);
+  CHECK(a.events(true) == (std::vector<std::string>{"binary \"a\"", "close 1002 failed \"non-minimal length\""}));
+  Open b(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(b.feed(masked_frame(0x82, "a") + raw(0xc2, 0x80 | 126, 200, std::string(200, '\0'))), 0);
+  std::vector<std::string> be = b.events();
+  CHECK(be.size() == 2 && be[0] == "binary \"a\"" && be[1] == "close 1002 failed");
+  Open c(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(c.feed(masked_frame(0x82, "a") + raw(0x82, 126, 200, std::string(200, '\0'))), 0);
+  CHECK(c.events(true) == (std::vector<std::string>{"binary \"a\"", "close 1002 failed \"unmasked frame from client\""}));
+  Open d(PUSHWIRE_WS_CLIENT);
+  CHECK_EQ(d.feed(frame(0x82, "a") + raw(0x82, 0x80 | 126, 200, std::string(200, '\0'))), 0);
+  CHECK(d.events(true) == (std::vector<std::string>{"binary \"a\"", "close 1002 failed \"masked frame from server\""}));
+  const std::string big(300, 'x');
+  Open e(PUSHWIRE_WS_SERVER);
+  CHECK_EQ(e.feed(masked_frame(0x02, big) + masked_frame(0x80, "y") + masked_frame(0x81, std::string(130, 'z')) +
+                  masked_frame(0x81, std::string(130, 'z') + "\xff")),
+           0);
+  CHECK(e.events() == (std::vector<std::string>{"binary " + vectors::escape(big + "y"),
+                                                "text " + vectors::escape(std::string(130, 'z')), "close 1007 failed"}));
+}
