@@ -242,6 +242,29 @@ size_t boundary_before(const std::string &s, size_t n) {
   }
 }
 
+// Drains `s`: the text handed out before the failure must be `want_text` (whole characters
+// up to the bad byte when streaming, nothing otherwise) and the only other event the 1007
+// close; the output must be exactly `close`. `where` names the case in a failure.
+template <class Session>
+void check_fails_1007_after(Session &s, const std::string &want_text, const std::string &close,
+                            const std::string &where, int line) {
+  std::string text;
+  std::vector<std::string> rest;
+  pushwire_ws_event ev;
+  while (pushwire_ws_next_event(s.ws, &ev) == 1) {
+    if (ev.type == PUSHWIRE_WS_EV_TEXT && rest.empty())
+      text.append(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
+    else
+      rest.push_back(describe(ev));
+  }
+  if (text != want_text || rest != std::vector<std::string>{"close 1007 failed"})
+    harness::fail(__FILE__, line,
+                  where + ": " + std::to_string(text.size()) + " bytes, then " +
+                      (rest.empty() ? std::string("nothing") : rest[0]));
+  std::string out = s.out();
+  CHECK_BYTES(out.data(), out.size(), close.data(), close.size());
+}
+
 }  // namespace
 
 TEST(ws_fragmented_text_fails_before_what_follows) {
@@ -272,23 +295,10 @@ TEST(ws_fragmented_text_fails_before_what_follows) {
           const int rc = s.feed(wire.substr(at, step));
           CHECK(rc == 0 || rc == PUSHWIRE_ERR_BAD_UTF8);  // sticky once failed
         }
-        std::string text;
-        std::vector<std::string> rest;
-        pushwire_ws_event ev;
-        while (pushwire_ws_next_event(s.ws, &ev) == 1) {
-          if (ev.type == PUSHWIRE_WS_EV_TEXT && rest.empty())
-            text.append(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
-          else
-            rest.push_back(describe(ev));
-        }
-        const std::string want_text = streaming ? payload.substr(0, boundary_before(payload, off)) : "";
-        if (text != want_text || rest != std::vector<std::string>{"close 1007 failed"})
-          harness::fail(__FILE__, __LINE__,
-                        "pos " + std::to_string(pos) + " streaming " + std::to_string(streaming) + " cut " +
-                            std::to_string(cut) + ": " + std::to_string(text.size()) + " bytes, then " +
-                            (rest.empty() ? std::string("nothing") : rest[0]));
-        std::string out = s.out();
-        CHECK_BYTES(out.data(), out.size(), close.data(), close.size());
+        check_fails_1007_after(s, streaming ? payload.substr(0, boundary_before(payload, off)) : "", close,
+                               "pos " + std::to_string(pos) + " streaming " + std::to_string(streaming) +
+                                   " cut " + std::to_string(cut),
+                               __LINE__);
       }
     }
   }
@@ -353,23 +363,10 @@ TEST(ws_fragmented_text_past_the_deferred_cap) {
       for (bool streaming : {false, true}) {
         Open s(PUSHWIRE_WS_SERVER, streaming);
         CHECK_EQ(s.feed(wire), 0);
-        std::string text;
-        std::vector<std::string> rest;
-        pushwire_ws_event ev;
-        while (pushwire_ws_next_event(s.ws, &ev) == 1) {
-          if (ev.type == PUSHWIRE_WS_EV_TEXT && rest.empty())
-            text.append(reinterpret_cast<const char *>(ev.data.ptr), ev.data.len);
-          else
-            rest.push_back(describe(ev));
-        }
-        const std::string want_text = streaming ? payload.substr(0, boundary_before(payload, pos)) : "";
-        if (text != want_text || rest != std::vector<std::string>{"close 1007 failed"})
-          harness::fail(__FILE__, __LINE__,
-                        "pos " + std::to_string(pos) + " size " + std::to_string(size) + " streaming " +
-                            std::to_string(streaming) + ": " + std::to_string(text.size()) + " bytes, then " +
-                            (rest.empty() ? std::string("nothing") : rest[0]));
-        std::string out = s.out();
-        CHECK_BYTES(out.data(), out.size(), close.data(), close.size());
+        check_fails_1007_after(s, streaming ? payload.substr(0, boundary_before(payload, pos)) : "", close,
+                               "pos " + std::to_string(pos) + " size " + std::to_string(size) + " streaming " +
+                                   std::to_string(streaming),
+                               __LINE__);
       }
       // And valid: one message of 9000 bytes (the ping, inside it, comes first).
       Open s(PUSHWIRE_WS_SERVER);
