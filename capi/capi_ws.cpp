@@ -116,6 +116,12 @@ int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev) noexcept {
   return ws_impl(ws)->next_event(ev);
 }
 
+int pushwire_ws_next_events(pushwire_ws *ws, pushwire_ws_event *evs, size_t cap, size_t *n) noexcept {
+  if (n) *n = 0;
+  if (!ws || !evs || !cap || !n) return PUSHWIRE_ERR_INVALID_ARGUMENT;
+  return ws_impl(ws)->next_events(evs, cap, n);
+}
+
 int pushwire_ws_send_text(pushwire_ws *ws, const uint8_t *data, size_t len) noexcept {
   if (!ws || !ws_bytes_ok(data, len)) return PUSHWIRE_ERR_INVALID_ARGUMENT;
   return ws_impl(ws)->send_message(false, data, len);

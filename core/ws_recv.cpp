@@ -43,14 +43,16 @@ bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, siz
   return true;
 }
 
-// The event for a queued record. An area's record holds an offset on the area's base (an
-// area without memory has only empty events, at offset 0: NULL, as before); AT_PTR's holds
-// the pointer itself (base 0).
-PUSHWIRE_INLINE void WsSession::fill_event(const Queued &q, pushwire_ws_event *ev) const {
-  const uintptr_t base = q.where == IN_ARENA ? uintptr_t(arena_.data())
-                         : q.where == IN_CTL ? uintptr_t(ctl_.data())
-                         : q.where == IN_SPARE ? uintptr_t(spare_.data())
-                                               : 0;
+// An area's record holds an offset on the area's base (an area without memory has only
+// empty events, at offset 0: NULL, as before); AT_PTR's holds the pointer itself (base 0).
+PUSHWIRE_INLINE uintptr_t WsSession::area_base(uint8_t where) const {
+  return where == IN_ARENA ? uintptr_t(arena_.data())
+         : where == IN_CTL ? uintptr_t(ctl_.data())
+         : where == IN_SPARE ? uintptr_t(spare_.data())
+                             : 0;
+}
+
+PUSHWIRE_INLINE void WsSession::fill_event(const Queued &q, uintptr_t base, pushwire_ws_event *ev) {
   ev->type = q.type;
   ev->flags = q.flags;
   ev->data.ptr = reinterpret_cast<const uint8_t *>(base + q.at);
@@ -67,7 +69,7 @@ int WsSession::next_event(pushwire_ws_event *ev) {
   if (PUSHWIRE_UNLIKELY(fatal_ || queue_.empty())) return next_event_slow(ev);
   const Queued &q = *reinterpret_cast<const Queued *>(queue_.data());
   if (PUSHWIRE_UNLIKELY(q.reply_close || (q.flags & PUSHWIRE_WS_EVF_FAILED))) return next_event_slow(ev);
-  fill_event(q, ev);
+  fill_event(q, area_base(q.where), ev);
   queue_.consume(sizeof(Queued));
   return 1;
 }
@@ -84,7 +86,7 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
     }
   }
   const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
-  fill_event(*q, ev);
+  fill_event(*q, area_base(q->where), ev);
   // The automatic close goes out only now, not when the close arrived: the application
   // may still answer the messages queued before it (an echo must not be cut off), and a
   // close it sent meanwhile makes this one unnecessary.
@@ -97,6 +99,35 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
     if (fatal_) return fatal_;
   }
   queue_.consume(sizeof(Queued));
+  return 1;
+}
+
+// The events next_event would return, in order and with the same effects (the automatic
+// close, the failure's report), up to `cap` at once. Only the first may refill the queue
+// from held input: that starts the areas over, and the batch's earlier events point into
+// them. The areas do not move while events wait, so their bases are read once per batch.
+int WsSession::next_events(pushwire_ws_event *evs, size_t cap, size_t *n) {
+  *n = 0;
+  int rc = next_event(evs);
+  if (rc != 1) return rc;
+  size_t k = 1;
+  const uintptr_t bases[4] = {uintptr_t(arena_.data()), uintptr_t(spare_.data()), uintptr_t(ctl_.data()), 0};
+  static_assert(IN_ARENA == 0 && IN_SPARE == 1 && IN_CTL == 2 && AT_PTR == 3, "bases[] order");
+  while (k < cap && !queue_.empty()) {
+    const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
+    size_t take = queue_.size() / sizeof(Queued);
+    if (take > cap - k) take = cap - k;
+    size_t i = 0;
+    for (; i < take && PUSHWIRE_LIKELY(!q[i].reply_close && !(q[i].flags & PUSHWIRE_WS_EVF_FAILED)); ++i)
+      fill_event(q[i], bases[q[i].where], evs + k + i);
+    queue_.consume(i * sizeof(Queued));
+    k += i;
+    if (i == take) break;
+    rc = next_event_slow(evs + k);  // the queue is not empty: no refill
+    if (rc != 1) break;             // the fatal error: the next call returns it
+    ++k;
+  }
+  *n = k;
   return 1;
 }
 

@@ -62,6 +62,7 @@ class WsSession {
   int feed_eof();
   int next_event(pushwire_ws_event *ev);
   int next_event_slow(pushwire_ws_event *ev);
+  int next_events(pushwire_ws_event *evs, size_t cap, size_t *n);
 
   int send_message(bool binary, const uint8_t *data, size_t len);
   int send_fragment(bool binary, const uint8_t *data, size_t len, bool fin);
@@ -156,7 +157,8 @@ class WsSession {
   void on_eof();
   void resume();
   void reset_areas();
-  void fill_event(const Queued &q, pushwire_ws_event *ev) const;
+  uintptr_t area_base(uint8_t where) const;
+  static void fill_event(const Queued &q, uintptr_t base, pushwire_ws_event *ev);
   void release_idle();
   bool push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code = 0);
   Queued *last_queued() { return reinterpret_cast<Queued *>(queue_.data() + queue_.size() - sizeof(Queued)); }

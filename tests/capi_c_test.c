@@ -1,5 +1,6 @@
 /* Compiles pushwire.h as C99 and links the library with the C driver only (no C++
- * runtime), then checks the public layout, the error helpers and the SSE batch calls. */
+ * runtime), then checks the public layout, the error helpers and the SSE and WebSocket
+ * batch calls. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,11 +96,53 @@ static void test_sse_next_events(void) {
   pushwire_sse_parser_free(p);
 }
 
+/* pushwire_ws_next_events from C (a server without the handshake, masked frames): the
+ * events of a read in one call, all of their spans valid together, a ping answered as it is
+ * pulled, a batch cut at cap, the close answered, then 0; the argument checks. */
+static void test_ws_next_events(void) {
+  /* "hi", ping "p", binary {1,2}, close 1000, each masked with the key 00 00 00 00 */
+  static const uint8_t wire[] = {0x81, 0x82, 0, 0, 0, 0, 'h', 'i', 0x89, 0x81, 0, 0, 0, 0, 'p',
+                                 0x82, 0x82, 0, 0, 0, 0, 1,   2,   0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8};
+  pushwire_ws *ws = NULL;
+  pushwire_ws_event evs[3];
+  pushwire_span out;
+  size_t n = 99;
+  EXPECT(pushwire_ws_new(&ws, PUSHWIRE_WS_SERVER, NULL) == 0);
+  EXPECT(pushwire_ws_set_option(ws, PUSHWIRE_WS_OPT_HANDSHAKE, 0) == 0);
+  EXPECT(pushwire_ws_next_events(ws, evs, 3, &n) == 0 && n == 0);
+  EXPECT(pushwire_ws_feed(ws, wire, sizeof wire) == 0);
+  EXPECT(pushwire_ws_next_events(ws, evs, 3, &n) == 1);
+  EXPECT(n == 3);
+  if (n == 3) {
+    EXPECT(evs[0].type == PUSHWIRE_WS_EV_TEXT && evs[0].data.len == 2 && memcmp(evs[0].data.ptr, "hi", 2) == 0);
+    EXPECT(evs[0].flags == (PUSHWIRE_WS_EVF_FIN | PUSHWIRE_WS_EVF_FIRST));
+    EXPECT(evs[1].type == PUSHWIRE_WS_EV_PING && evs[1].data.len == 1 && evs[1].data.ptr[0] == 'p');
+    EXPECT(evs[2].type == PUSHWIRE_WS_EV_BINARY && evs[2].data.len == 2 && evs[2].data.ptr[1] == 2);
+    EXPECT(evs[2].code == 0 && evs[2].reserved0 == 0 && evs[2].reserved[0] == 0 && evs[2].reserved[1] == 0);
+  }
+  /* the pong of the ping pulled: 8a 01 'p' */
+  EXPECT(pushwire_ws_peek_output(ws, &out) == 3 && memcmp(out.ptr, "\x8a\x01p", 3) == 0);
+  EXPECT(pushwire_ws_consume_output(ws, 3) == 0);
+  EXPECT(pushwire_ws_next_events(ws, evs, 3, &n) == 1 && n == 1);
+  EXPECT(evs[0].type == PUSHWIRE_WS_EV_CLOSE && evs[0].code == 1000 && evs[0].data.len == 0);
+  /* the close answered with the same code as it was pulled */
+  EXPECT(pushwire_ws_peek_output(ws, &out) == 4 && memcmp(out.ptr, "\x88\x02\x03\xe8", 4) == 0);
+  EXPECT(pushwire_ws_next_events(ws, evs, 3, &n) == 0 && n == 0);
+  EXPECT(pushwire_ws_get_state(ws) == PUSHWIRE_WS_STATE_CLOSED);
+  n = 99;
+  EXPECT(pushwire_ws_next_events(ws, evs, 0, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT && n == 0);
+  EXPECT(pushwire_ws_next_events(ws, NULL, 3, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(pushwire_ws_next_events(NULL, evs, 3, &n) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  EXPECT(pushwire_ws_next_events(ws, evs, 3, NULL) == PUSHWIRE_ERR_INVALID_ARGUMENT);
+  pushwire_ws_free(ws);
+}
+
 int main(void) {
   test_layout();
   test_sse_encode_many();
   test_errors_and_version();
   test_sse_next_events();
+  test_ws_next_events();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

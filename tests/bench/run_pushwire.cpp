@@ -1,9 +1,11 @@
 // pushwire runners, through the public C ABI only:
-//   pushwire          W1-W6 pushwire_ws_feed (copying), W7 one AUTO_ACCEPT server handle per
-//                     request, W8 one pushwire_sse_encode_many into the output buffer, W9
-//                     pushwire_sse_parser
-//   pushwire-inplace  W1-W5, W3b pushwire_ws_feed_mutable on a fresh (untimed) copy of the input
-//   pushwire-each     W8 pushwire_sse_encode per event into the output buffer
+//   pushwire          W1-W6 pushwire_ws_feed (copying) and pushwire_ws_next_events, W7 one
+//                     AUTO_ACCEPT server handle per request, W8 one pushwire_sse_encode_many into
+//                     the output buffer, W9 pushwire_sse_parser
+//   pushwire-inplace  W1-W5, W3b pushwire_ws_feed_mutable on a fresh (untimed) copy of the input,
+//                     pushwire_ws_next_events
+//   pushwire-each     W1-W6 as pushwire, but pushwire_ws_next_event per event; W8
+//                     pushwire_sse_encode per event into the output buffer
 //   pushwire-writer   W8 through pushwire_sse_writer (queue, then drain 64 KiB at a time)
 #include <cstring>
 
@@ -16,38 +18,68 @@ std::string pw_error(const char *what, int rc) {
   return std::string(what) + ": " + pushwire_error_name(rc) + " (" + pushwire_strerror(rc) + ")";
 }
 
-}  // namespace
+// One event into the pass's counts; false (r.error set) on a CLOSE, which none of the
+// workloads holds.
+inline bool pw_count_event(pushwire_ws *ws, const pushwire_ws_event &ev, PassResult &r) {
+  switch (ev.type) {
+    case PUSHWIRE_WS_EV_TEXT:
+    case PUSHWIRE_WS_EV_BINARY:
+      r.checksum += msg_checksum(ev.data.ptr, ev.data.len);
+      r.units++;
+      break;
+    case PUSHWIRE_WS_EV_PING:
+      r.pings++;
+      break;
+    case PUSHWIRE_WS_EV_CLOSE:
+      r.error = "CLOSE event, code " + std::to_string(ev.code) + ": " + pushwire_ws_error_reason(ws);
+      return false;
+    default:
+      break;
+  }
+  return true;
+}
 
-bool pw_drain_ws(pushwire_ws *ws, PassResult &r) {
-  pushwire_ws_event ev;
-  int rc;
-  while ((rc = pushwire_ws_next_event(ws, &ev)) == 1) {
-    switch (ev.type) {
-      case PUSHWIRE_WS_EV_TEXT:
-      case PUSHWIRE_WS_EV_BINARY:
-        r.checksum += msg_checksum(ev.data.ptr, ev.data.len);
-        r.units++;
-        break;
-      case PUSHWIRE_WS_EV_PING:
-        r.pings++;
-        break;
-      case PUSHWIRE_WS_EV_CLOSE:
-        r.error = "CLOSE event, code " + std::to_string(ev.code) + ": " + pushwire_ws_error_reason(ws);
-        return false;
-      default:
-        break;
-    }
-  }
-  if (rc < 0) {
-    r.error = pw_error("pushwire_ws_next_event", rc);
-    return false;
-  }
+// The automatic pongs, counted as if written to the socket.
+void pw_drain_output(pushwire_ws *ws, PassResult &r) {
   pushwire_span out;
   size_t n;
   while ((n = pushwire_ws_peek_output(ws, &out)) > 0) {
     r.pong_bytes += n;
     pushwire_ws_consume_output(ws, n);
   }
+}
+
+// Events a batch at a time (each handed out with its spans, as next_event would): fewer
+// calls across the ABI, the same work per event.
+bool pw_drain_ws_batch(pushwire_ws *ws, PassResult &r) {
+  pushwire_ws_event evs[64];
+  size_t n = 0;
+  int rc;
+  while ((rc = pushwire_ws_next_events(ws, evs, 64, &n)) == 1) {
+    for (size_t i = 0; i < n; ++i)
+      if (!pw_count_event(ws, evs[i], r)) return false;
+  }
+  if (rc < 0) {
+    r.error = pw_error("pushwire_ws_next_events", rc);
+    return false;
+  }
+  pw_drain_output(ws, r);
+  return true;
+}
+
+}  // namespace
+
+bool pw_drain_ws(pushwire_ws *ws, PassResult &r) {
+  pushwire_ws_event ev;
+  int rc;
+  while ((rc = pushwire_ws_next_event(ws, &ev)) == 1) {
+    if (!pw_count_event(ws, ev, r)) return false;
+  }
+  if (rc < 0) {
+    r.error = pw_error("pushwire_ws_next_event", rc);
+    return false;
+  }
+  pw_drain_output(ws, r);
   return true;
 }
 
@@ -92,19 +124,26 @@ pushwire_ws *pw_open_ws(const pushwire_allocator *alloc, bool streaming, uint64_
 
 namespace {
 
+// W1-W6: `pushwire` feeds a copy and pulls events in batches, `pushwire-inplace` lends the
+// input (feed_mutable) and pulls in batches, `pushwire-each` feeds a copy and pulls one
+// event per call.
+enum class WsApi { kBatch, kInPlace, kEach };
+
 class PushwireWs : public Runner {
  public:
-  explicit PushwireWs(bool inplace) : inplace_(inplace) {}
-  const char *name() const override { return inplace_ ? "pushwire-inplace" : "pushwire"; }
+  explicit PushwireWs(WsApi api) : api_(api) {}
+  const char *name() const override {
+    return api_ == WsApi::kBatch ? "pushwire" : api_ == WsApi::kInPlace ? "pushwire-inplace" : "pushwire-each";
+  }
   bool supports(const Workload &w) const override {
     // In place only matters where payloads are large enough to be copied at all.
-    return w.is_ws() && (!inplace_ || w.id != "W6");
+    return w.is_ws() && (api_ != WsApi::kInPlace || w.id != "W6");
   }
   void prepare(const Workload &w) override {
-    if (inplace_) copy_.resize(w.data.size());
+    if (api_ == WsApi::kInPlace) copy_.resize(w.data.size());
   }
   void before_pass(const Workload &w) override {
-    if (inplace_) std::memcpy(copy_.data(), w.data.data(), w.data.size());
+    if (api_ == WsApi::kInPlace) std::memcpy(copy_.data(), w.data.data(), w.data.size());
   }
   void release(const Workload &) override { std::vector<uint8_t>().swap(copy_); }
 
@@ -116,29 +155,33 @@ class PushwireWs : public Runner {
       size_t len = total - off < chunk ? total - off : chunk;
       int rc = feed(ws, off, len, w);
       if (rc == PUSHWIRE_ERR_BUFFER_FULL) {  // cannot happen while we drain after each feed
-        if (!pw_drain_ws(ws, r)) break;
+        if (!drain(ws, r)) break;
         rc = feed(ws, off, len, w);
       }
       if (rc != 0) {
-        r.error = pw_error(inplace_ ? "pushwire_ws_feed_mutable" : "pushwire_ws_feed", rc);
+        r.error = pw_error(api_ == WsApi::kInPlace ? "pushwire_ws_feed_mutable" : "pushwire_ws_feed", rc);
         break;
       }
-      if (!pw_drain_ws(ws, r)) break;
+      if (!drain(ws, r)) break;
     }
     pushwire_ws_free(ws);
   }
 
   std::string extras(const Workload &) const override {
     return std::string(",\"utf8_validated\":true,\"chunk\":65536,\"handshake\":\"rfc6455-sample\",\"api\":\"") +
-           (inplace_ ? "pushwire_ws_feed_mutable" : "pushwire_ws_feed") + "\"";
+           (api_ == WsApi::kBatch     ? "pushwire_ws_feed+next_events"
+            : api_ == WsApi::kInPlace ? "pushwire_ws_feed_mutable+next_events"
+                                      : "pushwire_ws_feed+next_event") +
+           "\"";
   }
 
  private:
   int feed(pushwire_ws *ws, size_t off, size_t len, const Workload &w) {
-    if (inplace_) return pushwire_ws_feed_mutable(ws, copy_.data() + off, len);
+    if (api_ == WsApi::kInPlace) return pushwire_ws_feed_mutable(ws, copy_.data() + off, len);
     return pushwire_ws_feed(ws, w.data.data() + off, len);
   }
-  bool inplace_;
+  bool drain(pushwire_ws *ws, PassResult &r) { return api_ == WsApi::kEach ? pw_drain_ws(ws, r) : pw_drain_ws_batch(ws, r); }
+  WsApi api_;
   std::vector<uint8_t> copy_;
 };
 
@@ -411,11 +454,12 @@ class PushwireSseParse : public Runner {
 }  // namespace
 
 void add_pushwire_runners(std::vector<std::unique_ptr<Runner>> &out) {
-  out.emplace_back(new PushwireWs(false));
+  out.emplace_back(new PushwireWs(WsApi::kBatch));
   out.emplace_back(new PushwireHandshake());
   out.emplace_back(new PushwireSseEncode(SseEncodeApi::kMany));
   out.emplace_back(new PushwireSseParse());
-  out.emplace_back(new PushwireWs(true));
+  out.emplace_back(new PushwireWs(WsApi::kInPlace));
+  out.emplace_back(new PushwireWs(WsApi::kEach));
   out.emplace_back(new PushwireSseEncode(SseEncodeApi::kEach));
   out.emplace_back(new PushwireSseEncode(SseEncodeApi::kWriter));
 }

@@ -478,8 +478,8 @@ PUSHWIRE_API int pushwire_ws_feed(pushwire_ws *ws, const uint8_t *data, size_t l
  * frame that lies whole in `data` is unmasked in place and its event points into `data`
  * (no copy at all). Fragments of longer messages are reassembled by copying, and bytes of a
  * frame cut off at the end (or held, see pushwire_ws_feed) are copied, so `data` may be
- * reused once next_event has returned 0 or an error; until then the caller keeps it alive
- * and unchanged. Returns as pushwire_ws_feed.
+ * reused once next_event (or next_events) has returned 0 or an error; until then the
+ * caller keeps it alive and unchanged. Returns as pushwire_ws_feed.
  */
 PUSHWIRE_API int pushwire_ws_feed_mutable(pushwire_ws *ws, uint8_t *data, size_t len) PUSHWIRE_NOEXCEPT;
 
@@ -500,6 +500,22 @@ PUSHWIRE_API int pushwire_ws_feed_eof(pushwire_ws *ws) PUSHWIRE_NOEXCEPT;
  * Spans in *ev are valid until the next mutating call on this handle.
  */
 PUSHWIRE_API int pushwire_ws_next_event(pushwire_ws *ws, pushwire_ws_event *ev) PUSHWIRE_NOEXCEPT;
+
+/**
+ * Pull up to `cap` events at once into evs[0..cap): the events next_event would return, in
+ * the same order and with the same effects (the automatic close goes out as that event is
+ * pulled), with *n set to how many were written. Returns 1 (*n >= 1), or what next_event
+ * returns when it has no event (0, the sticky receive error after the CLOSE or REJECTED
+ * event flagged PUSHWIRE_WS_EVF_FAILED, or the fatal error PUSHWIRE_ERR_NOMEM or
+ * PUSHWIRE_ERR_INTERNAL; *n = 0).
+ * Every span of all *n events is valid until the next mutating call on this handle. Fewer
+ * than `cap` events may be returned while more are ready (input held while events waited
+ * is parsed only by the next call): call again until it returns 0.
+ * An error found after the first event is returned by the next call (sticky).
+ * PUSHWIRE_ERR_INVALID_ARGUMENT: ws, evs or n NULL, or cap 0.
+ */
+PUSHWIRE_API int pushwire_ws_next_events(pushwire_ws *ws, pushwire_ws_event *evs, size_t cap, size_t *n)
+    PUSHWIRE_NOEXCEPT;
 
 /**
  * Queue a whole text (UTF-8) or binary message as one frame. Client frames are masked with a
