@@ -8,11 +8,19 @@ namespace pushwire {
 namespace {
 
 const char kGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const char kDeflate[] = "permessage-deflate";
+const char kDeflateOffer[] = "permessage-deflate; client_max_window_bits";
 
 // A string literal as a span, without strlen.
 template <size_t N>
 span lit(const char (&s)[N]) {
   return make_span(s, N - 1);
+}
+
+// Byte for byte; the literal's length a constant, so the compare is a few word loads.
+template <size_t N>
+bool is_exactly(span s, const char (&lit)[N]) {
+  return s.len == N - 1 && std::memcmp(s.ptr, lit, N - 1) == 0;
 }
 
 bool starts_with_ci(span s, const char *prefix) {
@@ -207,7 +215,7 @@ void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]) {
 }
 
 int ws_check_request(const HttpHead &req, const StringList &origins, bool require_origin, int *status,
-                     const char **reason) {
+                     const char **reason, span *key_out) {
   if (req.kind() != HttpHead::Kind::Request || !req.complete()) {
     *status = 0;
     *reason = "request head is not complete";
@@ -291,6 +299,7 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
   }
   *status = 101;
   *reason = "";
+  if (key_out) *key_out = key;
   return 0;
 }
 
@@ -388,6 +397,9 @@ bool ws_choose_subprotocol(const HttpHead &req, const StringList &prefs, span *c
 }
 
 bool ws_extension_list_valid(span value) {
+  // What browsers offer, each an exact valid value: settled with a few word compares
+  // instead of the byte-by-byte machine below.
+  if (is_exactly(value, kDeflateOffer) || is_exactly(value, kDeflate)) return true;
   // One state per grammar position; every byte is looked at once, nothing backtracks.
   enum { ELEMENT, NAME, AFTER_NAME, PARAM_START, PARAM, AFTER_PARAM, VALUE_START, TOKEN_VALUE, QUOTED, QUOTED_ESC,
          AFTER_VALUE };

@@ -29,10 +29,12 @@ void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]);
 //   Sec-WebSocket-Extensions offer is well-formed                400
 //   with a non-empty `origins`: at most one Origin, allowed by   403 ERR_ORIGIN_REJECTED
 //     ws_origin_allowed; none at all only when !require_origin
-// Returns 0 (*status 101, *reason ""), one of the codes above with *status and *reason
-// (static text) set, or ERR_INVALID_ARGUMENT (*status 0) when `req` is not a complete request.
+// Returns 0 (*status 101, *reason "", and *key, when not NULL, the validated key: what
+// ws_request_key would find, without a second pass over the fields), one of the codes
+// above with *status and *reason (static text) set, or ERR_INVALID_ARGUMENT (*status 0)
+// when `req` is not a complete request.
 int ws_check_request(const HttpHead &req, const StringList &origins, bool require_origin, int *status,
-                     const char **reason);
+                     const char **reason, span *key = nullptr);
 
 // The value of the first Sec-WebSocket-Key field (empty when there is none): what
 // ws_check_request validated, for the answer.

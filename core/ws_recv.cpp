@@ -76,6 +76,11 @@ int WsSession::next_event(pushwire_ws_event *ev) {
 
 int WsSession::next_event_slow(pushwire_ws_event *ev) {
   if (fatal_) return fatal_;
+  if (has(F_ACCEPTED_DUE)) {  // the queue is empty while the bit is set
+    set(F_ACCEPTED_DUE, false);
+    fill_event(Queued{0, 0, 0, PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, false}, ev);
+    return 1;
+  }
   if (queue_.empty()) {
     reset_areas();
     resume();
@@ -168,6 +173,7 @@ int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
   set(F_STARTED, true);
   if (len == 0) return 0;
   set(F_INPUT_SEEN, true);
+  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return fatal_;
   if (queue_.empty()) {
     reset_areas();
     resume();
@@ -189,6 +195,7 @@ int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
 int WsSession::feed_eof() {
   if (fatal_) return fatal_;
   if (has(F_EOF)) return 0;
+  if (has(F_ACCEPTED_DUE) && !queue_accepted()) return fatal_;
   set(F_EOF, true);
   set(F_STARTED, true);  // options (HANDSHAKE above all) must not change what has been decided
   // Held input is parsed first, unless it is waiting for an accept that can no longer matter.
@@ -227,6 +234,7 @@ size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
     if (fatal_ || !recv_open()) return n;
   }
   if (state_.may(WsAction::Decode) != 0) return state_.send() == WsSide::Head ? done : n;
+  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && done < n && !queue_accepted()) return n;
   return done + recv_frames(p + done, n - done, mut ? mut + done : nullptr);
 }
 
@@ -274,7 +282,8 @@ void WsSession::on_request(const HttpHead &head) {
   int status = 400;
   const char *why = "";
   const StringList none(&alloc_);
-  if (int rc = ws_check_request(head, hs_ ? hs_->origins : none, has(F_REQUIRE_ORIGIN), &status, &why)) {
+  span key;
+  if (int rc = ws_check_request(head, hs_ ? hs_->origins : none, has(F_REQUIRE_ORIGIN), &status, &why, &key)) {
     fail_handshake(rc, status, why);
     return;
   }
@@ -291,18 +300,31 @@ void WsSession::on_request(const HttpHead &head) {
     return;
   }
   span chosen;
-  if (write_accept(head, span{nullptr, 0}, &chosen) == 0) report_accepted(chosen);
+  if (write_accept(head, key, span{nullptr, 0}, &chosen) == 0) report_accepted(chosen);
 }
 
-// The chosen subprotocol lives in the handshake's memory, which goes now: copy it.
+// The chosen subprotocol lives in the handshake's memory, which goes now: copy it. Without
+// one the event needs no memory: it is the F_ACCEPTED_DUE bit while nothing else is queued.
 void WsSession::report_accepted(span chosen) {
-  size_t at = ctl_.size();
-  if (ctl_.append(chosen)) {
-    nomem();
-    return;
+  if (chosen.len == 0 && queue_.empty()) {
+    set(F_ACCEPTED_DUE, true);
+  } else {
+    size_t at = ctl_.size();
+    if (ctl_.append(chosen)) {
+      nomem();
+      return;
+    }
+    push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, at, chosen.len);
   }
-  push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, at, chosen.len);
   end_handshake_if_over();
+}
+
+// The ACCEPTED bit becomes a queued event before anything is queued behind it, and before
+// the queue's emptiness decides anything (input is held behind a waiting event). False
+// when out of memory.
+bool WsSession::queue_accepted() {
+  set(F_ACCEPTED_DUE, false);
+  return push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, ctl_.size(), 0);
 }
 
 void WsSession::on_response() {

@@ -204,7 +204,7 @@ int WsSession::client_start(span host, span target) {
   return 0;
 }
 
-int WsSession::write_accept(const HttpHead &head, span subprotocol, span *chosen) {
+int WsSession::write_accept(const HttpHead &head, span key, span subprotocol, span *chosen) {
   *chosen = span{nullptr, 0};
   if (subprotocol.len) {
     if (!ws_request_offers_subprotocol(head, subprotocol)) return ERR_INVALID_ARGUMENT;
@@ -212,7 +212,7 @@ int WsSession::write_accept(const HttpHead &head, span subprotocol, span *chosen
   } else if (hs_) {
     ws_choose_subprotocol(head, hs_->protocols, chosen);
   }
-  if (ws_write_accept(out_, ws_request_key(head), *chosen, extra_headers())) return nomem();
+  if (ws_write_accept(out_, key, *chosen, extra_headers())) return nomem();
   state_.apply(WsInput::SendHead);
   set(F_STARTED | F_RELEASE_OUT, true);
   return 0;
@@ -223,7 +223,7 @@ int WsSession::accept(span subprotocol) {
   if (is_client()) return ERR_INVALID_STATE;
   if (int rc = state_.may(WsAction::Accept)) return rc;
   span chosen;
-  if (int rc = write_accept(hs_->head, subprotocol, &chosen)) return rc;
+  if (int rc = write_accept(hs_->head, ws_request_key(hs_->head), subprotocol, &chosen)) return rc;
   end_handshake_if_over();
   return 0;
 }
@@ -417,6 +417,7 @@ int WsSession::tick(uint64_t now, uint64_t *next_ms) {
   uint64_t next;
   if (ka_ping_at_ != UINT64_MAX) {
     if (now >= ka_ping_at_ && now - ka_ping_at_ >= timeout) {
+      if (has(F_ACCEPTED_DUE) && !queue_accepted()) return fatal_;
       fail(ERR_TIMEOUT, 1006, "keepalive timeout");
       return fatal_ ? fatal_ : ERR_TIMEOUT;
     }

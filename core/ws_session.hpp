@@ -108,6 +108,7 @@ class WsSession {
     F_FRAG_OUT = 1 << 11,       // a fragmented message is being sent
     F_FRAG_TEXT = 1 << 12,      // ... and it is text
     F_RELEASE_IN = 1 << 13,     // give the receive areas back once drained (after the handshake)
+    F_ACCEPTED_DUE = 1 << 14,   // an ACCEPTED event without data is due, held as this bit (see queue_accepted)
   };
 
   WsSession(const Allocator &alloc, pushwire_ws_role role);
@@ -129,7 +130,7 @@ class WsSession {
   bool out_fits(size_t n) const { return out_.size() <= max_output_ && n <= max_output_ - out_.size(); }
   int write_frame(uint8_t opcode, bool fin, const uint8_t *data, size_t len);
   int write_close(uint16_t code, const uint8_t *reason, size_t reason_len);
-  int write_accept(const HttpHead &head, span subprotocol, span *chosen);
+  int write_accept(const HttpHead &head, span key, span subprotocol, span *chosen);
   void fail_handshake(int error, int status, const char *reason);
   span extra_headers() const;
   bool in_request_window() const;
@@ -140,6 +141,7 @@ class WsSession {
   void on_request(const HttpHead &head);
   void on_response();
   void report_accepted(span chosen);
+  bool queue_accepted();
   size_t recv_frames(const uint8_t *p, size_t n, uint8_t *mut);
   template <bool Masked, bool InPlace>
   const uint8_t *recv_small(const uint8_t *p, const uint8_t *end, uint8_t *mut_p);

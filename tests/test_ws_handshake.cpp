@@ -339,6 +339,28 @@ TEST(ws_handshake_extension_offer) {
   std::string many = "x";
   for (int i = 0; i < 3000; ++i) many += ";a";
   CHECK(ws_extension_list_valid(sp(many)));
+  // The browsers' offers are settled by a compare; behind leading whitespace (allowed, and
+  // no longer the exact offer) the state machine decides. Both must agree on the offers,
+  // on every one-byte change of them (every byte value at every position) and on every
+  // prefix, which all go to the machine alone.
+  size_t compared = 0;
+  for (const std::string offer : {"permessage-deflate; client_max_window_bits", "permessage-deflate"}) {
+    CHECK(ws_extension_list_valid(sp(offer)));
+    std::vector<std::string> values{offer};
+    for (size_t n = 0; n < offer.size(); ++n) values.push_back(offer.substr(0, n));
+    for (size_t pos = 0; pos < offer.size(); ++pos)
+      for (int c = 0; c < 256; ++c) {
+        std::string v = offer;
+        v[pos] = char(c);
+        values.push_back(v);
+      }
+    for (const std::string &v : values) {
+      if (ws_extension_list_valid(sp(v)) != ws_extension_list_valid(sp(" " + v)))
+        harness::fail(__FILE__, __LINE__, "fast and slow differ on: " + v);
+      ++compared;
+    }
+  }
+  CHECK(compared > 15000);
 }
 
 TEST(ws_handshake_reject_responses_exact) {
@@ -630,9 +652,12 @@ TEST(ws_handshake_field_names_match_reference) {
     Check c{0, 0, ""};
     Parsed p(text);
     const char *reason = "unset";
-    c.rc = ws_check_request(p.head, origins, true, &c.status, &reason);
+    span checked_key{nullptr, 0};
+    c.rc = ws_check_request(p.head, origins, true, &c.status, &reason, &checked_key);
     c.reason = reason;
     span key = ws_request_key(p.head);
+    // On success the check hands out the key it validated: the one the answer needs.
+    if (c.rc == 0) CHECK(str(checked_key) == str(key));
     return std::to_string(c.rc) + " " + std::to_string(c.status) + " " + c.reason + " key=" + str(key);
   };
   std::vector<std::pair<std::string, std::string>> all;

@@ -527,9 +527,9 @@ TEST(ws_handshake_auto_accept_from_callers_bytes_matches_copying_path) {
 }
 
 // What the handshake allocates when the request arrives whole: the answer goes to the
-// output and the ACCEPTED event to the queue, the two buffers every connection uses;
-// nothing else, and both go back once drained.
-TEST(ws_handshake_auto_accept_allocates_only_output_and_queue) {
+// output, and the ACCEPTED event (no subprotocol) is a bit of the handle, not a queue
+// record; nothing else, and the output goes back once drained.
+TEST(ws_handshake_auto_accept_allocates_only_output) {
   AllocCounter ac;
   pushwire_ws *s = nullptr;
   CHECK_EQ(pushwire_ws_new(&s, PUSHWIRE_WS_SERVER, &ac.api), 0);
@@ -537,17 +537,19 @@ TEST(ws_handshake_auto_accept_allocates_only_output_and_queue) {
   const size_t before = ac.allocs;
   const std::string req = request();
   CHECK_EQ(pushwire_ws_feed(s, u8(req.c_str()), req.size()), 0);
-  CHECK_EQ(ac.allocs - before, 2);
+  CHECK_EQ(ac.allocs - before, 1);
   pushwire_ws_event ev;
   CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
   CHECK_EQ(ev.type, PUSHWIRE_WS_EV_ACCEPTED);
+  CHECK_EQ(ev.data.len, 0);
+  CHECK_EQ(ac.allocs - before, 1);
   pushwire_span sp;
   size_t n = pushwire_ws_peek_output(s, &sp);
   CHECK_EQ(pushwire_ws_consume_output(s, n), 0);
   CHECK_EQ(pushwire_ws_next_event(s, &ev), 0);
   CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
-  // And when either allocation fails, the handle reports it and stays failed.
-  for (size_t fail = 1; fail <= 2; ++fail) {
+  // And when that allocation fails, the handle reports it and stays failed.
+  for (size_t fail = 1; fail <= 1; ++fail) {
     AllocCounter f;
     pushwire_ws *w = nullptr;
     CHECK_EQ(pushwire_ws_new(&w, PUSHWIRE_WS_SERVER, &f.api), 0);
@@ -560,4 +562,94 @@ TEST(ws_handshake_auto_accept_allocates_only_output_and_queue) {
   }
   pushwire_ws_free(s);
   CHECK_EQ(ac.live, 0);
+}
+
+// The usual ACCEPTED (AUTO_ACCEPT, no subprotocol) is a bit of the handle until something
+// is queued behind it. Whatever follows it must come out exactly as behind a queued
+// record: frames in the same feed or cut anywhere into a second feed (pulled between the
+// feeds or not), end of input, a keepalive timeout or an idle tick before the pull.
+TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
+  const std::string req = request();
+  const std::string frames = masked_frame(0x81, "Hello") + masked_frame(0x89, "x") + masked_frame(0x88, "\x03\xe8");
+  const std::string input = req + frames;
+  const std::vector<std::string> want = {"accepted \"\"", "text \"Hello\"", "ping \"x\"", "close 1000 \"\""};
+  const std::string accept = with(kAccept, "Sec-WebSocket-Protocol: chat\r\n", "");
+  const std::string replies = bytes("8a 01 78 88 02 03 e8");  // the pong, then the close echoed
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    for (bool pull_between : {false, true}) {
+      Conn s(PUSHWIRE_WS_SERVER);
+      CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+      std::vector<std::string> ev;
+      CHECK_EQ(s.feed(input.substr(0, cut)), 0);
+      if (pull_between) ev = s.events();
+      CHECK_EQ(s.feed(input.substr(cut)), 0);
+      for (const std::string &e : s.events()) ev.push_back(e);
+      if (ev != want) {
+        std::string got;
+        for (const std::string &e : ev) got += " | " + e;
+        harness::fail(__FILE__, __LINE__, "cut " + std::to_string(cut) + ":" + got);
+      }
+      const std::string out = s.out(), want_out = accept + replies;
+      CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
+    }
+  }
+  // Input behind the unpulled event is held (and bounded) as behind any event.
+  {
+    Conn s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_MAX_INPUT_BUFFER, frames.size() - 1), 0);
+    CHECK_EQ(s.feed(req), 0);
+    CHECK_EQ(s.feed(frames), PUSHWIRE_ERR_BUFFER_FULL);
+    CHECK_EQ(s.feed(masked_frame(0x81, "Hello")), 0);
+    CHECK(s.events() == (std::vector<std::string>{"accepted \"\"", "text \"Hello\""}));
+  }
+  // End of input before the pull: the failure comes after the ACCEPTED.
+  {
+    Conn s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(s.feed(req), 0);
+    CHECK_EQ(pushwire_ws_feed_eof(s.ws), 0);
+    CHECK(s.events(true) == (std::vector<std::string>{"accepted \"\"", "close 1006 failed \"connection lost\""}));
+    CHECK_EQ(s.last_error, PUSHWIRE_ERR_CONNECTION_LOST);
+  }
+  // A keepalive timeout before the pull, likewise.
+  {
+    Conn s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_PING_INTERVAL_MS, 10), 0);
+    CHECK_EQ(s.feed(req), 0);
+    CHECK_EQ(pushwire_ws_tick(s.ws, 0, nullptr), 0);
+    CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);  // the ping goes out
+    CHECK_EQ(pushwire_ws_tick(s.ws, 20, nullptr), PUSHWIRE_ERR_TIMEOUT);
+    CHECK(s.events(true) == (std::vector<std::string>{"accepted \"\"", "close 1006 failed \"keepalive timeout\""}));
+    const std::string out = s.out(), want_out = accept + bytes("89 00");
+    CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
+  }
+  // Idle ticks before the pull hand nothing back that the event needs, and the handle
+  // allocates nothing but the output.
+  {
+    AllocCounter ac;
+    Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(s.feed(req), 0);
+    CHECK_EQ(pushwire_ws_tick(s.ws, 0, nullptr), 0);
+    CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);
+    CHECK(s.events() == std::vector<std::string>{"accepted \"\""});
+    CHECK_EQ(s.last_error, 0);
+    CHECK_EQ(ac.allocs, 2);  // the handle and the output
+    const std::string out = s.out();
+    CHECK_STR(out.data(), out.size(), accept.c_str());
+    CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
+  }
+  // With a subprotocol chosen the event carries its name and takes the queue, as before.
+  {
+    AllocCounter ac;
+    Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(pushwire_ws_add_subprotocol(s.ws, "chat", 4), 0);
+    CHECK_EQ(s.feed(req + masked_frame(0x81, "Hello")), 0);
+    CHECK(s.events() == (std::vector<std::string>{"accepted \"chat\"", "text \"Hello\""}));
+    const std::string out = s.out();
+    CHECK_STR(out.data(), out.size(), kAccept);
+  }
 }
