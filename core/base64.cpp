@@ -1,7 +1,11 @@
 #include "base64.hpp"
 
+#include <cstring>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 namespace pushwire {
@@ -23,6 +27,22 @@ constexpr B64Reverse b64_make_reverse() {
 }
 
 constexpr B64Reverse kB64Reverse = b64_make_reverse();
+
+#if defined(__SSE2__)
+// Whether the 16 bytes at p are all alphabet characters. Each range test is the unsigned
+// "x - lo <= span" as min(x - lo, span) == x - lo; OR 0x20 folds exactly A-Z onto a-z
+// (no other byte lands there), so one test takes both cases.
+inline bool b64_alphabet16(const uint8_t *p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  const __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+  const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  const __m128i ok = _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(25)), l),
+                   _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))));
+  return _mm_movemask_epi8(ok) == 0xffff;
+}
+#endif
 
 }  // namespace
 
@@ -65,6 +85,22 @@ void base64_encode(const uint8_t *in, size_t len, char *out) {
   }
 #endif
   base64_encode_scalar(in, len, out);
+}
+
+void base64_encode20(const uint8_t in[28], char out[28]) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (__builtin_cpu_supports("ssse3")) {
+    // Bytes 12-19 and a zero byte encode as the last 11 characters (the zero only fills
+    // the low bits of the 11th, as padding would); the 12th is the '='.
+    char last[16];
+    base64_encode12_ssse3(in, out);
+    base64_encode12_ssse3(in + 12, last);
+    std::memcpy(out + 16, last, 11);
+    out[27] = '=';
+    return;
+  }
+#endif
+  base64_encode_scalar(in, 20, out);
 }
 
 void base64_encode_scalar(const uint8_t *in, size_t len, char *out) {
@@ -126,8 +162,13 @@ bool base64_is_canonical(const uint8_t *in, size_t len, size_t n) {
   const uint8_t *r = kB64Reverse.v;
   uint8_t any_bad = 0;
   if (n == 16) {
-    // A WebSocket key: 22 characters, a trip count the compiler unrolls.
+    // A WebSocket key: 22 characters, two overlapping vectors where there are vectors
+    // (22 table loads otherwise, a trip count the compiler unrolls).
+#if defined(__SSE2__)
+    if (!b64_alphabet16(in) || !b64_alphabet16(in + 6)) return false;
+#else
     for (size_t i = 0; i < 22; ++i) any_bad |= r[in[i]];
+#endif
   } else {
     for (size_t i = 0; i < len - pad; ++i) any_bad |= r[in[i]];
   }

@@ -13,6 +13,10 @@ void base64_encode(const uint8_t *in, size_t len, char *out);
 // with SSSE3 where the CPU has it); exposed so tests can hold the two against each other.
 void base64_encode_scalar(const uint8_t *in, size_t len, char *out);
 
+// base64_encode of a 20-byte SHA-1 digest (the accept key) in two vector steps where the
+// CPU has SSSE3. `in` is the digest followed by 8 zero bytes, which the second step loads.
+void base64_encode20(const uint8_t in[28], char out[28]);
+
 // Strict decode: canonical padding, no whitespace, no non-zero trailing bits.
 // Returns the decoded length, or -1 if `in` is not canonical base64 or out_cap is too small.
 long base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);

@@ -134,6 +134,7 @@ namespace {
 struct RequestLine {
   size_t method_len, target_off, target_len;
   int minor;
+  size_t fields;  // how many the whole-head pass handed to add_field
 };
 }  // namespace
 
@@ -249,26 +250,15 @@ inline size_t visible_run(const uint8_t *p, size_t max, size_t avail) {
   return i;
 }
 
-// The common case, a complete request head in the first feed, parsed where it lies in
-// one vector pass plus one pass per line, instead of byte by byte through the state
-// machine. The vector pass finds the empty line and proves for the whole head at once
-// what the state machine checks per byte: CR and LF come only as CR LF, and no control
-// byte other than HTAB (nor DEL) appears. The lines are then split on the LF bitmap and
-// each is checked with the same grammar. It accepts exactly the heads the state
-// machine accepts and records the same fields; on anything else it returns 0 and the
-// state machine parses from the first byte, so errors and their reasons have one source.
-// Returns the head's size, or 0. `add_field(name_off, name_len, value_off, value_len)`
-// receives each field, and may refuse it (returns false) to give up.
-template <class AddField>
-size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, RequestLine *rl, AddField &&add_field) {
-  uint64_t lf_bits[kWholeHeadMax / 64];
-  const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
-  size_t end = 0;  // one past the LF of the empty line
+// The vector pass of scan_whole_request over p[0..limit): the LF bitmap of the head in
+// lf_bits, and the head's size; 0 when no empty line ends it there, or when a bad byte or
+// a CR or LF outside CR LF comes before. Written once, compiled twice below so that each
+// copy has its block classifier inlined (no call and no returned struct per block).
+template <Block64 (*Classify)(const uint8_t *)>
+PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
   uint64_t cr_carry = 0, lf_carry = 0;  // bit 63 (and 62) of the previous word, shifted in
-  const bool avx2 = http_have_avx2();
-  for (size_t w = 0; w * 64 < limit && !end; ++w) {
+  for (size_t w = 0; w * 64 < limit; ++w) {
     const size_t base = w * 64, have = limit - base;
-    Block64 b;
     uint64_t valid = ~uint64_t(0);
     uint8_t tail[64];
     const uint8_t *q = p + base;
@@ -278,10 +268,11 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
       q = tail;
       valid = (uint64_t(1) << have) - 1;
     }
-    b = avx2 ? classify64_avx2(q) : classify64(q);
+    const Block64 b = Classify(q);
     // The empty line's LF is the first LF with another LF two bytes before it (the CR
     // pairing checked next makes that "\r\n\r\n").
-    uint64_t ends = b.lf & ((b.lf << 2) | lf_carry) & valid;
+    const uint64_t ends = b.lf & ((b.lf << 2) | lf_carry) & valid;
+    size_t end = 0;
     if (ends) {
       unsigned k = unsigned(__builtin_ctzll(ends));
       end = base + k + 1;
@@ -289,9 +280,45 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
     }
     if ((b.bad & valid) || ((b.lf ^ ((b.cr << 1) | cr_carry)) & valid)) return 0;
     lf_bits[w] = b.lf & valid;
+    if (end) return end;
     cr_carry = b.cr >> 63;
     lf_carry = b.lf >> 62;
   }
+  return 0;
+}
+
+size_t find_head_end_sse2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
+  return find_head_end<classify64>(p, limit, lf_bits);
+}
+#if defined(PUSHWIRE_HTTP_AVX2)
+// flatten: the AVX2 classifier can only be inlined into a function compiled for AVX2.
+__attribute__((target("avx2"), flatten)) size_t find_head_end_avx2(const uint8_t *p, size_t limit,
+                                                                   uint64_t *lf_bits) {
+  return find_head_end<classify64_avx2>(p, limit, lf_bits);
+}
+#else
+size_t find_head_end_avx2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
+  return find_head_end_sse2(p, limit, lf_bits);
+}
+#endif
+
+// The common case, a complete request head in the first feed, parsed where it lies in
+// one vector pass plus one pass per line, instead of byte by byte through the state
+// machine. The vector pass finds the empty line and proves for the whole head at once
+// what the state machine checks per byte: CR and LF come only as CR LF, and no control
+// byte other than HTAB (nor DEL) appears. The lines are then split on the LF bitmap and
+// each is checked with the same grammar. It accepts exactly the heads the state
+// machine accepts and records the same fields; on anything else it returns 0 and the
+// state machine parses from the first byte, so errors and their reasons have one source.
+// Returns the head's size, or 0. `add_field(index, name_off, name_len, value_off,
+// value_len)` receives each field, and may refuse it (returns false) to give up; the
+// index (0, 1, ...) spares it a count of its own in memory, which every store of a field
+// would make the compiler reload.
+template <class AddField>
+size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, RequestLine *rl, AddField &&add_field) {
+  uint64_t lf_bits[kWholeHeadMax / 64];
+  const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
+  const size_t end = http_have_avx2() ? find_head_end_avx2(p, limit, lf_bits) : find_head_end_sse2(p, limit, lf_bits);
   if (!end) return 0;
 
   // Lines: each ends at a set bit of lf_bits, its CR one byte before.
@@ -330,12 +357,13 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
         while (p[vs] == ' ' || p[vs] == '\t') ++vs;
         if (vs < eol)
           while (p[ve - 1] == ' ' || p[ve - 1] == '\t') --ve;
-        if (!add_field(line, i - line, vs < ve ? vs : eol, ve - vs)) return 0;
+        if (!add_field(fields, line, i - line, vs < ve ? vs : eol, ve - vs)) return 0;
         ++fields;
       }
       line = lf_at + 1;
     }
   }
+  rl->fields = fields;
   return end;
 }
 
@@ -583,7 +611,7 @@ int HttpHead::feed(const uint8_t *data, size_t len, size_t *consumed) {
   const size_t n = len < room ? len : room;
   if (base == 0 && kind_ == Kind::Request) {
     RequestLine rl;
-    size_t whole = scan_whole_request(data, n, max_headers_, &rl, [&s](size_t no, size_t nl, size_t vo, size_t vl) {
+    size_t whole = scan_whole_request(data, n, max_headers_, &rl, [&s](size_t, size_t no, size_t nl, size_t vo, size_t vl) {
       return s.add_field(no, nl, vo, vl);
     });
     if (whole) {
@@ -616,15 +644,15 @@ int HttpHead::borrow_whole_request(const uint8_t *data, size_t len, HttpField *f
   if (kind_ != Kind::Request || started()) return 0;
   const size_t n = len < max_head_ ? len : max_head_;
   const size_t max_fields = cap < max_headers_ ? cap : max_headers_;
-  size_t count = 0;
   RequestLine rl;
-  size_t whole = scan_whole_request(data, n, max_fields, &rl, [&](size_t no, size_t nl, size_t vo, size_t vl) {
-    fields[count++] = HttpField{span{data + no, nl}, span{data + vo, vl}};
-    return true;
-  });
+  size_t whole =
+      scan_whole_request(data, n, max_fields, &rl, [fields, data](size_t k, size_t no, size_t nl, size_t vo, size_t vl) {
+        fields[k] = HttpField{span{data + no, nl}, span{data + vo, vl}};
+        return true;
+      });
   if (!whole) return 0;
-  borrowed_ = Borrowed{span{data, rl.method_len}, span{data + rl.target_off, rl.target_len}, rl.minor, fields, count,
-                       whole};
+  borrowed_ = Borrowed{span{data, rl.method_len}, span{data + rl.target_off, rl.target_len}, rl.minor, fields,
+                       rl.fields, whole};
   *consumed = whole;
   return 1;
 }

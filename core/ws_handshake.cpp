@@ -151,7 +151,7 @@ bool is_lit_ci(const uint8_t *p, const char (&low)[N]) {
   }
 }
 
-ReqField classify_field(span name) {
+PUSHWIRE_INLINE ReqField classify_field(span name) {
   const uint8_t *p = name.ptr;
   switch (name.len) {
     case 4: return is_lit_ci(p, "host") ? ReqField::Host : ReqField::Other;
@@ -188,7 +188,8 @@ span ws_request_key(const HttpHead &req) {
 }
 
 void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]) {
-  uint8_t digest[SHA1_DIGEST_SIZE];
+  static_assert(SHA1_DIGEST_SIZE == 20 && WS_ACCEPT_SIZE == 28, "base64_encode20");
+  uint8_t digest[SHA1_DIGEST_SIZE + 8] = {0};  // the zeros base64_encode20 loads
   if (key.len == WS_KEY_SIZE) {
     // A valid key and the GUID are 60 bytes, so the message and its padding (0x80, zeros,
     // the length in bits, 480, big endian) are exactly two blocks, laid out here once
@@ -204,14 +205,14 @@ void ws_accept_key(span key, char out[WS_ACCEPT_SIZE]) {
     sha1_init(h);
     sha1_blocks(h, m, 2);
     sha1_digest(h, digest);
-    base64_encode(digest, sizeof digest, out);
+    base64_encode20(digest, out);
     return;
   }
   Sha1 h;
   h.update(key.ptr, key.len);
   h.update(kGuid, sizeof kGuid - 1);
   h.finish(digest);
-  base64_encode(digest, sizeof digest, out);
+  base64_encode20(digest, out);
 }
 
 int ws_check_request(const HttpHead &req, const StringList &origins, bool require_origin, int *status,

@@ -234,7 +234,8 @@ size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
     if (fatal_ || !recv_open()) return n;
   }
   if (state_.may(WsAction::Decode) != 0) return state_.send() == WsSide::Head ? done : n;
-  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && done < n && !queue_accepted()) return n;
+  if (done == n) return n;  // nothing behind the head
+  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return n;
   return done + recv_frames(p + done, n - done, mut ? mut + done : nullptr);
 }
 

@@ -109,6 +109,54 @@ TEST(base64_rejects_wrong_length_and_small_output) {
 // base64_is_canonical must say exactly what base64_decode's length says: every character
 // class (alphabet, '=', URL-safe, other) at every position of inputs of every length to 32,
 // for every expected size to 24, and every last character before one or two '='.
+// The accept key's encoder against the scalar one: every byte value at every position of
+// a digest, and digests of random bytes.
+TEST(base64_encode20_matches_scalar) {
+  uint8_t in[28] = {0};
+  uint32_t x = 7;
+  size_t compared = 0;
+  auto check = [&] {
+    char got[28], want[28];
+    base64_encode20(in, got);
+    base64_encode_scalar(in, 20, want);
+    CHECK_BYTES(got, 28, want, 28);
+    ++compared;
+  };
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      x = x * 1103515245u + 12345u;
+      in[i] = uint8_t(x >> 24);
+    }
+    check();
+  }
+  for (int pos = 0; pos < 20; ++pos)
+    for (int c = 0; c < 256; ++c) {
+      uint8_t keep = in[pos];
+      in[pos] = uint8_t(c);
+      check();
+      in[pos] = keep;
+    }
+  CHECK_EQ(compared, 200 + 20 * 256);
+}
+
+// The key's check (n 16) looks at its 22 characters in two vectors: every byte value at
+// every position of a valid key (and before its two '=') against the decode.
+TEST(base64_is_canonical_key_every_byte_matches_decode) {
+  const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+  size_t valid = 0;
+  for (size_t pos = 0; pos < key.size(); ++pos)
+    for (int c = 0; c < 256; ++c) {
+      std::string s = key;
+      s[pos] = char(c);
+      uint8_t out[32];
+      const bool want = base64_decode(s.data(), s.size(), out, sizeof out) == 16;
+      if (base64_is_canonical(reinterpret_cast<const uint8_t *>(s.data()), s.size(), 16) != want)
+        harness::fail(__FILE__, __LINE__, "position " + std::to_string(pos) + " byte " + std::to_string(c));
+      valid += want;
+    }
+  CHECK_EQ(valid, 21 * 64 + 4 + 2);  // any of 64 at 21 positions; at the 22nd the 4 with zero low bits; then "=="
+}
+
 TEST(base64_is_canonical_matches_decode) {
   const char classes[] = {'A', 'Q', 'g', 'w', 'z', '0', '9', '+', '/', '=', '-', '_', ' ', '\0', '\x80', '\xff'};
   size_t compared = 0, valid = 0;
