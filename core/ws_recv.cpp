@@ -78,7 +78,7 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
   if (fatal_) return fatal_;
   if (has(F_ACCEPTED_DUE)) {  // the queue is empty while the bit is set
     set(F_ACCEPTED_DUE, false);
-    fill_event(Queued{0, 0, 0, PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, false}, ev);
+    fill_event(Queued{0, 0, 0, PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, false}, 0, ev);
     return 1;
   }
   if (queue_.empty()) {

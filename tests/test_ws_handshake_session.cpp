@@ -593,6 +593,18 @@ TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
       CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
     }
   }
+  // Pulled in batches, the same events in the same order, at every batch size.
+  for (size_t cap = 1; cap <= want.size() + 1; ++cap) {
+    Conn s(PUSHWIRE_WS_SERVER);
+    CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(s.feed(input), 0);
+    std::vector<std::string> got;
+    pushwire_ws_event evs[8];
+    size_t n = 0;
+    while (pushwire_ws_next_events(s.ws, evs, cap, &n) == 1)
+      for (size_t i = 0; i < n; ++i) got.push_back(describe(evs[i]));
+    CHECK(got == want);
+  }
   // Input behind the unpulled event is held (and bounded) as behind any event.
   {
     Conn s(PUSHWIRE_WS_SERVER);
