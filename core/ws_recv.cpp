@@ -1,7 +1,11 @@
 // The receive side of the handle: feed, the handshake head, frames, the event queue and
 // failures. The design (eager parsing, one unmasking copy, events as offsets, reset on
 // drain, held input) is described at the top of ws_state.cpp.
+#include <cstddef>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "mask.hpp"
 #include "ws_handshake.hpp"
@@ -24,6 +28,22 @@ static_assert(kTextDeferMax < 65536, "utf8_todo_ is 16 bits");
 // drain: not worth a wait for the drain or the spare area (small fragments stay fast).
 constexpr uint64_t kMoveWorthAvoiding = 4096;
 
+#if defined(__SSE2__)
+constexpr bool kShortStep = true;
+// The short step of the run of small messages: 16 bytes read from src, unmasked and written
+// to dst whole (the caller checked that both have them); returns the high bits of the first
+// len <= 16 (nonzero: not ASCII).
+PUSHWIRE_INLINE unsigned unmask16(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key, bool masked) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
+  if (masked) v = _mm_xor_si128(v, _mm_set1_epi32(int(key)));
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), v);
+  return unsigned(_mm_movemask_epi8(v)) & ((1u << len) - 1);
+}
+#else
+constexpr bool kShortStep = false;
+PUSHWIRE_INLINE unsigned unmask16(uint8_t *, const uint8_t *, size_t, uint32_t, bool) { return 0; }
+#endif
+
 }  // namespace
 
 bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code) {
@@ -33,13 +53,13 @@ bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, siz
     return false;
   }
   Queued *q = new (slot) Queued;
+  q->type = type;
+  q->flags = flags;
   q->at = at;
   q->len = len;
   q->code = code;
-  q->type = type;
-  q->flags = flags;
   q->where = where;
-  q->reply_close = false;
+  q->slow = (flags & PUSHWIRE_WS_EVF_FAILED) ? S_FAILED : 0;
   return true;
 }
 
@@ -53,11 +73,16 @@ PUSHWIRE_INLINE uintptr_t WsSession::area_base(uint8_t where) const {
 }
 
 PUSHWIRE_INLINE void WsSession::fill_event(const Queued &q, uintptr_t base, pushwire_ws_event *ev) {
-  ev->type = q.type;
-  ev->flags = q.flags;
+  static_assert(offsetof(Queued, type) == offsetof(pushwire_ws_event, type) &&
+                    offsetof(Queued, flags) == offsetof(pushwire_ws_event, flags) &&
+                    offsetof(Queued, at) == offsetof(pushwire_ws_event, data.ptr) &&
+                    offsetof(Queued, len) == offsetof(pushwire_ws_event, data.len) &&
+                    offsetof(Queued, code) == offsetof(pushwire_ws_event, code) &&
+                    offsetof(Queued, where) == offsetof(pushwire_ws_event, reserved0) &&
+                    sizeof(Queued) == offsetof(pushwire_ws_event, reserved),
+                "a record is the event's first part: copied whole, then the pointer and reserved0 set");
+  std::memcpy(ev, &q, sizeof q);
   ev->data.ptr = reinterpret_cast<const uint8_t *>(base + q.at);
-  ev->data.len = q.len;
-  ev->code = q.code;
   ev->reserved0 = 0;
   ev->reserved[0] = ev->reserved[1] = 0;
 }
@@ -68,7 +93,7 @@ PUSHWIRE_INLINE void WsSession::fill_event(const Queued &q, uintptr_t base, push
 int WsSession::next_event(pushwire_ws_event *ev) {
   if (PUSHWIRE_UNLIKELY(fatal_ || queue_.empty())) return next_event_slow(ev);
   const Queued &q = *reinterpret_cast<const Queued *>(queue_.data());
-  if (PUSHWIRE_UNLIKELY(q.reply_close || (q.flags & PUSHWIRE_WS_EVF_FAILED))) return next_event_slow(ev);
+  if (PUSHWIRE_UNLIKELY(q.slow)) return next_event_slow(ev);
   fill_event(q, area_base(q.where), ev);
   queue_.consume(sizeof(Queued));
   return 1;
@@ -78,7 +103,10 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
   if (fatal_) return fatal_;
   if (has(F_ACCEPTED_DUE)) {  // the queue is empty while the bit is set
     set(F_ACCEPTED_DUE, false);
-    fill_event(Queued{0, 0, 0, PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, false}, 0, ev);
+    Queued q{};  // by field: an aggregate list would follow the record's layout silently
+    q.type = PUSHWIRE_WS_EV_ACCEPTED;
+    q.where = AT_PTR;
+    fill_event(q, 0, ev);
     return 1;
   }
   if (queue_.empty()) {
@@ -95,12 +123,12 @@ int WsSession::next_event_slow(pushwire_ws_event *ev) {
   // The automatic close goes out only now, not when the close arrived: the application
   // may still answer the messages queued before it (an echo must not be cut off), and a
   // close it sent meanwhile makes this one unnecessary.
-  if ((q->flags & PUSHWIRE_WS_EVF_FAILED) && state_.recv() == WsSide::Failing) state_.apply(WsInput::ReportFail);
-  if (q->reply_close && has(F_AUTO_CLOSE) && state_.may(WsAction::Close) == 0) {
-    if (q->flags & PUSHWIRE_WS_EVF_FAILED)
-      write_close(q->code, ev->data.ptr, ev->data.len);
+  if ((q->slow & S_FAILED) && state_.recv() == WsSide::Failing) state_.apply(WsInput::ReportFail);
+  if ((q->slow & S_REPLY_CLOSE) && has(F_AUTO_CLOSE) && state_.may(WsAction::Close) == 0) {
+    if (q->slow & S_FAILED)
+      write_close(uint16_t(q->code), ev->data.ptr, ev->data.len);
     else
-      write_close(q->code == 1005 ? 0 : q->code, nullptr, 0);  // echo the code (RFC 6455 §5.5.1)
+      write_close(q->code == 1005 ? 0 : uint16_t(q->code), nullptr, 0);  // echo the code (RFC 6455 §5.5.1)
     if (fatal_) return fatal_;
   }
   queue_.consume(sizeof(Queued));
@@ -119,12 +147,13 @@ int WsSession::next_events(pushwire_ws_event *evs, size_t cap, size_t *n) {
   const uintptr_t bases[4] = {uintptr_t(arena_.data()), uintptr_t(spare_.data()), uintptr_t(ctl_.data()), 0};
   static_assert(IN_ARENA == 0 && IN_SPARE == 1 && IN_CTL == 2 && AT_PTR == 3, "bases[] order");
   while (k < cap && !queue_.empty()) {
-    const Queued *q = reinterpret_cast<const Queued *>(queue_.data());
+    const Queued *const q = reinterpret_cast<const Queued *>(queue_.data());
     size_t take = queue_.size() / sizeof(Queued);
     if (take > cap - k) take = cap - k;
-    size_t i = 0;
-    for (; i < take && PUSHWIRE_LIKELY(!q[i].reply_close && !(q[i].flags & PUSHWIRE_WS_EVF_FAILED)); ++i)
-      fill_event(q[i], bases[q[i].where], evs + k + i);
+    const Queued *r = q, *const stop = q + take;
+    for (pushwire_ws_event *ev = evs + k; r != stop && PUSHWIRE_LIKELY(!r->slow); ++r, ++ev)
+      fill_event(*r, bases[r->where], ev);
+    const size_t i = size_t(r - q);
     queue_.consume(i * sizeof(Queued));
     k += i;
     if (i == take) break;
@@ -498,30 +527,32 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
   size_t qleft = WS_QUEUE_MAX - queued;  // records the queue may still take
   const uint8_t *const p0 = p;
 
-  // Free room, filled without extend() and committed by it below (room never moves).
-  Queued *qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
-  // Records that fit both the buffer's room and the queue's limit.
+  // Free room, filled from qw to qc without extend() and committed by it below (room never
+  // moves), up to qlim: records that fit both the buffer's room and the queue's limit.
+  Queued *qw, *qc, *qlim;
   auto queue_room = [&] {
+    qw = qc = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
     const size_t room = queue_.room() / sizeof(Queued);
-    return room < qleft ? room : qleft;
+    qlim = qw + (room < qleft ? room : qleft);
   };
-  size_t qroom = queue_room();
-  size_t nq = 0;
+  queue_room();
   size_t at = arena_.size();
   uint8_t *aw = arena_.data() + at;
   size_t aroom = arena_.room();
   size_t aused = 0;
   auto commit = [&] {
     arena_.extend(aused);
+    const size_t nq = size_t(qc - qw);
     queue_.extend(nq * sizeof(Queued));
     at += aused;
     qleft -= nq;
-    aused = nq = 0;
+    aused = 0;
+    qw = qc;
   };
   // Room for one more record and `len` more bytes of arena; false ends the run (the
   // queue's limit, or no memory: then the handle has failed).
   auto make_room = [&](size_t len) {
-    if (PUSHWIRE_LIKELY(nq != qroom && (InPlace || len <= aroom - aused))) return true;
+    if (PUSHWIRE_LIKELY(qc != qlim && (InPlace || len <= aroom - aused))) return true;
     commit();
     if (qleft == 0) return false;
     // Growth doubles the capacity, as one extend() at a time would.
@@ -530,28 +561,52 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
       nomem();
       return false;
     }
-    qw = reinterpret_cast<Queued *>(queue_.data() + queue_.size());
-    qroom = queue_room();
+    queue_room();
     aw = arena_.data() + at;
     aroom = arena_.room();
     return true;
   };
   auto record = [&](uint8_t b0, const uint8_t *dst, size_t len) {
-    Queued &q = qw[nq++];
+    Queued &q = *qc++;
+    static_assert(PUSHWIRE_WS_EV_TEXT == 4 && PUSHWIRE_WS_EV_BINARY == 5, "b0 & 3 is 1 or 2");
+    q.type = 3u + (b0 & 3u);
+    q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
     q.at = InPlace ? uintptr_t(dst) : at + aused;
     q.len = len;
     q.code = 0;
-    q.type = b0 == 0x81 ? PUSHWIRE_WS_EV_TEXT : PUSHWIRE_WS_EV_BINARY;
-    q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
     q.where = InPlace ? AT_PTR : IN_ARENA;
-    q.reply_close = false;
+    q.slow = 0;
     if (!InPlace) aused += len;
+  };
+  // Copying, payloads of at most 16 bytes (W1) take the short step: one 16-byte unmask. It
+  // writes 16 bytes to the arena's room, so it runs while the queue's room and the arena's
+  // hold `fast` more such frames; any other frame uses the rooms unchecked by that count,
+  // so it clears it, and it is counted again from the rooms as they then are.
+  const size_t short_max = max_len < 16 ? max_len : 16;
+  size_t fast = 0;
+  auto count_fast = [&] {
+    const size_t by_arena = (aroom - aused) / 16, by_queue = size_t(qlim - qc);
+    fast = by_arena < by_queue ? by_arena : by_queue;
+    return fast != 0;
   };
   while (size_t(end - p) >= hsize) {
     const uint8_t b0 = p[0];
     // The mask bit and the length in one test: less the expected mask bit, a frame with
     // the other one has a length of 128 or more, past any max_len.
     const size_t len = uint8_t(p[1] - mask_bit);
+    if (kShortStep && !InPlace && PUSHWIRE_LIKELY(uint8_t(b0 - 0x81) <= 1 && len <= short_max &&
+                                                   size_t(end - p) >= hsize + 16 && (fast || count_fast()))) {
+      --fast;
+      uint32_t key = 0;
+      if (Masked) std::memcpy(&key, p + 2, 4);
+      uint8_t *dst = aw + aused;
+      if (PUSHWIRE_UNLIKELY(unmask16(dst, p + hsize, len, key, Masked) && b0 == 0x81 && !utf8_valid(dst, len)))
+        break;
+      record(b0, dst, len);
+      p += hsize + len;
+      continue;
+    }
+    fast = 0;
     if (PUSHWIRE_UNLIKELY((b0 != 0x81 && b0 != 0x82) || len > max_len)) {
       // Binary with a minimal 16-bit length (text stays with the full decoder, which
       // validates long text while unmasking it). Kept apart so the short frames' offsets
@@ -802,7 +857,7 @@ void WsSession::on_control(uint8_t opcode, Where where, uintptr_t at, const uint
       len -= 2;
     }
     if (!push(PUSHWIRE_WS_EV_CLOSE, 0, where, at, len, code)) return;
-    last_queued()->reply_close = true;
+    last_queued()->slow |= S_REPLY_CLOSE;
     state_.apply(WsInput::RecvClose);
     msg_op_ = 0;
     return;
@@ -829,7 +884,7 @@ void WsSession::fail(int error, uint16_t code, const char *reason) {
   const size_t rlen = std::strlen(reason);
   if (!push(PUSHWIRE_WS_EV_CLOSE, PUSHWIRE_WS_EVF_FAILED, AT_PTR, uintptr_t(reason), rlen, code)) return;
   // 1006 means the peer is gone: there is nobody to send a close to.
-  last_queued()->reply_close = code != 1006;
+  if (code != 1006) last_queued()->slow |= S_REPLY_CLOSE;
   msg_op_ = 0;
   end_handshake_if_over();
 }

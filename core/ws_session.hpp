@@ -82,16 +82,22 @@ class WsSession {
 
  private:
   // One queued event. Data lives in the arena or control area (at an offset: they may
-  // grow), in the caller's lent buffer or static text (a pointer).
+  // grow), in the caller's lent buffer or static text (a pointer). Laid out as the first
+  // 32 bytes of pushwire_ws_event (type and flags, data, code) so that handing it out is
+  // a few word copies (fill_event).
   enum Where : uint8_t { IN_ARENA, IN_SPARE, IN_CTL, AT_PTR };
+  enum Slow : uint8_t { S_FAILED = 1, S_REPLY_CLOSE = 2 };
   struct Queued {
+    uint32_t type;
+    uint32_t flags;
     uintptr_t at;  // offset (IN_ARENA, IN_SPARE, IN_CTL) or pointer (AT_PTR)
     size_t len;
-    uint16_t code;
-    uint8_t type;
-    uint8_t flags;
+    uint32_t code;
     uint8_t where;
-    bool reply_close;  // CLOSE: queue the automatic close frame when this event is pulled
+    // Slow bits, one test for the hand-out loops: S_FAILED (the failure's event: the state
+    // moves on when it is pulled) and S_REPLY_CLOSE (CLOSE: queue the automatic close frame
+    // when this event is pulled).
+    uint8_t slow;
   };
   enum Flag : uint16_t {
     F_AUTO_PONG = 1 << 0,

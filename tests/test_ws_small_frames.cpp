@@ -524,3 +524,99 @@ TEST(ws_mid_binary_frames_rules_hold_in_the_run) {
   CHECK(e.events() == (std::vector<std::string>{"binary " + vectors::escape(big + "y"),
                                                 "text " + vectors::escape(std::string(130, 'z')), "close 1007 failed"}));
 }
+
+namespace {
+
+// Events of `wire` fed whole (copying: the run's short step where it applies) and fed a byte
+// at a time (the full decoder only: no run ever sees a whole header), as transcript lines.
+std::vector<std::string> whole_and_bytewise(pushwire_ws_role role, const std::string &wire, uint64_t max_frame,
+                                            std::vector<std::string> *bytewise) {
+  Open a(role), b(role);
+  if (max_frame) {
+    CHECK_EQ(a.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
+    CHECK_EQ(b.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
+  }
+  CHECK_EQ(a.feed(wire), 0);
+  std::vector<std::string> got = a.events(true);
+  got.push_back("rc " + std::to_string(a.last_error));
+  bytewise->clear();
+  for (size_t i = 0; i < wire.size(); ++i) {
+    b.feed(wire.substr(i, 1));
+    for (const std::string &e : b.events(true)) bytewise->push_back(e);
+  }
+  bytewise->push_back("rc " + std::to_string(b.last_error));
+  return got;
+}
+
+}  // namespace
+
+// The run's short step (copying, payloads up to 16 bytes, one 16-byte unmask whose high bits
+// beyond the payload must not count) against the full decoder: lengths 0..20, every byte
+// class at every position, 0..20 bytes after the frame (the step needs 16 readable), limits
+// under 16.
+TEST(ws_small_frames_short_step_matches_the_full_decoder) {
+  const char *const seqs[] = {"\x00", "\x7f", "\x80", "\xbf", "\xc0", "\xc2\xa9", "\xdf\xbf", "\xe2\x82\xac",
+                              "\xed\xa0\x80", "\xef\xbf\xbf", "\xf0\x9f\x98\x80", "\xf4\x90\x80\x80", "\xf5", "\xff"};
+  size_t i = 0, mismatches = 0;
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    for (size_t len = 0; len <= 20; ++len) {
+      for (size_t pos = 0; pos < (len ? len : 1); ++pos) {
+        for (const char *seq_c : seqs) {
+          const std::string seq(seq_c, seq_c[0] ? std::strlen(seq_c) : 1);
+          if (len && pos + seq.size() > len) continue;
+          // Payload bytes past the frame's end are high (0xfe) in the next frame's bytes
+          // the step reads: they must not make ASCII text look otherwise.
+          const std::string payload = len ? std::string(pos, 'a') + seq + std::string(len - pos - seq.size(), 'z') : "";
+          for (uint8_t b0 : {uint8_t(0x81), uint8_t(0x82)}) {
+            for (size_t after : {size_t(0), size_t(3), size_t(9), size_t(10), size_t(11), size_t(20)}) {
+              const std::string next = data_frame(role, 0x82, std::string(after, '\xfe'), i + 1);
+              const std::string wire = data_frame(role, 0x81, "x", i) + data_frame(role, b0, payload, i + 2) +
+                                       (after ? next : "");
+              ++i;
+              for (uint64_t max_frame : {uint64_t(0), uint64_t(len ? len : 1), uint64_t(len > 1 ? len - 1 : 1)}) {
+                std::vector<std::string> ref;
+                const std::vector<std::string> got = whole_and_bytewise(role, wire, max_frame, &ref);
+                if (got != ref && ++mismatches <= 5) {
+                  std::string g, r;
+                  for (const std::string &e : got) g += "\n    " + e;
+                  for (const std::string &e : ref) r += "\n    " + e;
+                  harness::fail(__FILE__, __LINE__,
+                                "len " + std::to_string(len) + " pos " + std::to_string(pos) + " seq " +
+                                    vectors::escape(seq) + " b0 " + std::to_string(b0) + " after " +
+                                    std::to_string(after) + " max_frame " + std::to_string(max_frame) +
+                                    ": whole" + g + "\n  byte by byte" + r);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK_EQ(mismatches, 0);
+}
+
+// Thousands of short messages of every length to 17 in one read: the step's count of room
+// runs out in the arena and the queue at every alignment, the queue's limit (4096) pauses the
+// run, and every payload must arrive whole, in order.
+TEST(ws_small_frames_short_step_across_room_and_queue_limits) {
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    for (size_t phase = 0; phase < 18; phase += 5) {
+      std::string wire;
+      std::vector<std::string> want;
+      for (size_t i = 0; i < 5000; ++i) {
+        const size_t len = (i * 7 + phase) % 18;
+        const bool text = i % 3 != 0;
+        const std::string payload = text ? text_of(len, i) : std::string(len, char(0x80 + i % 100));
+        wire += data_frame(role, text ? 0x81 : 0x82, payload, i);
+        want.push_back((text ? "text " : "binary ") + vectors::escape(payload));
+      }
+      Open a(role);
+      CHECK_EQ(a.feed(wire), 0);
+      const std::vector<std::string> got = a.events();
+      CHECK_EQ(got.size(), want.size());
+      CHECK(got == want);
+      CHECK_EQ(a.last_error, 0);
+    }
+  }
+}

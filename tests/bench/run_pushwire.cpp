@@ -56,8 +56,19 @@ bool pw_drain_ws_batch(pushwire_ws *ws, PassResult &r) {
   size_t n = 0;
   int rc;
   while ((rc = pushwire_ws_next_events(ws, evs, 64, &n)) == 1) {
-    for (size_t i = 0; i < n; ++i)
-      if (!pw_count_event(ws, evs[i], r)) return false;
+    // The messages' sums in locals: stores through r would be reloaded every event.
+    uint64_t sum = 0, units = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const pushwire_ws_event &ev = evs[i];
+      if (ev.type == PUSHWIRE_WS_EV_TEXT || ev.type == PUSHWIRE_WS_EV_BINARY) {
+        sum += msg_checksum(ev.data.ptr, ev.data.len);
+        units++;
+      } else if (!pw_count_event(ws, ev, r)) {
+        return false;
+      }
+    }
+    r.checksum += sum;
+    r.units += units;
   }
   if (rc < 0) {
     r.error = pw_error("pushwire_ws_next_events", rc);
