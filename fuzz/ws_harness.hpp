@@ -169,6 +169,7 @@ class WsPeer {
   uint64_t handed = 0;      // peer-supplied bytes handed out in events
   bool auto_accept = true;  // answer a REQUEST with pushwire_ws_accept(NULL)
   std::string output;       // every byte taken from the output queue
+  size_t batch = 0;         // > 0: events are pulled with next_events, up to this many per call
 
   explicit WsPeer(pushwire_ws_role r, const pushwire_allocator *a = nullptr) : role(r) {
     int rc = check_rc("ws_new", pushwire_ws_new(&ws, r, a ? a : alloc.get()), {CODES_NEW});
@@ -219,6 +220,7 @@ class WsPeer {
 
   // Pull events until none is left; returns the number pulled.
   size_t drain() {
+    if (batch) return drain_batches();
     size_t pulled = 0;
     while (usable()) {
       pushwire_ws_event ev;
@@ -233,6 +235,32 @@ class WsPeer {
       FUZZ_CHECK(!sticky, "an event after the sticky error %s", pushwire_error_name(sticky));
       on_event(ev);
       ++pulled;
+    }
+    check_state();
+    return pulled;
+  }
+
+  // The same with next_events; a batch's events are looked at only once the call has
+  // returned, so all of their spans must still be valid then.
+  size_t drain_batches() {
+    size_t pulled = 0;
+    std::vector<pushwire_ws_event> evs(batch);
+    while (usable()) {
+      std::memset(evs.data(), 0xa5, evs.size() * sizeof evs[0]);
+      size_t n = 0;
+      int rc = pushwire_ws_next_events(ws, evs.data(), batch, &n);
+      if (rc <= 0) FUZZ_CHECK(n == 0, "ws_next_events returned %d with %zu events", rc, n);
+      if (rc == 0) break;
+      if (rc < 0) {
+        on_error(rc);
+        break;
+      }
+      FUZZ_CHECK(rc == 1 && n >= 1 && n <= batch, "ws_next_events returned %d with %zu events", rc, n);
+      for (size_t i = 0; i < n; ++i) {
+        FUZZ_CHECK(!sticky, "an event after the sticky error %s", pushwire_error_name(sticky));
+        on_event(evs[i]);
+      }
+      pulled += n;
     }
     check_state();
     return pulled;
@@ -397,7 +425,7 @@ inline std::string head_field(const std::string &head, const char *name) {
 // on the events and on every byte written.
 namespace frames_target {
 
-enum Mode { kWhole, kChunked, kStreaming, kLent };
+enum Mode { kWhole, kChunked, kStreaming, kLent, kBatched };
 
 struct Run {
   std::vector<WsEvent> events;
@@ -408,6 +436,7 @@ inline Run run(pushwire_ws_role role, const uint8_t *data, size_t size, Mode mod
   WsPeer p(role);
   if (!p.usable()) fail("ws_new failed without an allocation failure");
   if (mode == kStreaming) check_rc("ws_set_option", p.set_option(PUSHWIRE_WS_OPT_STREAMING, 1), {0});
+  if (mode == kBatched) p.batch = size % 7 == 0 ? 64 : size % 7;  // chunked input, 1-6 or 64 per call
   bool server = role == PUSHWIRE_WS_SERVER;
   std::string stream;
   if (server) {
@@ -493,10 +522,13 @@ inline void check(pushwire_ws_role role, const uint8_t *data, size_t size) {
   Run chunked = run(role, data, size, kChunked);
   Run lent = run(role, data, size, kLent);
   Run streaming = run(role, data, size, kStreaming);
+  Run batched = run(role, data, size, kBatched);
   check_same("whole vs chunked events", ws_describe(whole.events), ws_describe(chunked.events));
   check_same("whole vs lent events", ws_describe(whole.events), ws_describe(lent.events));
   FUZZ_CHECK(whole.output == chunked.output, "output differs between whole and chunked input");
   FUZZ_CHECK(whole.output == lent.output, "output differs between feed and feed_mutable");
+  check_same("whole vs batched events", ws_describe(whole.events), ws_describe(batched.events));
+  FUZZ_CHECK(whole.output == batched.output, "output differs between next_event and next_events");
   std::vector<std::string> buffered = ws_messages(whole.events), streamed = ws_messages(streaming.events);
   // MAX_MESSAGE_SIZE does not apply in streaming mode: where the buffered run failed with
   // 1009 for the message size, the streaming run goes on, and only what came before the
