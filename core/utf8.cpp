@@ -122,42 +122,71 @@ enum : uint8_t {
 
 #define PUSHWIRE_KL_TABLE(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
 
-__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(__m256i in, __m256i prev) {
-  const __m256i lo4 = _mm256_set1_epi8(0x0f);
-  const __m256i first_high = PUSHWIRE_KL_TABLE(
+// The tables and masks of the check, set up once per scan and passed to every block: built
+// inside the per-block code, GCC rebuilt one of them (3 instructions) at every block.
+struct Utf8Kl {
+  __m256i first_high, first_low, second_high, lo4, third, fourth, top;
+};
+
+__attribute__((target("avx2"))) PUSHWIRE_INLINE Utf8Kl utf8_kl_setup() {
+  Utf8Kl t;
+  t.first_high = PUSHWIRE_KL_TABLE(
       KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG,
       char(KL_TWO_CONTS), char(KL_TWO_CONTS), char(KL_TWO_CONTS), char(KL_TWO_CONTS), KL_TOO_SHORT | KL_OVERLONG_2,
       KL_TOO_SHORT, KL_TOO_SHORT | KL_OVERLONG_3 | KL_SURROGATE, KL_TOO_SHORT | KL_TOO_LARGE | KL_OVERLONG_4);
   const char c = char(KL_CARRY);
   const char big = char(KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4);
-  const __m256i first_low = PUSHWIRE_KL_TABLE(
+  t.first_low = PUSHWIRE_KL_TABLE(
       char(KL_CARRY | KL_OVERLONG_3 | KL_OVERLONG_2 | KL_OVERLONG_4), char(KL_CARRY | KL_OVERLONG_2), c, c,
       char(KL_CARRY | KL_TOO_LARGE), big, big, big, big, big, big, big, big,
       char(KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4 | KL_SURROGATE), big, big);
   const char s = KL_TOO_SHORT;
-  const __m256i second_high = PUSHWIRE_KL_TABLE(
+  t.second_high = PUSHWIRE_KL_TABLE(
       s, s, s, s, s, s, s, s,
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_OVERLONG_3 | KL_OVERLONG_4),
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_OVERLONG_3 | KL_TOO_LARGE),
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE),
       char(KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS | KL_SURROGATE | KL_TOO_LARGE), s, s, s, s);
-  // The 32 bytes before each byte of `in`, shifted across the 128-bit lane boundary.
-  // Written in the order that keeps fewest vectors live (GCC does not reorder before
-  // register allocation on x86): with the loop's constants, more would spill.
-  const __m256i carry = _mm256_permute2x128_si256(prev, in, 0x21);
-  // Bytes 2 back >= E0 or 3 back >= F0 make this a 3rd/4th byte: exactly then may a
-  // continuation follow a continuation (the TWO_CONTS bit), so XOR flags both mismatches.
-  const __m256i third = _mm256_subs_epu8(_mm256_alignr_epi8(in, carry, 14), _mm256_set1_epi8(char(0xe0 - 0x80)));
-  const __m256i fourth = _mm256_subs_epu8(_mm256_alignr_epi8(in, carry, 13), _mm256_set1_epi8(char(0xf0 - 0x80)));
-  const __m256i must23 = _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8(char(0x80)));
-  const __m256i prev1 = _mm256_alignr_epi8(in, carry, 15);
-  __m256i special = _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), lo4)),
-                                     _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, lo4)));
-  special = _mm256_and_si256(special, _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(in, 4), lo4)));
-  return _mm256_xor_si256(must23, special);
+  t.lo4 = _mm256_set1_epi8(0x0f);
+  t.third = _mm256_set1_epi8(char(0xe0 - 0x80));
+  t.fourth = _mm256_set1_epi8(char(0xf0 - 0x80));
+  t.top = _mm256_set1_epi8(char(0x80));
+  // Opaque to the optimiser: otherwise GCC rebuilds a splat from a general register at every
+  // block (2-3 instructions) rather than keep it in one.
+  __asm__("" : "+x"(t.lo4), "+x"(t.third), "+x"(t.fourth), "+x"(t.top));
+  return t;
 }
 
 #undef PUSHWIRE_KL_TABLE
+
+// The errors of the 32 bytes `in`, given the bytes one, two and three before each of them
+// (prev1..prev3): non-zero where invalid. The loops take prev1..prev3 as loads at those
+// offsets (utf8_load, utf8_unmask_load) rather than shifting them in from the vector before
+// (utf8_kl_errors: a lane-crossing permute and three byte shifts per 32 bytes, all on the
+// two shuffle pipes, which the table lookups need too): loads and XORs go to other ports.
+// Measured 10% less time per multi-byte block, in cache. Only the first block, which has
+// nothing before it that may be read, and a block after an ASCII run in place shift them in.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_check(const Utf8Kl &t, __m256i in, __m256i prev1,
+                                                                       __m256i prev2, __m256i prev3) {
+  // Bytes 2 back >= E0 or 3 back >= F0 make this a 3rd/4th byte: exactly then may a
+  // continuation follow a continuation (the TWO_CONTS bit), so XOR flags both mismatches.
+  const __m256i must23 =
+      _mm256_and_si256(_mm256_or_si256(_mm256_subs_epu8(prev2, t.third), _mm256_subs_epu8(prev3, t.fourth)), t.top);
+  const __m256i prev1_high = _mm256_and_si256(_mm256_srli_epi16(prev1, 4), t.lo4);
+  __m256i special = _mm256_and_si256(_mm256_shuffle_epi8(t.first_high, prev1_high),
+                                     _mm256_shuffle_epi8(t.first_low, _mm256_and_si256(prev1, t.lo4)));
+  const __m256i in_high = _mm256_and_si256(_mm256_srli_epi16(in, 4), t.lo4);
+  special = _mm256_and_si256(special, _mm256_shuffle_epi8(t.second_high, in_high));
+  return _mm256_xor_si256(must23, special);
+}
+
+// utf8_kl_check of `in` after the 32 bytes `prev`, the shifted vectors taken from the pair.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_kl_errors(const Utf8Kl &t, __m256i in, __m256i prev) {
+  // The 32 bytes before each byte of `in`, shifted across the 128-bit lane boundary.
+  const __m256i carry = _mm256_permute2x128_si256(prev, in, 0x21);
+  return utf8_kl_check(t, in, _mm256_alignr_epi8(in, carry, 15), _mm256_alignr_epi8(in, carry, 14),
+                       _mm256_alignr_epi8(in, carry, 13));
+}
 
 // Whether an all-ASCII block may follow the 32 bytes `prev`: an ASCII block holds no error
 // of its own, it can only cut short a character begun in the last 3 bytes before it.
@@ -170,44 +199,78 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_ascii_may_follow(__m25
   return _mm256_testz_si256(open, open);
 }
 
+__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_load(const uint8_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+
+// The 32 bytes at p unmasked with kk, the key word for the byte at p repeated.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE __m256i utf8_unmask_load(const uint8_t *p, __m256i kk) {
+  return _mm256_xor_si256(utf8_load(p), kk);
+}
+
+// Whether the 64 bytes (a, b) hold no byte with its top bit set.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_ascii(const Utf8Kl &t, __m256i a, __m256i b) {
+  return _mm256_testz_si256(_mm256_or_si256(a, b), t.top);
+}
+
 // One 64-byte block (a, b) holding a non-ASCII byte, after the block ending in `prev`:
 // true when it holds no error. A character cut by the block's end is left to the next
-// block (or the caller). The ASCII test comes first in the loops (one movemask per 64
-// bytes), and what the block leaves open is only looked at when an ASCII block follows,
-// so a run of multi-byte text pays for nothing but the table lookups.
-__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(__m256i a, __m256i b, __m256i prev) {
-  const __m256i ea = utf8_kl_errors(a, prev);
-  if (!_mm256_testz_si256(ea, ea)) return false;
-  const __m256i eb = utf8_kl_errors(b, a);
-  return _mm256_testz_si256(eb, eb);
+// block (or the caller). The ASCII test comes first in the loops (once per 64 bytes), and
+// what the block leaves open is only looked at when an ASCII block follows, so a run of
+// multi-byte text pays for nothing but the table lookups. One test for both halves.
+__attribute__((target("avx2"))) PUSHWIRE_INLINE bool utf8_block_ok(const Utf8Kl &t, __m256i a, __m256i b,
+                                                                    __m256i prev) {
+  const __m256i ea = utf8_kl_errors(t, a, prev);
+  const __m256i eb = utf8_kl_errors(t, b, a);
+  const __m256i e = _mm256_or_si256(ea, eb);
+  return _mm256_testz_si256(e, e);
 }
+
+// GCC (12) keeps the scans' constants and a block in the 16 vector registers only when it
+// schedules before register allocation, minding register pressure, within each basic block
+// (not hoisting a block's checks above its ASCII test): without this the unmasking scan
+// spilled and measured 15% slower. Clang needs no help (and has no such attribute).
+#if defined(__GNUC__) && !defined(__clang__)
+#define PUSHWIRE_UTF8_SCHED \
+  __attribute__((optimize("schedule-insns", "sched-pressure", "no-sched-interblock", "no-sched-spec")))
+#else
+#define PUSHWIRE_UTF8_SCHED
+#endif
 
 // Validates 64-byte blocks from p, which must start on a character boundary. Returns the
 // offset of the first block holding an error, or the end of the last whole block. A
 // character cut by the end is only partly checked: the caller re-validates from its lead.
-__attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
-  __m256i prev = _mm256_setzero_si256();
+__attribute__((target("avx2"))) PUSHWIRE_UTF8_SCHED size_t utf8_scan_avx2(const uint8_t *p, size_t n) {
+  const Utf8Kl t = utf8_kl_setup();
   const uint8_t *q = p;
   const uint8_t *const last = p + (n & ~size_t(63));  // end of the last whole block
+  if (q == last) return 0;
+  {  // nothing before the first block counts, and nothing before p may be read
+    const __m256i a = utf8_load(q);
+    const __m256i b = utf8_load(q + 32);
+    if (!utf8_ascii(t, a, b) && !utf8_block_ok(t, a, b, _mm256_setzero_si256())) return 0;
+    q += 64;
+  }
   while (q != last) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32));
-    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
-      if (!utf8_ascii_may_follow(prev)) break;
+    const __m256i a = utf8_load(q);
+    const __m256i b = utf8_load(q + 32);
+    if (utf8_ascii(t, a, b)) {
+      if (!utf8_ascii_may_follow(utf8_load(q - 32))) break;
       // All ASCII: skip ahead while the following blocks are ASCII too.
       q += 64;
       while (last - q >= 128) {
         const __m256i *v = reinterpret_cast<const __m256i *>(q);
         __m256i x = _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256(v), _mm256_loadu_si256(v + 1)),
                                     _mm256_or_si256(_mm256_loadu_si256(v + 2), _mm256_loadu_si256(v + 3)));
-        if (_mm256_movemask_epi8(x) != 0) break;
+        if (!_mm256_testz_si256(x, t.top)) break;
         q += 128;
       }
-      prev = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q - 32));
       continue;
     }
-    if (!utf8_block_ok(a, b, prev)) break;
-    prev = b;
+    const __m256i ea = utf8_kl_check(t, a, utf8_load(q - 1), utf8_load(q - 2), utf8_load(q - 3));
+    const __m256i eb = utf8_kl_check(t, b, utf8_load(q + 31), utf8_load(q + 30), utf8_load(q + 29));
+    const __m256i e = _mm256_or_si256(ea, eb);
+    if (!_mm256_testz_si256(e, e)) break;
     q += 64;
   }
   return size_t(q - p);
@@ -216,29 +279,103 @@ __attribute__((target("avx2"))) size_t utf8_scan_avx2(const uint8_t *p, size_t n
 // The input usually comes from memory, not cache (a socket read): asking for it this far
 // ahead, across page boundaries where the hardware prefetcher stops, measured about 10%
 // faster on 64 KiB reads of W5. A prefetch never faults, past the end included.
+// A multi-byte block takes several times as long as an ASCII one, so the same distance in
+// time is more bytes: measured (W5 beside W4, CPU time, alternated) 10% faster with 2 KiB,
+// while W4 slowed by about 20% at that distance.
 constexpr size_t kUnmaskPrefetch = 512;
+constexpr size_t kUnmaskPrefetchSlow = 2048;
 
-// utf8_scan_avx2 on the unmasked bytes of src, stored to dst as they are produced up to
-// the returned offset (not the block that stops the scan: in place, the caller unmasks it
-// again). `key` is the mask word for src[0] (mask_key_word).
-__attribute__((target("avx2"))) size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src, size_t n,
-                                                             uint32_t key) {
+// In place: the 64 bytes before s, still masked in src, unmasked into dst (d - 64).
+__attribute__((target("avx2"))) PUSHWIRE_INLINE void utf8_unmask_store_before(uint8_t *d, const uint8_t *s,
+                                                                               __m256i k) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(d - 64), utf8_unmask_load(s - 64, k));
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(d - 32), utf8_unmask_load(s - 32, k));
+}
+
+// utf8_scan_avx2 on the unmasked bytes of src, stored to dst up to the returned offset
+// (not the block that stops the scan: in place, the caller unmasks it again). `key` is the
+// mask word for src[0] (mask_key_word). The bytes before each byte are loaded again from
+// src and unmasked with the key rotated to match (see utf8_kl_check); in place, that needs
+// them still masked there, so each block is stored one step late.
+template <bool InPlace>
+__attribute__((target("avx2"))) PUSHWIRE_INLINE size_t utf8_unmask_scan_avx2_t(uint8_t *dst, const uint8_t *src,
+                                                                                size_t n, uint32_t key) {
+  const Utf8Kl t = utf8_kl_setup();
   const __m256i k = _mm256_set1_epi32(int(key));
-  __m256i prev = _mm256_setzero_si256();
   const uint8_t *s = src;
   const uint8_t *const last = src + (n & ~size_t(63));
   uint8_t *d = dst;
-  for (; s != last; s += 64, d += 64) {
-    _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetch), _MM_HINT_T0);
-    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(s)), k);
-    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(s + 32)), k);
-    if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0 ? !utf8_ascii_may_follow(prev) : !utf8_block_ok(a, b, prev))
-      break;
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(d), a);
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 32), b);
-    prev = b;
+  if (s == last) return 0;
+  // The first block: nothing before it counts (the scan starts on a character boundary),
+  // and nothing before src may be read.
+  _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetch), _MM_HINT_T0);
+  {
+    const __m256i a = utf8_unmask_load(s, k);
+    const __m256i b = utf8_unmask_load(s + 32, k);
+    if (!utf8_ascii(t, a, b) && !utf8_block_ok(t, a, b, _mm256_setzero_si256())) return 0;
+    if (!InPlace) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(d), a);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 32), b);
+    }
   }
+  s += 64;
+  d += 64;
+  // The key for the bytes 1, 2 and 3 before a multiple of 4 from src.
+  const __m256i k1 = _mm256_set1_epi32(int(mask_rotate(key, 3)));
+  const __m256i k2 = _mm256_set1_epi32(int(mask_rotate(key, 2)));
+  const __m256i k3 = _mm256_set1_epi32(int(mask_rotate(key, 1)));
+  for (; s != last; s += 64, d += 64) {
+    const __m256i a = utf8_unmask_load(s, k);
+    const __m256i b = utf8_unmask_load(s + 32, k);
+    if (utf8_ascii(t, a, b)) {
+      _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetch), _MM_HINT_T0);
+      // The 32 bytes before: in place still masked in src; copying, as just stored to dst.
+      const __m256i before = InPlace ? utf8_unmask_load(s - 32, k) : utf8_load(d - 32);
+      if (!utf8_ascii_may_follow(before)) break;
+      if (InPlace) {
+        // In place, a run of ASCII blocks is stored as it goes (nothing reads it masked
+        // again: the one-step lag would cost two loads per block), and the block after it
+        // checked against the last of them shifted in, as the first block was.
+        utf8_unmask_store_before(d, s, k);
+        __m256i x = a, y = b, ascii_y;
+        do {
+          _mm256_storeu_si256(reinterpret_cast<__m256i *>(d), x);
+          _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 32), y);
+          ascii_y = y;
+          s += 64;
+          d += 64;
+          if (s == last) return size_t(s - src);
+          _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetch), _MM_HINT_T0);
+          x = utf8_unmask_load(s, k);
+          y = utf8_unmask_load(s + 32, k);
+        } while (utf8_ascii(t, x, y));
+        if (!utf8_block_ok(t, x, y, ascii_y)) return size_t(s - src);  // nothing left unstored
+        continue;  // this block is stored one step late, as any other
+      }
+    } else {
+      _mm_prefetch(reinterpret_cast<const char *>(s + kUnmaskPrefetchSlow), _MM_HINT_T0);
+      const __m256i ea = utf8_kl_check(t, a, utf8_unmask_load(s - 1, k1), utf8_unmask_load(s - 2, k2),
+                                       utf8_unmask_load(s - 3, k3));
+      const __m256i eb = utf8_kl_check(t, b, utf8_unmask_load(s + 31, k1), utf8_unmask_load(s + 30, k2),
+                                       utf8_unmask_load(s + 29, k3));
+      const __m256i e = _mm256_or_si256(ea, eb);
+      if (!_mm256_testz_si256(e, e)) break;
+    }
+    if (InPlace) {
+      utf8_unmask_store_before(d, s, k);  // nothing reads it masked any more
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(d), a);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 32), b);
+    }
+  }
+  if (InPlace) utf8_unmask_store_before(d, s, k);  // the last valid block
   return size_t(s - src);
+}
+
+__attribute__((target("avx2"))) PUSHWIRE_UTF8_SCHED size_t utf8_unmask_scan_avx2(uint8_t *dst, const uint8_t *src,
+                                                                                size_t n, uint32_t key) {
+  return dst == src ? utf8_unmask_scan_avx2_t<true>(dst, src, n, key)
+                    : utf8_unmask_scan_avx2_t<false>(dst, src, n, key);
 }
 
 // Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.
