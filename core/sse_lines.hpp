@@ -10,6 +10,11 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// AVX2, picked at run time, finds line ends 64 bytes at a time (as core/utf8.cpp does for UTF-8).
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PUSHWIRE_SSE_AVX2 1
+#endif
 
 namespace pushwire {
 
@@ -182,6 +187,96 @@ struct SseLineEnds128 {
   }
   uint64_t lo, hi;
 };
+
+#if defined(PUSHWIRE_SSE_AVX2)
+// A load that may pass the data's end within its page (see sse_load16).
+__attribute__((target("avx2"))) PUSHWIRE_OVERREAD __m256i sse_load32_avx2(const uint8_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+
+// Bit i set when p[i] is CR or LF, for p[0..64).
+__attribute__((target("avx2"))) PUSHWIRE_INLINE uint64_t sse_line_ends64_avx2(const uint8_t *p) {
+  const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+  const __m256i a = sse_load32_avx2(p), b = sse_load32_avx2(p + 32);
+  const uint32_t ma = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(a, lf), _mm256_cmpeq_epi8(a, cr))));
+  const uint32_t mb = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(b, lf), _mm256_cmpeq_epi8(b, cr))));
+  return ma | uint64_t(mb) << 32;
+}
+#endif
+
+// The parser's first stage: the offsets of all line ends in a window of the input, found 64
+// bytes at a time and written out as a list, so that the walk over the lines is one loop
+// whose branches follow the kinds of lines (a stream's repeating pattern) rather than where
+// 64-byte blocks happen to fall. Each block stores eight offsets whether or not it has them
+// (no branch on the count); only a block with more than eight line ends loops for the rest.
+constexpr size_t kSseIndexWindow = 1024;
+constexpr size_t kSseIndexRoom = kSseIndexWindow + 8;  // entries an index array must hold
+
+// Ends: a policy with `static uint64_t ends64(const uint8_t *p)` (line-end bits of p[0..64)),
+// `static size_t count(uint64_t)` (bits set) and `static uint32_t low(uint64_t m)` (index of
+// the lowest bit; any value for 0).
+template <class Ends>
+PUSHWIRE_INLINE size_t sse_index_line_ends(const uint8_t *p, size_t n, uint32_t *idx) {
+  size_t k = 0;
+  for (uint32_t b = 0; b < n; b += 64) {
+    uint64_t m = Ends::ends64(p + b);
+    if (n - b < 64) m &= (uint64_t(1) << (n - b)) - 1;
+    const size_t cnt = Ends::count(m);
+    uint32_t *o = idx + k;
+    for (int j = 0; j < 8; ++j) {
+      o[j] = b + Ends::low(m);
+      m &= m - 1;
+    }
+    for (size_t j = 8; PUSHWIRE_UNLIKELY(m != 0); ++j) {
+      o[j] = b + Ends::low(m);
+      m &= m - 1;
+    }
+    k += cnt;
+  }
+  return k;
+}
+
+struct SseEnds16 {
+  static PUSHWIRE_INLINE uint64_t ends64(const uint8_t *p) { return sse_line_ends64(p, 64); }
+  static PUSHWIRE_INLINE size_t count(uint64_t m) {
+    m -= (m >> 1) & 0x5555555555555555ull;
+    m = (m & 0x3333333333333333ull) + ((m >> 2) & 0x3333333333333333ull);
+    m = (m + (m >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return size_t((m * 0x0101010101010101ull) >> 56);
+  }
+  // The top bit keeps ctz defined once m runs out (it changes no index while m has bits).
+  static PUSHWIRE_INLINE uint32_t low(uint64_t m) { return uint32_t(__builtin_ctzll(m | uint64_t(1) << 63)); }
+};
+
+#if defined(PUSHWIRE_SSE_AVX2)
+struct SseEnds32 {
+  __attribute__((target("avx2"))) static uint64_t ends64(const uint8_t *p) { return sse_line_ends64_avx2(p); }
+  __attribute__((target("popcnt"))) static size_t count(uint64_t m) { return size_t(__builtin_popcountll(m)); }
+  __attribute__((target("bmi"))) static uint32_t low(uint64_t m) { return uint32_t(_tzcnt_u64(m)); }
+};
+
+__attribute__((target("avx2,bmi,popcnt"), flatten)) inline size_t sse_index_line_ends_avx2(const uint8_t *p, size_t n,
+                                                                                           uint32_t *idx) {
+  return sse_index_line_ends<SseEnds32>(p, n, idx);
+}
+
+inline bool sse_have_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt");
+}
+#else
+inline bool sse_have_avx2() { return false; }
+#endif
+
+// The offsets of the line ends in p[0..n), n <= kSseIndexWindow, into idx (kSseIndexRoom
+// entries), lowest first; returns how many. p[0..n rounded up to 64) must be readable.
+inline size_t sse_index_lines(const uint8_t *p, size_t n, uint32_t *idx, bool avx2) {
+#if defined(PUSHWIRE_SSE_AVX2)
+  if (avx2) return sse_index_line_ends_avx2(p, n, idx);
+#else
+  (void)avx2;
+#endif
+  return sse_index_line_ends<SseEnds16>(p, n, idx);
+}
 
 // Length of the line end starting at p[0] (which is CR or LF): 2 for CR LF, else 1.
 inline size_t sse_line_end_size(const uint8_t *p, size_t n) { return (p[0] == '\r' && n > 1 && p[1] == '\n') ? 2 : 1; }

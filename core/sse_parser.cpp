@@ -121,7 +121,6 @@ int SseParser::feed(const uint8_t *data, size_t len) {
   if (error_) return error_;
   if (eof_) return ERR_INVALID_STATE;
   started_ = true;
-  ends_block_ = nullptr;
   if (!in_.empty() && (in_.size() > max_input_ || len > max_input_ - in_.size())) return ERR_BUFFER_FULL;
   if (len == 0) return 0;
   // in_ may move: what the parser keeps in it goes to its own buffers first (the event
@@ -430,66 +429,146 @@ int SseParser::dispatch(pushwire_sse_event *ev) {
   return 1;
 }
 
-// Parses whole lines of valid UTF-8 in place, with the line ends found a block at a time
-// (SseLineEnds128), into evs[*n..cap): events continue a batch while there is room and the
-// last one was no comment (whose text lies where the next data may be joined). Later events
-// of a batch are pinned: a line that would write a buffer an earlier event may point into
-// stops the walk before it (kSseStop). Returns 1 once it has added events, an error, or 0
-// at the first line it leaves to the general path in next_events(): unfinished, too long,
-// or holding invalid UTF-8 (which that path decodes).
+// The walk's copy of the fields it reads and writes on every line: locals stay in registers,
+// where members would be reloaded after every store through the input's bytes (which could
+// alias them). load() before the walk and after any call into the general code, store()
+// before such a call and when the walk ends.
+struct SseParser::Walk {
+  uint8_t *data_at, *data_end;
+  span type_at, id_at, last_id_at;
+  span last_id;    // last_event_id()
+  size_t id_size;  // id_size()
+  bool id_changed;
+  bool simple;  // data_ and type_ empty: every value of the event lies in in_ (or is empty)
+};
+
+PUSHWIRE_INLINE void SseParser::walk_load(Walk &w) const {
+  w.data_at = data_at_;
+  w.data_end = data_end_;
+  w.type_at = type_at_;
+  w.id_at = id_at_;
+  w.last_id_at = last_id_at_;
+  w.last_id = last_event_id();
+  w.id_size = id_size();
+  w.id_changed = id_changed_;
+  w.simple = data_.empty() && type_.empty();
+}
+
+PUSHWIRE_INLINE void SseParser::walk_store(const Walk &w) {
+  data_at_ = w.data_at;
+  data_end_ = w.data_end;
+  type_at_ = w.type_at;
+  id_at_ = w.id_at;
+  last_id_at_ = w.last_id_at;
+  id_changed_ = w.id_changed;
+}
+
+// Parses whole lines of valid UTF-8 in place into evs[*n..cap): events continue a batch
+// while there is room and the last one was no comment (whose text lies where the next data
+// may be joined). Two stages per window of the input: the offsets of its line ends
+// (sse_index_lines, SIMD), then one loop over them. The lines servers write -- "data: ",
+// "event: ", "id: " and the blank line that dispatches -- are taken in that loop while the
+// event's values all lie in in_ (Walk::simple); any other line goes through process_line
+// with the same outcome. Later events of a batch are pinned: a line that would write a
+// buffer an earlier event may point into stops the walk before it (kSseStop). Returns 1
+// once it has added events, an error, or 0 at the first line it leaves to the general path
+// in next_events(): unfinished, too long, or holding invalid UTF-8 (which that path decodes).
 int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
   span in = in_.view();
   uint8_t *const p = in_.data();
   const uint8_t *const end = in.ptr + in.len, *const valid = p + valid_prefix();
-  uint8_t *line = p, *w = p;
-  // Locals, as stores through the buffers' bytes could alias the members.
+  uint8_t *line = p;
+  const uint8_t *window = p;  // the next bytes to index
   const size_t max_line = max_line_, max_event = max_event_;
+  const bool avx2 = sse_have_avx2();
   const size_t first = *n;
   size_t count = first;
   int r = 0;
   bool cr_last = false;  // the last line taken ended in a CR that ends the input
-  // The usual data line ("data: " and a value) is joined here, with the data held in
-  // registers; every other line goes through process_line, with these written back first.
-  uint8_t *data_at = data_at_, *data_end = data_end_;
-  size_t others = type_size() + id_size();  // the event's bytes besides its data
-  bool joinable = data_.empty();
-  SseLineEnds128 m;
-  if (ends_block_ && ends_block_ <= p && p < ends_block_ + 128) {
-    w = p - size_t(p - ends_block_);
-    m = ends_;
-    m.drop_below(size_t(p - w));
-  } else {
-    m = SseLineEnds128::scan(p, in.len);
-  }
-  for (;;) {
-    while (!m.empty()) {
-      const size_t at = m.pop();
-      uint8_t *e = w + at;
+  Walk w;
+  walk_load(w);
+  uint32_t idx[kSseIndexRoom];
+  while (window < valid) {
+    // Only line ends before `valid` are indexed: a line that ends later holds invalid UTF-8
+    // or is unfinished, and the general path takes it.
+    const size_t wlen = size_t(valid - window) < kSseIndexWindow ? size_t(valid - window) : kSseIndexWindow;
+    uint8_t *const base = p + (window - p);
+    const size_t k = sse_index_lines(base, wlen, idx, avx2);  // reads within in_'s slack
+    window += wlen;
+    for (size_t i = 0; i < k; ++i) {
+      uint8_t *const e = base + idx[i];
       if (e < line) continue;  // the LF of a CR LF
-      if (e >= valid || size_t(e - line) > max_line) goto leave;
+      const size_t len = size_t(e - line);
+      if (len > max_line) goto leave;
       uint8_t *after = e + 1;
       if (PUSHWIRE_UNLIKELY(*e == '\r')) {  // read now: joining data may overwrite the line end
         if (after == end) {
           cr_last = true;  // a LF first in the next feed still belongs to this line end
-          // Taken last: nothing follows in this input.
         } else if (*after == '\n') {
           ++after;
         }
       }
-      const size_t len = size_t(e - line);
-      if (len >= 6 && (sse_load_le64(line) & sse_low_bytes(6)) == kSseDataWord && joinable) {
-        const size_t used = others + size_t(data_end - data_at), vlen = len - 6;
-        if (PUSHWIRE_LIKELY(event_fits_in(max_event, used, vlen + 1))) {
-          sse_join_in_place(&data_at, &data_end, line + 6, vlen);
+      // The in_ buffer has kSseSlack bytes past its end: the first word may be loaded whole.
+      const uint64_t head = sse_load_le64(line);
+      if (len >= 6 && (head & sse_low_bytes(6)) == kSseDataWord) {
+        const size_t vlen = len - 6, used = w.type_at.len + w.id_size + size_t(w.data_end - w.data_at);
+        if (PUSHWIRE_LIKELY(w.simple && event_fits_in(max_event, used, vlen + 1))) {
+          sse_join_in_place(&w.data_at, &w.data_end, line + 6, vlen);
+          line = after;
+          continue;
+        }
+      } else if (len == 0) {
+        // dispatch(), for values that lie in in_; a last event ID that would be copied into
+        // its buffer goes the general way (where a pinned walk stops).
+        if (PUSHWIRE_LIKELY(w.simple && (!w.id_changed || w.id_at.ptr))) {
+          line = after;
+          if (w.id_changed) {
+            w.last_id_at = w.last_id = w.id_at;
+            w.id_changed = false;
+          }
+          const span type = w.type_at;
+          w.type_at = span{nullptr, 0};
+          if (w.data_at == w.data_end) continue;  // no data: nothing fires (both null)
+          pushwire_sse_event *const ev = &evs[count++];
+          ev->type = PUSHWIRE_SSE_EV_EVENT;
+          ev->flags = 0;
+          ev->data = span{w.data_at, size_t(w.data_end - w.data_at) - 1};  // the trailing LF goes
+          ev->event_type = type.len ? type : make_span("message", 7);
+          ev->last_event_id = w.last_id;
+          ev->retry_ms = 0;
+          ev->reserved = 0;
+          w.data_at = w.data_end = nullptr;
+          if (count == cap) {
+            event_out_ = true;  // as dispatch() leaves it
+            walk_store(w);
+            goto stop;
+          }
+          continue;
+        }
+      } else if (len >= 7 && (head & sse_low_bytes(7)) == kSseEventWord) {
+        // field_event() ahead of any data (data joined later would overwrite the value).
+        const size_t vlen = len - 7;
+        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && event_fits_in(max_event, w.id_size, vlen))) {
+          w.type_at = span{line + 7, vlen};
+          line = after;
+          continue;
+        }
+      } else if (len >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
+        // field_id() ahead of any data; an id holding NUL is left to it.
+        const size_t vlen = len - 4;
+        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && event_fits_in(max_event, w.type_at.len, vlen) &&
+                            !sse_has_nul(line + 4, vlen, size_t(end - line) - 4 + kSseSlack))) {
+          w.id_at = span{line + 4, vlen};
+          w.id_size = vlen;
+          w.id_changed = true;
+          id_.clear();
           line = after;
           continue;
         }
       }
-      data_at_ = data_at;
-      data_end_ = data_end;
+      walk_store(w);
       r = process_line<true>(line, len, size_t(end - line) + kSseSlack, &evs[count], count > 0);
-      if (r == kSseStop) {
-        m.put(at);  // this line is parsed again by the next call
+      if (r == kSseStop) {  // this line is parsed again by the next call
         cr_last = false;
         goto stop;
       }
@@ -500,28 +579,19 @@ int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
         if (count == cap || evs[count - 1].type == PUSHWIRE_SSE_EV_COMMENT) goto stop;
         if (event_out_) drop_event(true);
       }
-      data_at = data_at_;
-      data_end = data_end_;
-      others = type_size() + id_size();
-      joinable = data_.empty();
+      walk_load(w);
     }
-    w += 128;
-    if (w >= end) break;
-    m = SseLineEnds128::scan(w, size_t(end - w));
   }
 leave:
-  data_at_ = data_at;
-  data_end_ = data_end;
+  walk_store(w);
   after_cr_ = cr_last;
-  ends_block_ = nullptr;
   consume_in(size_t(line - p));
   *n = count;
   return count > first ? 1 : 0;
 stop:
-  // The bytes stay in place until the next feed: spans into them hold.
+  // The bytes stay in place until the next feed: spans into them hold. The members are
+  // current (process_line wrote them, or the walk stored them).
   after_cr_ = cr_last;
-  ends_block_ = w;
-  ends_ = m;
   consume_in(size_t(line - p));
   *n = count;
   return r < 0 ? r : 1;
@@ -614,7 +684,6 @@ int SseParser::reset() {
   pending_len_ = 0;
   valid_ = 0;
   valid_stop_ = false;
-  ends_block_ = nullptr;
   error_ = 0;
   bom_checked_ = after_cr_ = eof_ = started_ = false;
   event_out_ = line_out_ = false;

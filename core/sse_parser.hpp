@@ -73,7 +73,10 @@ class SseParser {
   enum SseField { kSseData, kSseEvent, kSseId, kSseRetry, kSseComment, kSseOther };
   static constexpr int kSseStop = 2;  // next_in_place, pinned: stopped before a line
 
+  struct Walk;
   int next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n);
+  void walk_load(Walk &w) const;
+  void walk_store(const Walk &w);
   int settle();
   void drop_event(bool keep_memory);
   span type_view() const { return type_at_.ptr ? type_at_ : type_.view(); }
@@ -116,10 +119,6 @@ class SseParser {
   size_t max_event_ = SSE_DEFAULT_MAX_EVENT;
   size_t max_input_ = SSE_DEFAULT_MAX_INPUT;
   uint64_t retry_ms_ = 0;
-  // The line ends of the block at ends_block_ not yet parsed (dispatching an event stops the
-  // walk mid-block); a feed may move in_, so it forgets them.
-  const uint8_t *ends_block_ = nullptr;
-  SseLineEnds128 ends_{0, 0};
   size_t valid_ = 0;         // bytes at the front of in_ known to be whole valid UTF-8 characters
   bool valid_stop_ = false;  // in_[valid_] starts an invalid subpart (else: not yet checked)
   int error_ = 0;

@@ -3,9 +3,8 @@
 #include "sse_lines.hpp"
 #include "ws_handshake.hpp"
 
-// AVX2, picked at run time, finds the line ends of data (as core/utf8.cpp does for UTF-8).
-#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
+// AVX2, picked at run time, finds the line ends of data (sse_lines.hpp).
+#if defined(PUSHWIRE_SSE_AVX2)
 #define PUSHWIRE_SSE_WRITER_AVX2 1
 #endif
 
@@ -209,20 +208,6 @@ struct SseData16 {
 };
 
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-// A load that may pass the data's end within its page (see sse_load16).
-__attribute__((target("avx2"))) PUSHWIRE_OVERREAD __m256i sse_load32_avx2(const uint8_t *p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
-}
-
-// Bit i set when p[i] is CR or LF, for p[0..64).
-__attribute__((target("avx2"))) PUSHWIRE_INLINE uint64_t sse_line_ends64_avx2(const uint8_t *p) {
-  const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
-  const __m256i a = sse_load32_avx2(p), b = sse_load32_avx2(p + 32);
-  const uint32_t ma = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(a, lf), _mm256_cmpeq_epi8(a, cr))));
-  const uint32_t mb = uint32_t(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(b, lf), _mm256_cmpeq_epi8(b, cr))));
-  return ma | uint64_t(mb) << 32;
-}
-
 // The same in 32-byte registers, for data whose tail is readable (sse_tail_readable): the
 // page test of each half and line is then known to pass. The members are plain inline (an
 // AVX2 function cannot be forced into the template's default-target body); the flattened

@@ -819,3 +819,115 @@ TEST(sse_next_events_spans_and_state) {
   CHECK_EQ(pushwire_sse_parser_next_events(p, evs, 1, nullptr), PUSHWIRE_ERR_INVALID_ARGUMENT);
   pushwire_sse_parser_free(p);
 }
+
+// ---------------------------------------------------------------------------
+// The two stages of the in-place walk: the index of line ends (kSseIndexWindow bytes at a
+// time, 64-byte blocks, eight offsets stored per block unconditionally), then one loop over
+// it that takes "data: ", "event: ", "id: " and blank lines itself.
+
+// The index against a byte loop, for the portable (SSE2) and the AVX2 stage, at every length
+// up to a window, with line ends sparse, dense (more than eight in a block) and everywhere.
+TEST(sse_index_lines_matches_byte_loop) {
+  std::mt19937 rng(7);
+  static const uint8_t kBytes[] = {'a', ' ', ':', 0x00, 0x80, 0xC3, 0xFF, 0x0B, 0x0C, 0x0E, '\r', '\n'};
+  std::vector<bool> paths{false};
+  if (pushwire::sse_have_avx2()) paths.push_back(true);
+  std::vector<uint8_t> buf(pushwire::kSseIndexWindow + 64);
+  std::vector<uint32_t> idx(pushwire::kSseIndexRoom);
+  for (int iter = 0; iter < 3000; ++iter) {
+    const size_t n = iter < 1100 ? size_t(iter) % (pushwire::kSseIndexWindow + 1) : rng() % (pushwire::kSseIndexWindow + 1);
+    const unsigned ends_in = 1 + iter % 4;  // 1 in 12 .. 4 in 12 bytes a line end candidate
+    for (auto &b : buf) b = kBytes[rng() % (10 + ends_in > 12 ? 12 : 10 + ends_in)];
+    if (iter % 7 == 0)
+      for (auto &b : buf) b = rng() % 2 ? '\n' : '\r';
+    std::vector<uint32_t> want;
+    for (size_t i = 0; i < n; ++i)
+      if (buf[i] == '\r' || buf[i] == '\n') want.push_back(uint32_t(i));
+    for (bool avx2 : paths) {
+      size_t k = pushwire::sse_index_lines(buf.data(), n, idx.data(), avx2);
+      std::vector<uint32_t> got(idx.begin(), idx.begin() + long(k));
+      if (got != want) {
+        harness::fail(__FILE__, __LINE__, "index of " + std::to_string(n) + " bytes (avx2 " + std::to_string(avx2) +
+                                              "): " + std::to_string(k) + " ends, want " + std::to_string(want.size()));
+        return;
+      }
+    }
+  }
+}
+
+// W9-shaped events shifted across the window and block boundaries (a comment of every length
+// in front), with each line-end spelling and an odd line (which the walk hands to the general
+// parser mid-window) among them, against the reference, pulled one by one and in batches.
+TEST(sse_walk_lines_across_window_boundaries) {
+  const char *breaks[] = {"\n", "\r\n", "\r"};
+  const std::string win = std::to_string(pushwire::kSseIndexWindow);
+  for (size_t lead = pushwire::kSseIndexWindow - 200; lead <= pushwire::kSseIndexWindow + 8; ++lead) {
+    const std::string br = breaks[lead % 3];
+    std::string in = ":" + std::string(lead, 'p') + br;
+    for (int k = 0; k < 3; ++k) {
+      in += w9_event(k == 1 ? "" : "tick", std::to_string(lead * 10 + k),
+                     {"{\"seq\":" + std::to_string(k) + "}", std::string(lead % 70, 'x'), "caf\xC3\xA9 \xF0\x9F\x98\x80"}, br);
+      if (k == 0 && lead % 5 == 0) in += "retry: 7" + br;
+    }
+    EXPECT_REFERENCE(in, lead % 2 == 1, false);
+  }
+}
+
+// Dense lines: blocks with more than eight line ends (blank lines, "data:" and "id: N" lines
+// of a few bytes), which the index stores past its unconditional eight.
+TEST(sse_walk_dense_short_lines) {
+  std::mt19937 rng(4242);
+  static const char *const kShort[] = {"", "data:", "data: a", "id: 1", "id:", "event: e", "data", ":", "id: \0"};
+  static const size_t kLens[] = {0, 5, 7, 5, 3, 8, 4, 1, 5};
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string in;
+    const std::string br = iter % 4 == 0 ? "\r\n" : iter % 4 == 1 ? "\r" : "\n";
+    size_t lines = 20 + rng() % 200;
+    for (size_t i = 0; i < lines; ++i) {
+      size_t t = rng() % 9;
+      in += std::string(kShort[t], kLens[t]) + br;
+    }
+    EXPECT_REFERENCE(in, iter % 2 == 0, iter < 20);
+  }
+}
+
+// Every byte class at every position of two W9 events placed so that their lines straddle a
+// 64-byte block: the walk's fast lines and the general path must agree with the reference.
+TEST(sse_walk_byte_classes_across_a_block) {
+  const std::string base = ":" + std::string(40, 'p') + "\nevent: up\nid: 42\ndata: abcdefghijklmnop\ndata: q\n\n" +
+                           "id: 43\ndata: r\n\n";
+  static const char kClasses[] = {'\0', '\r', '\n', ':', ' ', 'd', 'i', '\x80', '\xC3', '\xFF'};
+  for (size_t at = 40; at < base.size(); ++at)
+    for (char c : kClasses) {
+      std::string in = base;
+      in[at] = c;
+      EXPECT_REFERENCE(in, at % 2 == 0, false);
+    }
+}
+
+// The real W9 stream when the generated workloads are at hand (tests/bench/prepare.sh): its
+// first 256 KiB in 64 KiB feeds (as the benchmark does) and in 1000-byte feeds, batches of
+// 64 and single events, against the reference.
+TEST(sse_walk_matches_reference_on_w9_prefix) {
+  const char *path = "/tmp/pushwire-bench/w9.sse";
+  FILE *f = std::fopen(path, "rb");
+  if (!f) return;  // not generated on this machine
+  std::string in(size_t(256) << 10, '\0');
+  in.resize(std::fread(&in[0], 1, in.size(), f));
+  std::fclose(f);
+  in.resize(in.rfind("\n\n") + 2);  // whole events
+  const RefResult want = ref_interpret(in, false);
+  CHECK(want.events.size() > 1000);
+  for (size_t piece : {size_t(65536), size_t(1000)}) {
+    std::vector<std::string> chunks;
+    for (size_t i = 0; i < in.size(); i += piece) chunks.push_back(in.substr(i, piece));
+    for (size_t batch : {size_t(0), size_t(64)}) {
+      Options o;
+      o.batch = batch;
+      sse_test::Result got = run_chunks(chunks, true, o);
+      CHECK(got.error.empty());
+      CHECK(got.events == want.events);
+      CHECK(got.last_event_id == want.last_id);
+    }
+  }
+}
