@@ -129,8 +129,33 @@ int SseParser::feed(const uint8_t *data, size_t len) {
   if (settle()) return fail(ERR_NOMEM);
   if (len > SIZE_MAX - kSseSlack || (in_.room() < len + kSseSlack && in_.reserve_extra(len + kSseSlack)))
     return fail(ERR_NOMEM);
-  in_.append(data, len);  // room reserved: cannot fail
+  append_in(data, len);
   return 0;
+}
+
+// Appends fed bytes to in_, whose room is reserved. While everything before them is checked
+// (valid_prefix() reached the end, bar an unfinished character), the UTF-8 check of the new
+// bytes runs in the pass that copies them (utf8_feed_unmask with a zero key is a copy that
+// validates), so they are read from the caller's memory once and valid_prefix() then finds
+// nothing left to do; the outcome is what valid_prefix() would find.
+void SseParser::append_in(const uint8_t *data, size_t len) {
+  static const uint8_t kNoMask[4] = {0, 0, 0, 0};
+  const size_t tail = in_.size() - valid_;  // an unfinished character, if checked so far
+  uint8_t *const o = in_.extend(len);
+  const uint8_t *const p = in_.data() + valid_;
+  Utf8State st;
+  if (valid_stop_ || tail > 3 || !utf8_feed(st, p, tail)) {
+    std::memcpy(o, data, len);
+    return;
+  }
+  unsigned phase = 0;
+  size_t bad = 0;
+  if (utf8_feed_unmask(st, o, data, len, kNoMask, &phase, &bad)) {
+    valid_ += st.at_boundary() ? tail + len : utf8_boundary_prefix(p, tail + len);
+  } else {
+    valid_ += sse_invalid_subpart_start(p, tail + bad);
+    valid_stop_ = true;
+  }
 }
 
 int SseParser::append_line(const void *p, size_t n) {

@@ -14,7 +14,7 @@
 // what a reconnect sends; an id inside an event cut off by the end of the stream never
 // reaches it. Both persist across reset(), as Chromium keeps them across reconnects.
 //
-// Work is lazy and linear: feed() only copies; next() parses until one event is ready. An
+// Work is lazy and linear: feed() only copies (checking UTF-8 in the same pass); next() parses until one event is ready. An
 // unfinished line is decoded once into its own buffer, never rescanned; a line that arrives
 // whole and valid is parsed in place, and its value stays there: data lines are joined in
 // the input buffer itself (each value moved down behind the one before), the event type and
@@ -86,6 +86,7 @@ class SseParser {
   size_t type_size() const { return type_at_.len + type_.size(); }
   size_t id_size() const { return id_at_.len + id_.size(); }
   size_t valid_prefix();
+  void append_in(const uint8_t *data, size_t len);
   void consume_in(size_t n);
   int decode(const uint8_t *p, size_t n);
   int finish_pending(const uint8_t *p, size_t n, size_t *used);

@@ -931,3 +931,46 @@ TEST(sse_walk_matches_reference_on_w9_prefix) {
     }
   }
 }
+
+// The UTF-8 check made while a feed is copied (from where the check of earlier feeds
+// stopped, an unfinished character included): each byte class at every position of a
+// stream of about 300 bytes, cut into two feeds of at least 128 bytes (the one-pass copy and
+// check) at every position near it, and into three feeds pulled only after the last one
+// (the check then waits for valid_prefix()), against the reference.
+TEST(sse_feed_checks_utf8_while_copying) {
+  std::string base;
+  for (int k = 0; k < 3; ++k)
+    base += w9_event("price", std::to_string(k), {"{\"sym\":\"caf\xC3\xA9\",\"px\":1}", "prix: 12,5 \xE2\x82\xAC ok",
+                                                  "\xF0\x9F\x98\x80 \xCE\xB1\xCE\xB2 " + std::string(20, 'z')});
+  CHECK(base.size() > 300);
+  static const char kClasses[] = {'\xFF', '\x80', '\xC3', '\xE2', '\xF0', '\xED', '\0', '\r', '\n', 'a'};
+  for (size_t at = 120; at < 200; ++at)
+    for (char c : kClasses) {
+      std::string in = base;
+      in[at] = c;
+      const RefResult want = ref_interpret(in, false);
+      for (size_t cut = at - 4; cut <= at + 4; ++cut) {
+        for (size_t batch : {size_t(0), size_t(64)}) {
+          Options o;
+          o.batch = batch;
+          sse_test::Result got = run_chunks({in.substr(0, cut), in.substr(cut)}, true, o);
+          if (got.events != want.events || !got.error.empty() || got.last_event_id != want.last_id) {
+            harness::fail(__FILE__, __LINE__, "input " + vectors::escape(in) + " cut at " + std::to_string(cut));
+            return;
+          }
+        }
+      }
+      // Three feeds, no pull in between.
+      pushwire_sse_parser *p = nullptr;
+      CHECK_EQ(pushwire_sse_parser_new(&p, nullptr), 0);
+      const size_t cuts[] = {0, at - 1, at + 2, in.size()};
+      for (int i = 0; i < 3; ++i)
+        CHECK_EQ(pushwire_sse_parser_feed(p, reinterpret_cast<const uint8_t *>(in.data()) + cuts[i], cuts[i + 1] - cuts[i]),
+                 0);
+      pushwire_sse_parser_feed_eof(p);
+      sse_test::Result got;
+      CHECK(sse_test::drain_batches(p, 64, &got));
+      pushwire_sse_parser_free(p);
+      CHECK(got.events == want.events);
+    }
+}
