@@ -593,6 +593,24 @@ TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
       CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
     }
   }
+  // A client without subprotocols takes the bit too: its 101 and frames behind it, cut
+  // anywhere, pulled between the feeds or not.
+  const std::string resp = accept + bytes("81 05 48 65 6c 6c 6f 89 01 78");
+  for (size_t cut = 0; cut <= resp.size(); ++cut) {
+    for (bool pull_between : {false, true}) {
+      Conn c(PUSHWIRE_WS_CLIENT);
+      c.random("the sample nonce");
+      CHECK_EQ(pushwire_ws_client_start(c.ws, "server.example.com", 18, "/chat", 5), 0);
+      c.out();
+      std::vector<std::string> ev;
+      CHECK_EQ(c.feed(resp.substr(0, cut)), 0);
+      if (pull_between) ev = c.events();
+      CHECK_EQ(c.feed(resp.substr(cut)), 0);
+      for (const std::string &e : c.events()) ev.push_back(e);
+      if (ev != (std::vector<std::string>{"accepted \"\"", "text \"Hello\"", "ping \"x\""}))
+        harness::fail(__FILE__, __LINE__, "client cut " + std::to_string(cut));
+    }
+  }
   // Pulled in batches, the same events in the same order, at every batch size.
   for (size_t cap = 1; cap <= want.size() + 1; ++cap) {
     Conn s(PUSHWIRE_WS_SERVER);
