@@ -135,7 +135,7 @@ constexpr uint64_t lit_le(const char *s, size_t at, size_t n) {
 // holds no CR, so for names (and, for literals of letters only, for any bytes) the compare
 // is exact.
 template <size_t N>
-bool is_lit_ci(const uint8_t *p, const char (&low)[N]) {
+PUSHWIRE_INLINE bool is_lit_ci(const uint8_t *p, const char (&low)[N]) {
   constexpr size_t n = N - 1;
   static_assert(n >= 4 && n <= 24, "one to three words");
   if constexpr (n < 8) {
@@ -167,10 +167,18 @@ PUSHWIRE_INLINE ReqField classify_field(span name) {
 }
 
 // list_contains_ci for a lowercase literal of letters (exact for any bytes, see is_lit_ci),
-// with the usual value, the literal alone, decided without walking the list.
+// with the usual values decided without walking the list: the literal alone, or last
+// behind a comma and OWS ("keep-alive, Upgrade"). With no quote before that comma it
+// separates elements, so the last element is the literal.
 template <size_t N>
 bool list_has_letters_ci(span list, const char (&low)[N]) {
-  if (list.len == N - 1 && is_lit_ci(list.ptr, low)) return true;
+  constexpr size_t n = N - 1;
+  if (list.len == n && is_lit_ci(list.ptr, low)) return true;
+  if (list.len > n && is_lit_ci(list.ptr + list.len - n, low)) {
+    size_t i = list.len - n;
+    while (i > 0 && (list.ptr[i - 1] == ' ' || list.ptr[i - 1] == '\t')) --i;
+    if (i > 0 && list.ptr[i - 1] == ',' && !std::memchr(list.ptr, '"', i)) return true;
+  }
   span el;
   while (next_list_element(&list, &el))
     if (el.len == N - 1 && is_lit_ci(el.ptr, low)) return true;

@@ -740,3 +740,59 @@ TEST(ws_handshake_accept_key_matches_streamed_sha1) {
     if (std::memcmp(want, got, WS_ACCEPT_SIZE) != 0) harness::fail(__FILE__, __LINE__, "key " + std::to_string(round));
   }
 }
+
+// Upgrade and Connection decide "websocket" / "upgrade" without walking the list when the
+// value is the literal alone or ends with it behind a comma. Held against list_contains_ci
+// on lists built from elements that are, contain, quote or almost are the literal, joined
+// every way, and on every byte at every position of the usual multi-element value.
+TEST(ws_handshake_upgrade_and_connection_lists_match_reference) {
+  Lists l;
+  auto connection_ok = [&](const std::string &field, const std::string &value, const char *token) {
+    const std::string text = "GET /chat HTTP/1.1\r\nHost: h\r\n" +
+                             std::string(field == "Upgrade" ? "" : "Upgrade: websocket\r\n") +
+                             std::string(field == "Connection" ? "" : "Connection: Upgrade\r\n") + field + ": " +
+                             value + "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    Parsed p(text);
+    int status = 0;
+    const char *reason = "";
+    ws_check_request(p.head, l.origins, false, &status, &reason);
+    span v{nullptr, 0};
+    CHECK(p.head.find(field.c_str(), 0, &v));
+    const bool got = std::string(reason).find(field == "Upgrade" ? "Upgrade does" : "Connection does") == std::string::npos;
+    const bool want = list_contains_ci(v, sp(token));
+    if (got != want) harness::fail(__FILE__, __LINE__, field + ": [" + value + "]");
+  };
+  size_t compared = 0;
+  for (const char *field : {"Connection", "Upgrade"}) {
+    const std::string f = field;
+    const std::string lit = f == "Upgrade" ? "websocket" : "upgrade";
+    std::string upper = lit;
+    for (char &c : upper) c = char(c - 32);
+    const std::vector<std::string> elements = {"keep-alive", lit, upper, lit + "x", "x" + lit, "\"" + lit + "\"",
+                                               "\"a," + lit + "\"", "\"a", "a\"", ""};
+    const std::vector<std::string> seps = {",", ", ", " ,", ",\t", " , "};
+    for (const std::string &a : elements) {
+      connection_ok(f, a.empty() ? "x" : a, lit.c_str());
+      ++compared;
+      for (const std::string &s1 : seps)
+        for (const std::string &b : elements) {
+          connection_ok(f, a + s1 + b, lit.c_str());
+          ++compared;
+          for (const std::string &s2 : seps)
+            for (const std::string &c : elements) {
+              connection_ok(f, a + s1 + b + s2 + c, lit.c_str());
+              ++compared;
+            }
+        }
+    }
+    const std::string usual = "keep-alive, " + upper;
+    for (size_t pos = 0; pos < usual.size(); ++pos)
+      for (int c = 0x20; c < 0x7f; ++c) {
+        std::string v = usual;
+        v[pos] = char(c);
+        connection_ok(f, v, lit.c_str());
+        ++compared;
+      }
+  }
+  CHECK(compared > 50000);
+}
