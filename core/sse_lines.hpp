@@ -204,31 +204,34 @@ __attribute__((target("avx2"))) PUSHWIRE_INLINE uint64_t sse_line_ends64_avx2(co
 }
 #endif
 
-// The parser's first stage: the offsets of all line ends in a window of the input, found 64
-// bytes at a time and written out as a list, so that the walk over the lines is one loop
+// The parser's first stage: the addresses of all line ends in a window of the input, found
+// 64 bytes at a time and written out as a list, so that the walk over the lines is one loop
 // whose branches follow the kinds of lines (a stream's repeating pattern) rather than where
-// 64-byte blocks happen to fall. Each block stores eight offsets whether or not it has them
-// (no branch on the count); only a block with more than eight line ends loops for the rest.
+// 64-byte blocks happen to fall. Each block stores six entries whether or not it has them
+// (no branch on the count: the usual event's lines are 20 to 60 bytes long, so a block
+// rarely holds more); only a block with more loops for the rest.
 constexpr size_t kSseIndexWindow = 1024;
-constexpr size_t kSseIndexRoom = kSseIndexWindow + 8;  // entries an index array must hold
+constexpr size_t kSseIndexUnconditional = 6;
+constexpr size_t kSseIndexRoom = kSseIndexWindow + kSseIndexUnconditional;  // entries an index must hold
 
 // Ends: a policy with `static uint64_t ends64(const uint8_t *p)` (line-end bits of p[0..64)),
 // `static size_t count(uint64_t)` (bits set) and `static uint32_t low(uint64_t m)` (index of
 // the lowest bit; any value for 0).
 template <class Ends>
-PUSHWIRE_INLINE size_t sse_index_line_ends(const uint8_t *p, size_t n, uint32_t *idx) {
+PUSHWIRE_INLINE size_t sse_index_line_ends(const uint8_t *p, size_t n, const uint8_t **idx) {
   size_t k = 0;
-  for (uint32_t b = 0; b < n; b += 64) {
+  for (size_t b = 0; b < n; b += 64) {
     uint64_t m = Ends::ends64(p + b);
     if (n - b < 64) m &= (uint64_t(1) << (n - b)) - 1;
     const size_t cnt = Ends::count(m);
-    uint32_t *o = idx + k;
-    for (int j = 0; j < 8; ++j) {
-      o[j] = b + Ends::low(m);
+    const uint8_t **o = idx + k;
+    const uint8_t *const q = p + b;
+    for (size_t j = 0; j < kSseIndexUnconditional; ++j) {
+      o[j] = q + Ends::low(m);
       m &= m - 1;
     }
-    for (size_t j = 8; PUSHWIRE_UNLIKELY(m != 0); ++j) {
-      o[j] = b + Ends::low(m);
+    for (size_t j = kSseIndexUnconditional; PUSHWIRE_UNLIKELY(m != 0); ++j) {
+      o[j] = q + Ends::low(m);
       m &= m - 1;
     }
     k += cnt;
@@ -256,7 +259,7 @@ struct SseEnds32 {
 };
 
 __attribute__((target("avx2,bmi,popcnt"), flatten)) inline size_t sse_index_line_ends_avx2(const uint8_t *p, size_t n,
-                                                                                           uint32_t *idx) {
+                                                                                           const uint8_t **idx) {
   return sse_index_line_ends<SseEnds32>(p, n, idx);
 }
 
@@ -267,9 +270,9 @@ inline bool sse_have_avx2() {
 inline bool sse_have_avx2() { return false; }
 #endif
 
-// The offsets of the line ends in p[0..n), n <= kSseIndexWindow, into idx (kSseIndexRoom
+// The addresses of the line ends in p[0..n), n <= kSseIndexWindow, into idx (kSseIndexRoom
 // entries), lowest first; returns how many. p[0..n rounded up to 64) must be readable.
-inline size_t sse_index_lines(const uint8_t *p, size_t n, uint32_t *idx, bool avx2) {
+inline size_t sse_index_lines(const uint8_t *p, size_t n, const uint8_t **idx, bool avx2) {
 #if defined(PUSHWIRE_SSE_AVX2)
   if (avx2) return sse_index_line_ends_avx2(p, n, idx);
 #else

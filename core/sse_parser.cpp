@@ -144,7 +144,8 @@ void SseParser::append_in(const uint8_t *data, size_t len) {
   uint8_t *const o = in_.extend(len);
   const uint8_t *const p = in_.data() + valid_;
   Utf8State st;
-  if (valid_stop_ || tail > 3 || !utf8_feed(st, p, tail)) {
+  // Short feeds are copied alone: for them the separate check costs no more.
+  if (len < UTF8_UNMASK_FUSED_MIN || valid_stop_ || tail > 3 || !utf8_feed(st, p, tail)) {
     std::memcpy(o, data, len);
     return;
   }
@@ -460,31 +461,33 @@ int SseParser::dispatch(pushwire_sse_event *ev) {
 // before such a call and when the walk ends.
 struct SseParser::Walk {
   uint8_t *data_at, *data_end;
-  span type_at, id_at, last_id_at;
+  span type_at;
   span last_id;    // last_event_id()
   size_t id_size;  // id_size()
+  // max_event_ less the event's bytes so far (type, id, data), which never pass it: each
+  // field's event_fits_in test in one comparison.
+  size_t room;
   bool id_changed;
   bool simple;  // data_ and type_ empty: every value of the event lies in in_ (or is empty)
 };
 
+// id_at_ and last_id_at_ are written as members: they change once an event at most.
 PUSHWIRE_INLINE void SseParser::walk_load(Walk &w) const {
   w.data_at = data_at_;
   w.data_end = data_end_;
   w.type_at = type_at_;
-  w.id_at = id_at_;
-  w.last_id_at = last_id_at_;
   w.last_id = last_event_id();
   w.id_size = id_size();
   w.id_changed = id_changed_;
-  w.simple = data_.empty() && type_.empty();
+  const size_t used = type_size() + w.id_size + data_size();
+  w.simple = data_.empty() && type_.empty() && used <= max_event_;
+  w.room = w.simple ? max_event_ - used : 0;
 }
 
 PUSHWIRE_INLINE void SseParser::walk_store(const Walk &w) {
   data_at_ = w.data_at;
   data_end_ = w.data_end;
   type_at_ = w.type_at;
-  id_at_ = w.id_at;
-  last_id_at_ = w.last_id_at;
   id_changed_ = w.id_changed;
 }
 
@@ -504,7 +507,7 @@ int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
   const uint8_t *const end = in.ptr + in.len, *const valid = p + valid_prefix();
   uint8_t *line = p;
   const uint8_t *window = p;  // the next bytes to index
-  const size_t max_line = max_line_, max_event = max_event_;
+  const size_t max_line = max_line_;
   const bool avx2 = sse_have_avx2();
   const size_t first = *n;
   size_t count = first;
@@ -512,16 +515,15 @@ int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
   bool cr_last = false;  // the last line taken ended in a CR that ends the input
   Walk w;
   walk_load(w);
-  uint32_t idx[kSseIndexRoom];
+  const uint8_t *idx[kSseIndexRoom];
   while (window < valid) {
     // Only line ends before `valid` are indexed: a line that ends later holds invalid UTF-8
     // or is unfinished, and the general path takes it.
     const size_t wlen = size_t(valid - window) < kSseIndexWindow ? size_t(valid - window) : kSseIndexWindow;
-    uint8_t *const base = p + (window - p);
-    const size_t k = sse_index_lines(base, wlen, idx, avx2);  // reads within in_'s slack
+    const size_t k = sse_index_lines(window, wlen, idx, avx2);  // reads within in_'s slack
     window += wlen;
     for (size_t i = 0; i < k; ++i) {
-      uint8_t *const e = base + idx[i];
+      uint8_t *const e = p + (idx[i] - p);  // in_'s own bytes
       if (e < line) continue;  // the LF of a CR LF
       const size_t len = size_t(e - line);
       if (len > max_line) goto leave;
@@ -536,28 +538,31 @@ int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
       // The in_ buffer has kSseSlack bytes past its end: the first word may be loaded whole.
       const uint64_t head = sse_load_le64(line);
       if (len >= 6 && (head & sse_low_bytes(6)) == kSseDataWord) {
-        const size_t vlen = len - 6, used = w.type_at.len + w.id_size + size_t(w.data_end - w.data_at);
-        if (PUSHWIRE_LIKELY(w.simple && event_fits_in(max_event, used, vlen + 1))) {
-          sse_join_in_place(&w.data_at, &w.data_end, line + 6, vlen);
+        const size_t add = len - 5;  // the value and its LF
+        if (PUSHWIRE_LIKELY(w.simple && add <= w.room)) {
+          w.room -= add;
+          sse_join_in_place(&w.data_at, &w.data_end, line + 6, len - 6);
           line = after;
           continue;
         }
       } else if (len == 0) {
         // dispatch(), for values that lie in in_; a last event ID that would be copied into
         // its buffer goes the general way (where a pinned walk stops).
-        if (PUSHWIRE_LIKELY(w.simple && (!w.id_changed || w.id_at.ptr))) {
+        if (PUSHWIRE_LIKELY(w.simple && (!w.id_changed || id_at_.ptr))) {
           line = after;
           if (w.id_changed) {
-            w.last_id_at = w.last_id = w.id_at;
+            last_id_at_ = w.last_id = id_at_;
             w.id_changed = false;
           }
           const span type = w.type_at;
+          const size_t data_len = size_t(w.data_end - w.data_at);
+          w.room += type.len + data_len;
           w.type_at = span{nullptr, 0};
-          if (w.data_at == w.data_end) continue;  // no data: nothing fires (both null)
+          if (data_len == 0) continue;  // no data: nothing fires
           pushwire_sse_event *const ev = &evs[count++];
           ev->type = PUSHWIRE_SSE_EV_EVENT;
           ev->flags = 0;
-          ev->data = span{w.data_at, size_t(w.data_end - w.data_at) - 1};  // the trailing LF goes
+          ev->data = span{w.data_at, data_len - 1};  // the trailing LF goes
           ev->event_type = type.len ? type : make_span("message", 7);
           ev->last_event_id = w.last_id;
           ev->retry_ms = 0;
@@ -572,18 +577,20 @@ int SseParser::next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n) {
         }
       } else if (len >= 7 && (head & sse_low_bytes(7)) == kSseEventWord) {
         // field_event() ahead of any data (data joined later would overwrite the value).
-        const size_t vlen = len - 7;
-        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && event_fits_in(max_event, w.id_size, vlen))) {
+        const size_t vlen = len - 7, room = w.room + w.type_at.len;
+        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && vlen <= room)) {
+          w.room = room - vlen;
           w.type_at = span{line + 7, vlen};
           line = after;
           continue;
         }
       } else if (len >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
         // field_id() ahead of any data; an id holding NUL is left to it.
-        const size_t vlen = len - 4;
-        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && event_fits_in(max_event, w.type_at.len, vlen) &&
+        const size_t vlen = len - 4, room = w.room + w.id_size;
+        if (PUSHWIRE_LIKELY(w.simple && !w.data_at && vlen <= room &&
                             !sse_has_nul(line + 4, vlen, size_t(end - line) - 4 + kSseSlack))) {
-          w.id_at = span{line + 4, vlen};
+          w.room = room - vlen;
+          id_at_ = span{line + 4, vlen};
           w.id_size = vlen;
           w.id_changed = true;
           id_.clear();
