@@ -315,29 +315,28 @@ PUSHWIRE_INLINE int SseParser::field_data(span value, size_t readable, bool in_p
   return 0;
 }
 
-PUSHWIRE_INLINE int SseParser::field_event(span value, bool in_place) {
-  if (!event_fits_in(max_event_, id_size() + data_size(), value.len)) return ERR_EVENT_TOO_BIG;
+// The event type and id are kept either where they lie in in_ (in_at) or copied (copy).
+PUSHWIRE_INLINE int SseParser::keep_value(span &in_at, Buffer &copy, span value, bool in_place) {
   // In place only ahead of data joined in place, which would overwrite it.
   if (in_place && !data_at_) {
-    type_at_ = value;
-    type_.clear();
+    in_at = value;
+    copy.clear();
     return 0;
   }
-  type_at_ = span{nullptr, 0};
-  return sse_assign(type_, value);
+  in_at = span{nullptr, 0};
+  return sse_assign(copy, value);
+}
+
+PUSHWIRE_INLINE int SseParser::field_event(span value, bool in_place) {
+  if (!event_fits_in(max_event_, id_size() + data_size(), value.len)) return ERR_EVENT_TOO_BIG;
+  return keep_value(type_at_, type_, value, in_place);
 }
 
 PUSHWIRE_INLINE int SseParser::field_id(span value, size_t readable, bool in_place) {
   if (sse_has_nul(value.ptr, value.len, readable)) return 0;
   if (!event_fits_in(max_event_, type_size() + data_size(), value.len)) return ERR_EVENT_TOO_BIG;
   id_changed_ = true;
-  if (in_place && !data_at_) {
-    id_at_ = value;
-    id_.clear();
-    return 0;
-  }
-  id_at_ = span{nullptr, 0};
-  return sse_assign(id_, value);
+  return keep_value(id_at_, id_, value, in_place);
 }
 
 // Inlined: it runs once per line, and the in-place walk's loop keeps its state in registers.

@@ -97,6 +97,7 @@ class SseParser {
   int field_data(span value, size_t readable, bool in_place);
   int field_event(span value, bool in_place);
   int field_id(span value, size_t readable, bool in_place);
+  int keep_value(span &in_at, Buffer &copy, span value, bool in_place);
   int field_retry(span value, pushwire_sse_event *ev);
   int dispatch(pushwire_sse_event *ev);
   int fail(int code) { return error_ = code; }
