@@ -483,26 +483,44 @@ int ws_add_extra_header(Buffer &headers, span name, span value) {
   return 0;
 }
 
+namespace {
+
+// The status line, Upgrade, Connection and the accept line with its CRLF: what every 101
+// begins with. Returns the end.
+constexpr char kAcceptStart[] =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+constexpr size_t kAcceptStartLen = sizeof kAcceptStart - 1;
+constexpr size_t kAcceptLinesLen = kAcceptStartLen + WS_ACCEPT_SIZE + 2;
+static_assert(kAcceptLinesLen + 2 == WS_PLAIN_ACCEPT_SIZE, "the plain 101 is the lines and an empty line");
+
+uint8_t *write_accept_lines(uint8_t *d, span key) {
+  std::memcpy(d, kAcceptStart, kAcceptStartLen);
+  d += kAcceptStartLen;
+  ws_accept_key(key, reinterpret_cast<char *>(d));
+  d += WS_ACCEPT_SIZE;
+  std::memcpy(d, "\r\n", 2);
+  return d + 2;
+}
+
+}  // namespace
+
+void ws_write_plain_accept(span key, uint8_t out[WS_PLAIN_ACCEPT_SIZE]) {
+  std::memcpy(write_accept_lines(out, key), "\r\n", 2);
+}
+
 int ws_write_accept(Buffer &out, span key, span subprotocol, span extra) {
-  // The usual answer is this template with the accept key filled in: one reservation and
+  // The usual answer is a template with the accept key filled in: one reservation and
   // one copy, the key written in place.
-  static constexpr char kStart[] =
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
-  static constexpr size_t kStartLen = sizeof kStart - 1;
   static constexpr char kProto[] = "Sec-WebSocket-Protocol: ";
-  size_t total = kStartLen + WS_ACCEPT_SIZE + 2 + extra.len + 2;
+  size_t total = kAcceptLinesLen + extra.len + 2;
   if (subprotocol.len) total += sizeof kProto - 1 + subprotocol.len + 2;
   uint8_t *d = out.extend(total);
   if (!d) return ERR_NOMEM;
-  std::memcpy(d, kStart, kStartLen);
-  d += kStartLen;
-  ws_accept_key(key, reinterpret_cast<char *>(d));
-  d += WS_ACCEPT_SIZE;
+  d = write_accept_lines(d, key);
   auto put = [&d](const void *p, size_t n) {
     if (n) std::memcpy(d, p, n);  // `extra` may be empty with a null pointer
     d += n;
   };
-  put("\r\n", 2);
   if (subprotocol.len) {
     put(kProto, sizeof kProto - 1);
     put(subprotocol.ptr, subprotocol.len);

@@ -69,6 +69,12 @@ bool ws_extension_list_valid(span value);
 // or ERR_NOMEM (`headers` then unchanged).
 int ws_add_extra_header(Buffer &headers, span name, span value);
 
+// The 101 without a subprotocol or extra header (the usual answer): exactly this many bytes,
+// written to `out` for `key` (24 bytes, as validated by ws_check_request). The same bytes
+// ws_write_accept appends for an empty subprotocol and extra.
+constexpr size_t WS_PLAIN_ACCEPT_SIZE = 129;
+void ws_write_plain_accept(span key, uint8_t out[WS_PLAIN_ACCEPT_SIZE]);
+
 // Heads appended to `out`; `extra` holds rendered extra header lines. On error `out` is
 // unchanged.
 // 101 with the accept key for `key` (24 bytes, as validated by ws_check_request) and

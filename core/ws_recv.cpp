@@ -144,8 +144,13 @@ int WsSession::next_events(pushwire_ws_event *evs, size_t cap, size_t *n) {
   int rc = next_event(evs);
   if (rc != 1) return rc;
   size_t k = 1;
-  const uintptr_t bases[4] = {uintptr_t(arena_.data()), uintptr_t(spare_.data()), uintptr_t(ctl_.data()), 0};
+  uintptr_t bases[4] = {0, 0, 0, 0};  // with the 101 kept, every record is AT_PTR
   static_assert(IN_ARENA == 0 && IN_SPARE == 1 && IN_CTL == 2 && AT_PTR == 3, "bases[] order");
+  if (PUSHWIRE_LIKELY(!has(F_REPLY_HERE))) {
+    bases[IN_ARENA] = uintptr_t(arena_.data());
+    bases[IN_SPARE] = uintptr_t(spare_.data());
+    bases[IN_CTL] = uintptr_t(ctl_.data());
+  }
   while (k < cap && !queue_.empty()) {
     const Queued *const q = reinterpret_cast<const Queued *>(queue_.data());
     size_t take = queue_.size() / sizeof(Queued);
@@ -168,6 +173,7 @@ int WsSession::next_events(pushwire_ws_event *evs, size_t cap, size_t *n) {
 // Every span handed out so far is dead (the caller made a mutating call with the queue
 // drained): start the areas over, keeping only a message or control frame in progress.
 void WsSession::reset_areas() {
+  if (has(F_REPLY_HERE)) return;  // nothing received yet
   spare_.clear();
   arena_.consume(msg_op_ ? msg_start_ : arena_.size());
   // Moved now, while it holds only what arrived since the last drain: left behind the
@@ -186,12 +192,13 @@ void WsSession::reset_areas() {
 void WsSession::release_idle() {
   if (!queue_.empty()) return;
   set(F_RELEASE_IN, false);
+  queue_.release();
+  if (held_.empty()) held_.release();
+  if (has(F_REPLY_HERE)) return;  // the four areas hold no memory
   reset_areas();
   if (arena_.empty()) arena_.release();
   spare_.release();
   if (ctl_.empty()) ctl_.release();
-  queue_.release();
-  if (held_.empty()) held_.release();
   if (out_.empty()) out_.release();
 }
 
@@ -265,6 +272,7 @@ size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
   if (state_.may(WsAction::Decode) != 0) return state_.send() == WsSide::Head ? done : n;
   if (done == n) return n;  // nothing behind the head
   if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return n;
+  if (PUSHWIRE_UNLIKELY(!settle_reply())) return n;
   return done + recv_frames(p + done, n - done, mut ? mut + done : nullptr);
 }
 
@@ -354,7 +362,7 @@ void WsSession::report_accepted(span chosen) {
 // when out of memory.
 bool WsSession::queue_accepted() {
   set(F_ACCEPTED_DUE, false);
-  return push(PUSHWIRE_WS_EV_ACCEPTED, 0, IN_CTL, ctl_.size(), 0);
+  return push(PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, 0, 0);
 }
 
 void WsSession::on_response() {

@@ -2,7 +2,9 @@
 // The receive side is in ws_recv.cpp; every transition is in ws_state.cpp.
 #include "ws_session.hpp"
 
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "base64.hpp"
 #include "mask.hpp"
@@ -37,7 +39,10 @@ WsSession::WsSession(const Allocator &alloc, pushwire_ws_role role)
       role_(role),
       flags_(uint16_t(F_AUTO_PONG | F_AUTO_CLOSE | F_HANDSHAKE | F_VALIDATE_UTF8)) {}
 
-WsSession::~WsSession() { alloc_.destroy(hs_); }
+WsSession::~WsSession() {
+  if (has(F_REPLY_HERE)) revive_areas();  // the members' destructors run next
+  alloc_.destroy(hs_);
+}
 
 int WsSession::create(WsSession **out, pushwire_ws_role role, const pushwire_allocator *alloc) {
   Allocator a(alloc);
@@ -212,7 +217,8 @@ int WsSession::write_accept(const HttpHead &head, span key, span subprotocol, sp
   } else if (hs_) {
     ws_choose_subprotocol(head, hs_->protocols, chosen);
   }
-  if (ws_write_accept(out_, key, *chosen, extra_headers())) return nomem();
+  const span extra = extra_headers();
+  if ((chosen->len || extra.len || !keep_reply(key)) && ws_write_accept(out_, key, *chosen, extra)) return nomem();
   state_.apply(WsInput::SendHead);
   set(F_STARTED | F_RELEASE_OUT, true);
   return 0;
@@ -226,6 +232,55 @@ int WsSession::accept(span subprotocol) {
   if (int rc = write_accept(hs_->head, ws_request_key(hs_->head), subprotocol, &chosen)) return rc;
   end_handshake_if_over();
   return 0;
+}
+
+// The storage of the four buffers from out_ to ctl_ holds the plain 101 while they have no
+// memory (a server's usual handshake: nothing was sent or received before it).
+bool WsSession::keep_reply(span key) {
+  static_assert(std::is_standard_layout<WsSession>::value, "offsetof below");
+  static_assert(offsetof(WsSession, arena_) == offsetof(WsSession, out_) + sizeof(Buffer) &&
+                    offsetof(WsSession, spare_) == offsetof(WsSession, arena_) + sizeof(Buffer) &&
+                    offsetof(WsSession, ctl_) == offsetof(WsSession, spare_) + sizeof(Buffer) &&
+                    sizeof(HereReply) <= 4 * sizeof(Buffer) && alignof(HereReply) <= alignof(Buffer),
+                "HereReply fits in the storage of out_, arena_, spare_ and ctl_");
+  if (out_.capacity() || arena_.capacity() || spare_.capacity() || ctl_.capacity()) return false;
+  out_.~Buffer();
+  arena_.~Buffer();
+  spare_.~Buffer();
+  ctl_.~Buffer();
+  HereReply *r = new (areas_storage()) HereReply;
+  ws_write_plain_accept(key, r->bytes);
+  r->sent = 0;
+  set(F_REPLY_HERE, true);
+  return true;
+}
+
+void *WsSession::areas_storage() const {
+  return const_cast<unsigned char *>(reinterpret_cast<const unsigned char *>(this)) + offsetof(WsSession, out_);
+}
+
+// The four buffers again, empty and without memory.
+void WsSession::revive_areas() {
+  reply()->~HereReply();
+  new (&out_) Buffer(&alloc_);
+  new (&arena_) Buffer(&alloc_);
+  new (&spare_) Buffer(&alloc_);
+  new (&ctl_) Buffer(&alloc_);
+  set(F_REPLY_HERE, false);
+}
+
+// Before output is added behind the kept 101 or received bytes are stored: the buffers
+// back, the unsent rest of the 101 moved to out_. False when out of memory (the handle
+// has then failed).
+bool WsSession::settle_reply() {
+  if (!has(F_REPLY_HERE)) return true;
+  const HereReply r = *reply();
+  revive_areas();
+  if (out_.append(r.bytes + r.sent, r.pending())) {
+    nomem();
+    return false;
+  }
+  return true;
 }
 
 // The handshake state exists once a head byte arrived or a handshake option was set; a
@@ -299,6 +354,7 @@ int WsSession::write_frame(uint8_t opcode, bool fin, const uint8_t *data, size_t
   uint8_t hdr[WS_MAX_HEADER];
   uint8_t key[4];
   const bool masked = is_client();
+  if (PUSHWIRE_UNLIKELY(!settle_reply())) return fatal_;
   if (masked && pool_.take(random_, key, 4)) return fatal_ = ERR_INTERNAL;
   size_t h = ws_write_header(hdr, opcode, fin, len, masked ? key : nullptr);
   if (out_.reserve_extra(h + len)) return nomem();
@@ -374,7 +430,7 @@ int WsSession::frame_header(bool binary, uint64_t len, uint8_t out[WS_MAX_HEADER
   if (fatal_) return fatal_;
   if (is_client()) return ERR_INVALID_STATE;
   if (int rc = state_.may(WsAction::Send)) return rc;
-  if (!out_.empty() || has(F_FRAG_OUT)) return ERR_INVALID_STATE;
+  if (output_size() || has(F_FRAG_OUT)) return ERR_INVALID_STATE;
   set(F_STARTED, true);
   *out_len = ws_write_header(out, binary ? WS_OP_BINARY : WS_OP_TEXT, true, len, nullptr);
   return 0;
@@ -384,11 +440,26 @@ int WsSession::frame_header(bool binary, uint64_t len, uint8_t out[WS_MAX_HEADER
 // Output
 
 size_t WsSession::peek_output(span *out) const {
-  *out = out_.view();
+  if (has(F_REPLY_HERE)) {
+    const HereReply *r = reply();
+    *out = span{r->bytes + r->sent, r->pending()};
+  } else {
+    *out = out_.view();
+  }
   return out->len;
 }
 
 int WsSession::consume_output(size_t n) {
+  if (has(F_REPLY_HERE)) {
+    HereReply *r = reply();
+    if (n > r->pending()) return ERR_INVALID_ARGUMENT;
+    r->sent = uint8_t(r->sent + n);
+    if (r->pending() == 0) {
+      revive_areas();
+      set(F_RELEASE_OUT, false);
+    }
+    return 0;
+  }
   if (n > out_.size()) return ERR_INVALID_ARGUMENT;
   out_.consume(n);
   if (out_.empty() && has(F_RELEASE_OUT)) {

@@ -5,11 +5,14 @@
 // ws_recv.cpp: feed, frame parsing, the event queue, failures.
 #pragma once
 
+#include <new>
+
 #include "buffer.hpp"
 #include "http_head.hpp"
 #include "random.hpp"
 #include "utf8.hpp"
 #include "ws_frame.hpp"
+#include "ws_handshake.hpp"
 #include "ws_state.hpp"
 
 namespace pushwire {
@@ -72,7 +75,7 @@ class WsSession {
 
   size_t peek_output(span *out) const;
   int consume_output(size_t n);
-  size_t output_size() const { return out_.size(); }
+  size_t output_size() const { return PUSHWIRE_UNLIKELY(has(F_REPLY_HERE)) ? reply()->pending() : out_.size(); }
 
   int tick(uint64_t now_ms, uint64_t *next_ms);
 
@@ -115,6 +118,20 @@ class WsSession {
     F_FRAG_TEXT = 1 << 12,      // ... and it is text
     F_RELEASE_IN = 1 << 13,     // give the receive areas back once drained (after the handshake)
     F_ACCEPTED_DUE = 1 << 14,   // an ACCEPTED event without data is due, held as this bit (see queue_accepted)
+    F_REPLY_HERE = 1 << 15,     // the output is the plain 101, kept in the handle (see HereReply)
+  };
+
+  // The plain 101 (no subprotocol, no extra header) is kept in the handle, so that the
+  // usual handshake allocates nothing beyond it, and the idle handle stays small: while
+  // F_REPLY_HERE is set, out_, arena_, spare_ and ctl_ (contiguous, see keep_reply) hold no
+  // memory and are not alive, and this record lives in their storage. Nothing has been
+  // received then (no frame state is set), so only code that stores output or received
+  // bytes needs those buffers back: it calls settle_reply() first (write_frame, process
+  // before frames), and reset_areas, release_idle and next_events leave them alone.
+  struct HereReply {
+    uint8_t bytes[WS_PLAIN_ACCEPT_SIZE];
+    uint8_t sent;  // bytes consumed from the front
+    size_t pending() const { return WS_PLAIN_ACCEPT_SIZE - sent; }
   };
 
   WsSession(const Allocator &alloc, pushwire_ws_role role);
@@ -133,7 +150,14 @@ class WsSession {
   int ensure_handshake();
   void end_handshake_if_over();
   int check_send(WsAction a) const;
-  bool out_fits(size_t n) const { return out_.size() <= max_output_ && n <= max_output_ - out_.size(); }
+  bool out_fits(size_t n) const { return output_size() <= max_output_ && n <= max_output_ - output_size(); }
+  bool keep_reply(span key);
+  bool settle_reply();
+  void revive_areas();
+  // The storage of the four buffers, reached from the handle's own bytes (it spans them).
+  void *areas_storage() const;
+  HereReply *reply() { return std::launder(static_cast<HereReply *>(areas_storage())); }
+  const HereReply *reply() const { return std::launder(static_cast<const HereReply *>(areas_storage())); }
   int write_frame(uint8_t opcode, bool fin, const uint8_t *data, size_t len);
   int write_close(uint16_t code, const uint8_t *reason, size_t reason_len);
   int write_accept(const HttpHead &head, span key, span subprotocol, span *chosen);

@@ -526,42 +526,170 @@ TEST(ws_handshake_auto_accept_from_callers_bytes_matches_copying_path) {
   CHECK(t.find("HTTP/1.1 101 Switching Protocols\r\n") != std::string::npos);
 }
 
-// What the handshake allocates when the request arrives whole: the answer goes to the
-// output, and the ACCEPTED event (no subprotocol) is a bit of the handle, not a queue
-// record; nothing else, and the output goes back once drained.
-TEST(ws_handshake_auto_accept_allocates_only_output) {
+// What the handshake allocates when the request arrives whole, in the bench's exact call
+// sequence (W7): the handle and nothing else. The 101 is kept in the handle and the
+// ACCEPTED event (no subprotocol) is a bit of it; both leave nothing behind once drained.
+TEST(ws_handshake_auto_accept_allocates_only_the_handle) {
   AllocCounter ac;
   pushwire_ws *s = nullptr;
   CHECK_EQ(pushwire_ws_new(&s, PUSHWIRE_WS_SERVER, &ac.api), 0);
   CHECK_EQ(pushwire_ws_set_option(s, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
-  const size_t before = ac.allocs;
   const std::string req = request();
   CHECK_EQ(pushwire_ws_feed(s, u8(req.c_str()), req.size()), 0);
-  CHECK_EQ(ac.allocs - before, 1);
   pushwire_ws_event ev;
   CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
   CHECK_EQ(ev.type, PUSHWIRE_WS_EV_ACCEPTED);
   CHECK_EQ(ev.data.len, 0);
-  CHECK_EQ(ac.allocs - before, 1);
+  CHECK(ev.data.ptr == nullptr);
   pushwire_span sp;
   size_t n = pushwire_ws_peek_output(s, &sp);
+  const std::string accept = with(kAccept, "Sec-WebSocket-Protocol: chat\r\n", "");
+  CHECK_BYTES(sp.ptr, n, accept.data(), accept.size());
+  CHECK_EQ(pushwire_ws_output_size(s), accept.size());
   CHECK_EQ(pushwire_ws_consume_output(s, n), 0);
-  CHECK_EQ(pushwire_ws_next_event(s, &ev), 0);
+  CHECK_EQ(ac.allocs, 1);
   CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
-  // And when that allocation fails, the handle reports it and stays failed.
-  for (size_t fail = 1; fail <= 1; ++fail) {
-    AllocCounter f;
-    pushwire_ws *w = nullptr;
-    CHECK_EQ(pushwire_ws_new(&w, PUSHWIRE_WS_SERVER, &f.api), 0);
-    CHECK_EQ(pushwire_ws_set_option(w, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
-    f.fail_at = f.allocs + fail;
-    CHECK_EQ(pushwire_ws_feed(w, u8(req.c_str()), req.size()), PUSHWIRE_ERR_NOMEM);
-    CHECK_EQ(pushwire_ws_next_event(w, &ev), PUSHWIRE_ERR_NOMEM);
-    pushwire_ws_free(w);
-    CHECK_EQ(f.live, 0);
-  }
+  // The event loop's last pull: the idle handle is the handle alone.
+  CHECK_EQ(pushwire_ws_next_event(s, &ev), 0);
+  CHECK_EQ(pushwire_ws_output_size(s), 0);
+  CHECK_EQ(ac.allocs, 1);
+  CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
   pushwire_ws_free(s);
   CHECK_EQ(ac.live, 0);
+}
+
+namespace {
+
+// What may follow the kept 101 once `k` bytes of it were consumed: each step must give
+// the output and events a 101 in an output buffer would have given.
+enum class After { Rest, Send, Frames, FramesUnpulled, Eof, Ping, Close, NextEvents };
+
+void expect_after_kept_reply(size_t k, After what) {
+  const std::string req = request();
+  const std::string accept = with(kAccept, "Sec-WebSocket-Protocol: chat\r\n", "");
+  AllocCounter ac;
+  Conn s(PUSHWIRE_WS_SERVER, &ac.api);
+  CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+  if (what == After::Ping) CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_PING_INTERVAL_MS, 10), 0);
+  CHECK_EQ(s.feed(req), 0);
+  pushwire_span sp;
+  CHECK_EQ(pushwire_ws_peek_output(s.ws, &sp), accept.size());
+  CHECK_EQ(pushwire_ws_consume_output(s.ws, k), 0);
+  // More than is pending is refused, and changes nothing.
+  CHECK_EQ(pushwire_ws_consume_output(s.ws, accept.size() - k + 1), PUSHWIRE_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(pushwire_ws_output_size(s.ws), accept.size() - k);
+  uint8_t hdr[14];
+  size_t hlen = 0;
+  CHECK_EQ(pushwire_ws_frame_header(s.ws, 1, 3, hdr, &hlen), k < accept.size() ? PUSHWIRE_ERR_INVALID_STATE : 0);
+  std::vector<std::string> ev, want{"accepted \"\""};
+  std::string want_out = accept.substr(k);
+  if (what != After::FramesUnpulled) ev = s.events(true);
+  switch (what) {
+    case After::Rest: break;
+    case After::Send:
+      CHECK_EQ(pushwire_ws_send_text(s.ws, u8("hi"), 2), 0);
+      want_out += bytes("81 02 68 69");
+      break;
+    case After::Frames:
+    case After::FramesUnpulled:
+      CHECK_EQ(s.feed(masked_frame(0x89, "x") + masked_frame(0x81, "Hello")), 0);
+      want.push_back("ping \"x\"");
+      want.push_back("text \"Hello\"");
+      want_out += bytes("8a 01 78");
+      break;
+    case After::Eof:
+      CHECK_EQ(pushwire_ws_feed_eof(s.ws), 0);
+      want.push_back("close 1006 failed \"connection lost\"");
+      break;
+    case After::Ping:
+      CHECK_EQ(pushwire_ws_tick(s.ws, 0, nullptr), 0);
+      CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);
+      want_out += bytes("89 00");
+      break;
+    case After::Close:
+      CHECK_EQ(pushwire_ws_close(s.ws, 1000, "", 0), 0);
+      want_out += bytes("88 02 03 e8");
+      break;
+    case After::NextEvents: {
+      // A failure behind the unpulled ACCEPTED, pulled in one batch.
+      Conn b(PUSHWIRE_WS_SERVER);
+      CHECK_EQ(b.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+      CHECK_EQ(b.feed(req), 0);
+      CHECK_EQ(pushwire_ws_consume_output(b.ws, k), 0);
+      CHECK_EQ(pushwire_ws_feed_eof(b.ws), 0);
+      pushwire_ws_event evs[4];
+      size_t n = 0;
+      CHECK_EQ(pushwire_ws_next_events(b.ws, evs, 4, &n), 1);
+      CHECK_EQ(n, 2);
+      CHECK(describe(evs[0]) == "accepted \"\"" && describe(evs[1], true) == "close 1006 failed \"connection lost\"");
+      const std::string out = b.out();
+      CHECK_BYTES(out.data(), out.size(), accept.data() + k, accept.size() - k);
+      break;
+    }
+  }
+  for (const std::string &e : s.events(true)) ev.push_back(e);
+  if (ev != want) harness::fail(__FILE__, __LINE__, "after " + std::to_string(k) + " bytes: wrong events");
+  const std::string out = s.out();
+  if (out != want_out) harness::fail(__FILE__, __LINE__, "after " + std::to_string(k) + " bytes: wrong output");
+  // Only what had to go behind the 101 (or be received or queued) took memory.
+  if (what == After::Rest) CHECK_EQ(ac.allocs, 1);
+  if (what == After::Eof) CHECK_EQ(ac.allocs, 2);  // the failure's queue record
+  CHECK_EQ(pushwire_ws_output_size(s.ws), 0);
+}
+
+}  // namespace
+
+// The kept 101 consumed in two parts cut at every byte, then each thing that can follow
+// it: the rest, a message sent, frames received (the pong goes behind the 101), end of
+// input, a keepalive ping, a close, and a batch pull.
+TEST(ws_handshake_kept_reply_every_split_and_what_follows) {
+  for (size_t k = 0; k <= pushwire::WS_PLAIN_ACCEPT_SIZE; ++k)
+    for (After what : {After::Rest, After::Send, After::Frames, After::FramesUnpulled, After::Eof, After::Ping,
+                       After::Close, After::NextEvents})
+      expect_after_kept_reply(k, what);
+}
+
+// Output added behind the kept 101 needs memory: when it fails, the handle fails (sticky)
+// and nothing leaks.
+TEST(ws_handshake_kept_reply_out_of_memory_behind_it) {
+  const std::string req = request();
+  for (bool by_frames : {false, true}) {
+    AllocCounter ac;
+    pushwire_ws *s = nullptr;
+    CHECK_EQ(pushwire_ws_new(&s, PUSHWIRE_WS_SERVER, &ac.api), 0);
+    CHECK_EQ(pushwire_ws_set_option(s, PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+    CHECK_EQ(pushwire_ws_feed(s, u8(req.c_str()), req.size()), 0);
+    pushwire_ws_event ev;
+    CHECK_EQ(pushwire_ws_next_event(s, &ev), 1);
+    ac.fail_at = ac.allocs + 1;
+    if (by_frames) {
+      const std::string f = masked_frame(0x81, "Hello");
+      CHECK_EQ(pushwire_ws_feed(s, u8(f.c_str()), f.size()), PUSHWIRE_ERR_NOMEM);
+    } else {
+      CHECK_EQ(pushwire_ws_send_text(s, u8("hi"), 2), PUSHWIRE_ERR_NOMEM);
+    }
+    CHECK_EQ(pushwire_ws_next_event(s, &ev), PUSHWIRE_ERR_NOMEM);
+    CHECK_EQ(pushwire_ws_send_text(s, u8("hi"), 2), PUSHWIRE_ERR_NOMEM);
+    pushwire_ws_free(s);
+    CHECK_EQ(ac.live, 0);
+  }
+}
+
+// The 101 kept in the handle is the one ws_write_accept appends, for any key.
+TEST(ws_handshake_plain_accept_matches_ws_write_accept) {
+  pushwire::Allocator a;
+  for (unsigned i = 0; i < 2000; ++i) {
+    char key[24];
+    for (size_t j = 0; j < 22; ++j) key[j] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7 + j * 13 + (i >> 3) * j) % 64];
+    key[22] = key[23] = '=';
+    pushwire::Buffer b(&a);
+    CHECK_EQ(pushwire::ws_write_accept(b, pushwire::make_span(key, 24), pushwire::span{nullptr, 0},
+                                       pushwire::span{nullptr, 0}),
+             0);
+    uint8_t plain[pushwire::WS_PLAIN_ACCEPT_SIZE];
+    pushwire::ws_write_plain_accept(pushwire::make_span(key, 24), plain);
+    CHECK_BYTES(plain, sizeof plain, b.data(), b.size());
+  }
 }
 
 // The usual ACCEPTED (AUTO_ACCEPT, no subprotocol) is a bit of the handle until something
@@ -656,7 +784,7 @@ TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
     CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
   }
   // Idle ticks before the pull hand nothing back that the event needs, and the handle
-  // allocates nothing but the output.
+  // allocates nothing but itself.
   {
     AllocCounter ac;
     Conn s(PUSHWIRE_WS_SERVER, &ac.api);
@@ -666,7 +794,7 @@ TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
     CHECK_EQ(pushwire_ws_tick(s.ws, 10, nullptr), 0);
     CHECK(s.events() == std::vector<std::string>{"accepted \"\""});
     CHECK_EQ(s.last_error, 0);
-    CHECK_EQ(ac.allocs, 2);  // the handle and the output
+    CHECK_EQ(ac.allocs, 1);  // the handle: the 101 is kept in it
     const std::string out = s.out();
     CHECK_STR(out.data(), out.size(), accept.c_str());
     CHECK_EQ(ac.live, sizeof(pushwire::WsSession));
