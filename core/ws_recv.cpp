@@ -47,6 +47,7 @@ PUSHWIRE_INLINE unsigned unmask16(uint8_t *, const uint8_t *, size_t, uint32_t, 
 }  // namespace
 
 bool WsSession::push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code) {
+  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return false;
   uint8_t *slot = queue_.extend(sizeof(Queued));
   if (PUSHWIRE_UNLIKELY(!slot)) {
     nomem();
@@ -190,7 +191,7 @@ void WsSession::reset_areas() {
 }
 
 void WsSession::release_idle() {
-  if (!queue_.empty()) return;
+  if (!queue_empty()) return;
   set(F_RELEASE_IN, false);
   queue_.release();
   if (held_.empty()) held_.release();
@@ -209,8 +210,7 @@ int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
   set(F_STARTED, true);
   if (len == 0) return 0;
   set(F_INPUT_SEEN, true);
-  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return fatal_;
-  if (queue_.empty()) {
+  if (queue_empty()) {
     reset_areas();
     resume();
     if (fatal_) return fatal_;
@@ -218,7 +218,7 @@ int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
   // After the peer's close, our refusal, end of input or a failure found just now: ignored.
   const WsSide r = state_.recv();
   if ((r != WsSide::Head && r != WsSide::Open) || state_.send() == WsSide::Refused || has(F_EOF)) return 0;
-  if (!queue_.empty() || !held_.empty()) {
+  if (!queue_empty() || !held_.empty()) {
     if (held_.size() > max_input_ || len > max_input_ - held_.size()) return ERR_BUFFER_FULL;
     return held_.append(data, len) ? nomem() : 0;
   }
@@ -231,7 +231,6 @@ int WsSession::feed(const uint8_t *data, size_t len, uint8_t *mut) {
 int WsSession::feed_eof() {
   if (fatal_) return fatal_;
   if (has(F_EOF)) return 0;
-  if (has(F_ACCEPTED_DUE) && !queue_accepted()) return fatal_;
   set(F_EOF, true);
   set(F_STARTED, true);  // options (HANDSHAKE above all) must not change what has been decided
   // Held input is parsed first, unless it is waiting for an accept that can no longer matter.
@@ -271,7 +270,6 @@ size_t WsSession::process(const uint8_t *p, size_t n, uint8_t *mut) {
   }
   if (state_.may(WsAction::Decode) != 0) return state_.send() == WsSide::Head ? done : n;
   if (done == n) return n;  // nothing behind the head
-  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return n;
   if (PUSHWIRE_UNLIKELY(!settle_reply())) return n;
   return done + recv_frames(p + done, n - done, mut ? mut + done : nullptr);
 }
@@ -357,9 +355,9 @@ void WsSession::report_accepted(span chosen) {
   end_handshake_if_over();
 }
 
-// The ACCEPTED bit becomes a queued event before anything is queued behind it, and before
-// the queue's emptiness decides anything (input is held behind a waiting event). False
-// when out of memory.
+// The ACCEPTED bit becomes a queued record when anything is queued behind it: push() and
+// the one writer of records that bypasses it (recv_small) call this first; queue_empty()
+// counts the bit. False when out of memory.
 bool WsSession::queue_accepted() {
   set(F_ACCEPTED_DUE, false);
   return push(PUSHWIRE_WS_EV_ACCEPTED, 0, AT_PTR, 0, 0);
@@ -530,6 +528,7 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
   size_t max_len16 = 65535;
   if (max_frame_ < max_len16) max_len16 = size_t(max_frame_);
   if (max_message_ < max_len16) max_len16 = size_t(max_message_);
+  if (PUSHWIRE_UNLIKELY(has(F_ACCEPTED_DUE)) && !queue_accepted()) return p;  // records go behind it
   const size_t queued = queue_.size() / sizeof(Queued);
   if (queued >= WS_QUEUE_MAX) return p;
   size_t qleft = WS_QUEUE_MAX - queued;  // records the queue may still take

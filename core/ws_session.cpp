@@ -488,7 +488,6 @@ int WsSession::tick(uint64_t now, uint64_t *next_ms) {
   uint64_t next;
   if (ka_ping_at_ != UINT64_MAX) {
     if (now >= ka_ping_at_ && now - ka_ping_at_ >= timeout) {
-      if (has(F_ACCEPTED_DUE) && !queue_accepted()) return fatal_;
       fail(ERR_TIMEOUT, 1006, "keepalive timeout");
       return fatal_ ? fatal_ : ERR_TIMEOUT;
     }

@@ -195,6 +195,9 @@ class WsSession {
   bool push(uint8_t type, uint8_t flags, Where where, uintptr_t at, size_t len, uint16_t code = 0);
   Queued *last_queued() { return reinterpret_cast<Queued *>(queue_.data() + queue_.size() - sizeof(Queued)); }
   bool queue_full() const { return queue_.size() >= WS_QUEUE_MAX * sizeof(Queued); }
+  // No event waits: no record, and no ACCEPTED held as F_ACCEPTED_DUE (set only while
+  // there is no record; it becomes one in push() before anything is queued behind it).
+  bool queue_empty() const { return queue_.empty() && !has(F_ACCEPTED_DUE); }
   bool recv_open() const { return state_.recv() == WsSide::Open; }
 
   Allocator alloc_;

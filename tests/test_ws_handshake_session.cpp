@@ -721,6 +721,43 @@ TEST(ws_handshake_accepted_bit_orders_like_a_queued_event) {
       CHECK_BYTES(out.data(), out.size(), want_out.data(), want_out.size());
     }
   }
+  // Each kind of first frame behind the request in the same feed, pulled one by one and in
+  // batches of two: the ACCEPTED comes first whichever way the frame's event is queued (the
+  // small-frame run writes records itself; the others go through push()).
+  {
+    const std::string big(300, 'b');
+    const struct {
+      std::string frames;
+      std::vector<std::string> events;
+    } firsts[] = {
+        {masked_frame(0x81, "Hello"), {"text \"Hello\""}},
+        {masked_frame(0x82, big), {"binary \"" + big + "\""}},
+        {masked_frame(0x89, "x"), {"ping \"x\""}},
+        {masked_frame(0x8a, "y"), {"pong \"y\""}},
+        {masked_frame(0x01, "He") + masked_frame(0x80, "llo"), {"text \"Hello\""}},
+        {masked_frame(0x81, "\xff"), {"close 1007 failed"}},
+        {masked_frame(0x88, "\x03\xe8"), {"close 1000 \"\""}},
+    };
+    for (const auto &f : firsts) {
+      for (size_t cap : {size_t(1), size_t(2)}) {
+        Conn s(PUSHWIRE_WS_SERVER);
+        CHECK_EQ(s.opt(PUSHWIRE_WS_OPT_AUTO_ACCEPT, 1), 0);
+        CHECK_EQ(s.feed(req + f.frames), 0);
+        std::vector<std::string> got;
+        pushwire_ws_event evs[2];
+        size_t n = 0;
+        while (pushwire_ws_next_events(s.ws, evs, cap, &n) == 1)
+          for (size_t i = 0; i < n; ++i) got.push_back(describe(evs[i]));
+        std::vector<std::string> w{"accepted \"\""};
+        w.insert(w.end(), f.events.begin(), f.events.end());
+        if (got != w) {
+          std::string g;
+          for (const std::string &e : got) g += " | " + e;
+          harness::fail(__FILE__, __LINE__, "first frame " + f.events[0] + ":" + g);
+        }
+      }
+    }
+  }
   // A client without subprotocols takes the bit too: its 101 and frames behind it, cut
   // anywhere, pulled between the feeds or not.
   const std::string resp = accept + bytes("81 05 48 65 6c 6c 6f 89 01 78");
