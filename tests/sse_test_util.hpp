@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "harness.hpp"
 #include "pushwire/pushwire.h"
 #include "vector_file.hpp"
 
@@ -146,6 +147,80 @@ inline Result run(const std::string &input, bool eof = true, const Options &opts
 // `event type="message" data="..." id="..."` for expectations written in C++.
 inline std::string ev(const std::string &data, const std::string &id = "", const std::string &type = "message") {
   return "event type=" + vectors::escape(type) + " data=" + vectors::escape(data) + " id=" + vectors::escape(id);
+}
+
+}  // namespace sse_test
+
+// ---------------------------------------------------------------------------
+// The encoder side: a reference encoder written from the format (sse_writer.hpp), and the
+// every-cap walk of a batch call, shared by the core's and the C ABI's tests.
+
+namespace sse_test {
+
+// The lines of s split on CR LF, LF and CR (k breaks give k + 1 lines).
+inline std::vector<std::string> split_lines(const std::string &s) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' || s[i] == '\n') {
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      out.emplace_back();
+    } else {
+      out.back() += s[i];
+    }
+  }
+  return out;
+}
+
+// The bytes pushwire_sse_encode must give for f, or "<refused>" when it must refuse it.
+inline std::string reference_encode(const pushwire_sse_fields &f) {
+  const char *ptrs[4] = {f.comment, f.event, f.id, f.data};
+  const size_t lens[4] = {f.comment_len, f.event_len, f.id_len, f.data_len};
+  std::string v[4];
+  for (int i = 0; i < 4; ++i) {
+    if (!ptrs[i] && lens[i]) return "<refused>";
+    if (ptrs[i]) v[i].assign(ptrs[i], lens[i]);
+  }
+  const bool message = f.event || f.id || f.data || f.retry_ms >= 0;
+  if (f.reserved[0] || f.reserved[1] || (!message && !f.comment)) return "<refused>";
+  if (v[1].find_first_of("\r\n") != std::string::npos) return "<refused>";
+  if (v[2].find_first_of(std::string("\r\n\0", 3)) != std::string::npos) return "<refused>";
+  auto field = [](const std::string &name, const std::string &value) {
+    return name + (value.empty() ? ":" : ": " + value) + "\n";
+  };
+  std::string out;
+  if (f.comment)
+    for (const std::string &l : split_lines(v[0])) out += field("", l);
+  if (f.event) out += field("event", v[1]);
+  if (f.id) out += field("id", v[2]);
+  if (f.retry_ms >= 0) out += "retry: " + std::to_string(f.retry_ms) + "\n";
+  if (f.data)
+    for (const std::string &l : split_lines(v[3])) out += field("data", l);
+  if (message) out += "\n";
+  return out;
+}
+
+// A batch call many(events, count, out, cap, &written, &encoded) at every cap from 0 to the
+// whole stream + extra: it writes the events that fit (want: the stream, ends[i]: the end
+// of event i in it), stops with PUSHWIRE_ERR_BUFFER_TOO_SMALL at the first that does not,
+// and stores nothing past cap. Stops at the first cap that fails.
+template <class Many>
+inline void check_every_cap(const std::vector<pushwire_sse_fields> &ev, const std::string &want,
+                            const std::vector<size_t> &ends, size_t extra, Many many) {
+  for (size_t cap = 0; cap <= want.size() + extra; ++cap) {
+    std::vector<uint8_t> out(cap + 1, 0x55);
+    size_t written = 99, encoded = 99;
+    const int rc = many(ev.data(), ev.size(), cap ? out.data() : nullptr, cap, &written, &encoded);
+    size_t fit = 0;
+    while (fit < ends.size() && ends[fit] <= cap) ++fit;
+    const bool ok = encoded == fit && written == (fit ? ends[fit - 1] : 0) &&
+                    rc == (fit == ev.size() ? 0 : PUSHWIRE_ERR_BUFFER_TOO_SMALL) &&
+                    (written == 0 || std::memcmp(out.data(), want.data(), written) == 0) && out[cap] == 0x55;
+    CHECK(ok);
+    if (!ok) {
+      harness::fail(__FILE__, __LINE__, "at cap " + std::to_string(cap));
+      return;
+    }
+  }
 }
 
 }  // namespace sse_test

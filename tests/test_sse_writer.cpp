@@ -577,6 +577,12 @@ std::string encode_into_roomy(const SseFields &f) {
   return out.substr(0, written);
 }
 
+// sse_encode_many with the AVX2 loop allowed or not, in the shape of pushwire_sse_encode_many.
+auto many_with(bool avx2_ok) {
+  return [avx2_ok](const pushwire_sse_fields *ev, size_t count, uint8_t *out, size_t cap, size_t *written,
+                   size_t *encoded) { return sse_encode_many(ev, count, out, cap, written, encoded, avx2_ok); };
+}
+
 std::string letters(size_t n, size_t from = 0) {
   std::string s;
   for (size_t i = 0; i < n; ++i) s += char('a' + (from + i) % 26);
@@ -746,18 +752,237 @@ TEST(sse_encode_many_both_loops) {
     want += encode_exact(sse_fields_from(ev[i]));
     ends.push_back(want.size());
   }
+  for (bool avx2_ok : {true, false}) sse_test::check_every_cap(ev, want, ends, 70, many_with(avx2_ok));
+}
+
+// ---------------------------------------------------------------------------
+// The encoder against the reference encoder (sse_test::reference_encode): the single call
+// (the usual event's path and the general one) and the batch loops (AVX2 and SSE2).
+
+namespace {
+
+pushwire_sse_fields c_fields(const std::string *event, const std::string *id, const std::string *data) {
+  pushwire_sse_fields f{};
+  f.retry_ms = -1;
+  if (event) f.event = event->data(), f.event_len = event->size();
+  if (id) f.id = id->data(), f.id_len = id->size();
+  if (data) f.data = data->data(), f.data_len = data->size();
+  return f;
+}
+
+// Encodes each event alone (sse_encode_into, room to spare) and all of them as one batch
+// (both loops), and compares each with the reference; false (and a report) on the first
+// difference.
+bool matches_reference(const std::vector<pushwire_sse_fields> &ev) {
+  std::string want;
+  size_t bound = 0;
+  std::vector<pushwire_sse_fields> ok;  // the events the reference does not refuse
+  for (const pushwire_sse_fields &f : ev) {
+    const std::string one = sse_test::reference_encode(f);
+    const SseFields core = sse_fields_from(f);
+    const size_t b = sse_encoded_bound(core);
+    std::string out(b + 1, '\x55');
+    size_t written = 0;
+    const int rc = sse_encode_into(core, reinterpret_cast<uint8_t *>(&out[0]), b, &written);
+    const std::string got = rc == 0 ? out.substr(0, written) : rc == ERR_INVALID_ARGUMENT ? "<refused>" : "<error>";
+    if (got != one || out[b] != '\x55') {
+      harness::fail(__FILE__, __LINE__,
+                    "event: got " + vectors::escape(got) + "\n    want " + vectors::escape(one) + "\n    data " +
+                        vectors::escape(f.data ? std::string(f.data, f.data_len) : "<absent>"));
+      return false;
+    }
+    if (one == "<refused>") continue;
+    want += one;
+    bound += b;
+    ok.push_back(f);
+  }
   for (bool avx2_ok : {true, false}) {
-    for (size_t cap = 0; cap <= want.size() + 70; ++cap) {
-      std::vector<uint8_t> out(cap + 1, 0x55);
-      size_t written = 99, encoded = 99;
-      const int rc = sse_encode_many(ev.data(), ev.size(), cap ? out.data() : nullptr, cap, &written, &encoded, avx2_ok);
-      size_t fit = 0;
-      while (fit < ends.size() && ends[fit] <= cap) ++fit;
-      CHECK_EQ(encoded, fit);
-      CHECK_EQ(written, fit ? ends[fit - 1] : 0);
-      CHECK_EQ(rc, fit == ev.size() ? 0 : ERR_BUFFER_TOO_SMALL);
-      if (written) CHECK(std::memcmp(out.data(), want.data(), written) == 0);
-      CHECK_EQ(out[cap], 0x55);
+    std::string out(bound + 1, '\x55');
+    size_t written = 0, encoded = 0;
+    const int rc = sse_encode_many(ok.data(), ok.size(), reinterpret_cast<uint8_t *>(&out[0]), bound, &written,
+                                   &encoded, avx2_ok);
+    if (rc != 0 || encoded != ok.size() || out.substr(0, written) != want || out[bound] != '\x55') {
+      harness::fail(__FILE__, __LINE__, std::string("batch differs, avx2_ok ") + (avx2_ok ? "1" : "0"));
+      return false;
     }
   }
+  return true;
+}
+
+// Positions around the seams of the moves: the 16-byte loads of type and id, the 32- and
+// 64-byte moves of data, and the 62-byte steps of a long line; and the first and last bytes.
+bool near_seam(size_t at, size_t len) {
+  const size_t m16 = at % 16, m62 = at % 62;
+  return at < 3 || at + 3 >= len || m16 <= 1 || m16 >= 14 || m62 <= 1 || m62 == 61;
+}
+
+// Byte classes for data: each line end spelling, NUL, the syntax's colon and space, bytes at
+// and above 0x80, and a plain letter.
+const std::string kDataClasses[] = {"\n", "\r", "\r\n", std::string(1, '\0'), ":", " ", "\x80", "\xff", "q"};
+
+std::string with_class_at(const std::string &plain, size_t at, int cls) {
+  std::string v = plain;
+  v.replace(at, 1, kDataClasses[cls]);
+  return v;
+}
+
+}  // namespace
+
+// Data of every length 0..300 with each byte class at every position near a seam, as usual events (short type and id) and as events the general path
+// takes (a comment, a retry, a 17-byte id, no type): one event at a time and in batches.
+TEST(sse_encode_data_every_class_near_every_seam_vs_reference) {
+  const std::string type = "update", id = "12345", long_id = letters(17, 5);
+  size_t compared = 0;
+  for (size_t len = 0; len <= 300; ++len) {
+    const std::string plain = letters(len);
+    std::vector<std::string> texts;
+    texts.reserve(1 + len * 9);
+    texts.push_back(plain);
+    for (size_t at = 0; at < len; ++at)
+      if (near_seam(at, len))
+        for (int cls = 0; cls < 9; ++cls) texts.push_back(with_class_at(plain, at, cls));
+    std::vector<pushwire_sse_fields> usual, other;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      usual.push_back(c_fields(&type, &id, &texts[i]));
+      pushwire_sse_fields g = c_fields(i % 3 == 2 ? nullptr : &type, i % 3 == 1 ? &long_id : &id, &texts[i]);
+      if (i % 3 == 0) g.retry_ms = int64_t(i);
+      if (i % 5 == 0) g.comment = "c", g.comment_len = 1;
+      other.push_back(g);
+    }
+    if (!matches_reference(usual) || !matches_reference(other)) return;
+    compared += 2 * texts.size();
+  }
+  CHECK(compared > 50000);
+}
+
+// Event types and ids of 1..20 bytes with each byte class at every position (a refused byte
+// among the 16 loaded but past the field's end must not count), from usual events.
+TEST(sse_encode_type_and_id_every_class_at_every_position_vs_reference) {
+  const std::string data = "one\ntwo";
+  for (size_t len = 1; len <= 20; ++len) {
+    const std::string plain = letters(len, 3);
+    std::vector<std::string> texts;
+    for (size_t at = 0; at < len; ++at)
+      for (int cls = 0; cls < 9; ++cls) texts.push_back(with_class_at(plain, at, cls));
+    const std::string fixed = "7";
+    for (const std::string &t : texts) {
+      if (!matches_reference({c_fields(&t, &fixed, &data)})) return;
+      if (!matches_reference({c_fields(&fixed, &t, &data)})) return;
+    }
+    // A refused byte just past the end of the field is not part of it.
+    for (char bad : {'\r', '\n', '\0'}) {
+      std::string backing = plain + bad;
+      pushwire_sse_fields f = c_fields(&fixed, &fixed, &data);
+      f.id = backing.data(), f.id_len = len;
+      CHECK(matches_reference({f}));
+      f = c_fields(&fixed, &fixed, &data);
+      f.event = backing.data(), f.event_len = len;
+      CHECK(matches_reference({f}));
+    }
+  }
+}
+
+// Data ending at a page end (the walk moves its last bytes from a copy), every length 0..200
+// with a line end of each spelling near a seam, and each class as the last byte.
+TEST(sse_encode_data_at_a_page_end_vs_reference) {
+  PageEnd guard;
+  const std::string type = "tick", id = "9";
+  for (size_t len = 0; len <= 200; ++len) {
+    const std::string plain = letters(len);
+    std::vector<std::string> texts = {plain};
+    for (size_t at = 0; at < len; ++at)
+      if (near_seam(at, len) || at % 7 == 0)
+        for (int cls : {0, 1, 2}) texts.push_back(with_class_at(plain, at, cls));
+    if (len)
+      for (int cls = 0; cls < 9; ++cls) texts.push_back(with_class_at(plain, len - 1, cls));
+    for (const std::string &t : texts) {
+      const span placed = guard.place(t);
+      pushwire_sse_fields f = c_fields(&type, &id, nullptr);
+      f.data = reinterpret_cast<const char *>(placed.ptr), f.data_len = placed.len;
+      if (!matches_reference({f})) return;
+    }
+  }
+}
+
+namespace {
+
+// Events shaped like W8's (WORKLOADS.md): a name, a decimal id, three data lines of 20 to 60
+// bytes, one in four with multi-byte UTF-8; and, every seventh, an odd one (a comment, a
+// retry, CR LF or CR line ends, a long line, empty lines, an empty or absent field).
+struct W8Like {
+  std::vector<std::string> names, ids, datas;
+  std::vector<pushwire_sse_fields> ev;
+  explicit W8Like(size_t n, uint32_t seed) {
+    static const char *const kNames[] = {"update", "price", "tick", "message", "order.filled", "heartbeat"};
+    static const char *const kMb[] = {"prix: 12,5 \xE2\x82\xAC \xE2\x80\x94 ok caf\xC3\xA9 \xF0\x9F\x98\x80 ",
+                                      "\xE6\x9D\xB1\xE4\xBA\xAC \xE2\x86\x92 \xD0\x96\xD1\x83\xD0\xBA "};
+    std::mt19937 rng(seed);
+    names.reserve(n), ids.reserve(n), datas.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      names.push_back(kNames[rng() % 6]);
+      ids.push_back(std::to_string(i + 1 + rng() % 3 * 1000000));
+      const std::string l1 = "{\"seq\":" + std::to_string(i) + ",\"px\":" + std::to_string(rng() % 100000) + "}";
+      const std::string l2 = "x" + letters(19 + rng() % 21, rng() % 26);
+      const std::string l3 = i % 4 == 3 ? kMb[i % 2] + letters(10) : "y" + letters(19 + rng() % 21, rng() % 26);
+      std::string d = l1 + "\n" + l2 + "\n" + l3;
+      if (i % 7 == 6) {
+        switch (rng() % 6) {
+          case 0: d = l1 + "\r\n" + l2 + "\r" + l3; break;
+          case 1: d = letters(70 + rng() % 200) + "\n\n" + l2; break;
+          case 2: d = "\n" + l1 + "\r\n\r\n"; break;
+          case 3: d.clear(); break;
+          default: break;
+        }
+      }
+      datas.push_back(d);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      pushwire_sse_fields f = c_fields(&names[i], &ids[i], &datas[i]);
+      if (i % 7 == 6) {
+        switch (i / 7 % 5) {
+          case 0: f.comment = "note\nmore", f.comment_len = 9; break;
+          case 1: f.retry_ms = int64_t(i); break;
+          case 2: f.event = nullptr, f.event_len = 0; break;
+          case 3: f.id = "", f.id_len = 0; break;
+          default: break;
+        }
+      }
+      ev.push_back(f);
+    }
+  }
+};
+
+}  // namespace
+
+// Many W8-like events in one batch, and a batch of them at every cap (both loops and the
+// C ABI), against the reference.
+TEST(sse_encode_many_w8_like_every_cap_vs_reference) {
+  W8Like big(5000, 88);
+  CHECK(matches_reference(big.ev));
+  W8Like small(40, 8);
+  std::string want;
+  std::vector<size_t> ends;
+  for (const pushwire_sse_fields &f : small.ev) {
+    want += sse_test::reference_encode(f);
+    ends.push_back(want.size());
+  }
+  for (bool avx2_ok : {true, false}) sse_test::check_every_cap(small.ev, want, ends, 80, many_with(avx2_ok));
+  sse_test::check_every_cap(small.ev, want, ends, 80, pushwire_sse_encode_many);
+}
+
+// Huge data: a mebibyte of lines of 0 to 5000 bytes with every line end spelling, and a
+// string of line ends only (the bound's worst case), against the reference.
+TEST(sse_encode_huge_data_vs_reference) {
+  std::mt19937 rng(1 << 20);
+  std::string big;
+  const char *const breaks[] = {"\n", "\r", "\r\n"};
+  while (big.size() < (size_t(1) << 20)) {
+    const size_t n = rng() % 8 == 0 ? rng() % 5000 : rng() % 100;
+    big += letters(n, rng() % 26);
+    big += breaks[rng() % 3];
+  }
+  std::string ends_only;
+  for (size_t i = 0; i < 100000; ++i) ends_only += breaks[rng() % 3];
+  const std::string type = "bulk", id = "1";
+  CHECK(matches_reference({c_fields(&type, &id, &big), c_fields(&type, &id, &ends_only), c_fields(nullptr, nullptr, &big)}));
 }
