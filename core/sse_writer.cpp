@@ -14,6 +14,15 @@ namespace {
 
 bool sse_present(span s) { return s.ptr != nullptr; }
 
+// sse_encoded_bound for lengths that are all at most kSseBoundLimit (the sum cannot wrap
+// then). One less than a power of two, so one test of all the lengths ORed together tells
+// whether any passes it.
+constexpr size_t kSseBoundLimit = SIZE_MAX >> 6;
+PUSHWIRE_INLINE size_t sse_bound_of(const SseFields &f) {
+  // A line of k bytes costs name + 3 + k at most, and n bytes hold at most n + 1 lines.
+  return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1 + 64;
+}
+
 // Calls f(ptr, len) for each line of s, split on CR LF, LF and CR. A string with k line
 // breaks has k + 1 lines (the last may be empty), so the split is lossless up to the
 // spelling of the breaks.
@@ -133,14 +142,6 @@ struct SseLineField {
     x = sse_load16(s.ptr);
     return (sse_refused_bits(x, nul_ok) & ((1u << s.len) - 1)) == 0;
   }
-  // For a field known to hold 1 to 16 bytes readable as 16 (sse_short16): the refused bytes
-  // of it, as bits, so that the checks of event type and id are one branch.
-  PUSHWIRE_INLINE unsigned load_short(span s, bool nul_ok) {
-    v = s;
-    short_ = true;
-    x = sse_load16(s.ptr);
-    return sse_refused_bits(x, nul_ok) & ((1u << s.len) - 1);
-  }
   // `name ": " value LF`, or `name ":" LF` when empty; `head` is name ": " in 8 readable bytes.
   PUSHWIRE_INLINE uint8_t *put(uint8_t *o, const char *head, size_t head_len) const {
     std::memcpy(o, head, 8);
@@ -156,145 +157,163 @@ struct SseLineField {
   }
 };
 
-// Whether s holds 1 to 16 bytes and 16 may be read (an absent field, empty, is not short).
-PUSHWIRE_INLINE bool sse_short16(span s) {
-  return (s.len - 1 < 16) & ((uintptr_t(s.ptr) + s.len - 1) >> 12 == (uintptr_t(s.ptr) + 15) >> 12);
-}
-
-// Whether 64 bytes may be read from anywhere in s[0..n): the page of its last byte goes on
-// 63 bytes past it. One test per event then covers every line's wide moves.
+// Whether 64 bytes may be read from anywhere in s[0..n], its end included: the page of its
+// last byte goes on 64 bytes past it. One test per event then covers every line's moves.
 PUSHWIRE_INLINE bool sse_tail_readable(const uint8_t *p, size_t n) {
   return n && ((uintptr_t(p) + n - 1) >> 12) == ((uintptr_t(p) + n + 63) >> 12);
 }
 
-// The data walk of the one-pass path, for a vector width V: V::scan finds the line ends of a
-// 128-byte block, V::put_line moves one line's bytes p[0..n) after the "data: " already
-// stored, in whole 64-byte steps when tail_ok (else p[0..readable) may be read), and takes
-// back the space when the line is empty (no trailing blank on `data:`). Same bytes as
-// sse_put_lines(o, "data", 4, s).
+// The data walk for a vector width V, whose move64(o, p) stores the 64 bytes at p to o and
+// returns the bits of their line ends (CR or LF). Each step moves the 64 bytes from the
+// line's next byte and takes the first line end among them, so a line of up to 62 bytes is
+// one step wherever it lies (no 64-byte block edges to cross, no list of line ends to
+// walk), and a longer one a step per 62 bytes; the excess of a move is overwritten by the
+// next line's "\ndata: " and bytes. Same bytes as sse_put_lines(o, "data", 4, s); o has
+// room for 7 * s.len + 77 bytes. 64 bytes may be read from anywhere in s[0..len] when
+// tail_ok, else its last bytes are moved from a zeroed copy.
 template <class V>
-PUSHWIRE_INLINE uint8_t *sse_put_data_lines(uint8_t *o, span s, bool tail_ok) {
-  const uint8_t *line = s.ptr, *end = s.ptr + s.len;
+PUSHWIRE_INLINE uint8_t *sse_put_data(uint8_t *o, span s, bool tail_ok) {
+  const uint8_t *p = s.ptr, *end = s.ptr + s.len;
+  uint8_t tail[64];
   std::memcpy(o, "data: \0", 8);
   o += 6;
-  for (const uint8_t *w = s.ptr; w < end; w += 128) {
-    for (SseLineEnds128 m = V::scan(w, size_t(end - w)); !m.empty();) {
-      const uint8_t *e = w + m.pop();
-      if (e < line) continue;  // the LF of a CR LF
-      o = V::put_line(o, line, size_t(e - line), size_t(end - line), tail_ok);
-      std::memcpy(o, "\ndata: ", 8);
-      o += 7;
-      line = e + sse_line_end_size(e, size_t(end - e));
+  for (;;) {
+    const size_t rem = size_t(end - p);
+    if (!tail_ok && rem < 64) {  // a move from p could pass the page of the last byte
+      std::memset(tail, 0, sizeof tail);
+      if (rem) std::memcpy(tail, p, rem);
+      p = tail;
+      end = tail + rem;
+      tail_ok = true;
     }
+    const uint64_t ends = V::move64(o, p);
+    // Bit 63 stands in for "no line end in the first 63 bytes", so p[e + 1] is among the
+    // 64 read when e < 63 (the LF of a CR LF).
+    const size_t e = V::first(ends | uint64_t(1) << 63);
+    // A line end at p[0], or the data's end there, makes an empty line: "data:" without the
+    // space. A long line goes on from its 63rd byte, which is no line end, so p[0] is a line
+    // end (or the data's end) only at the start of a line.
+    if (e >= rem) {  // the last line: no line end before the data's end
+      o += rem;
+      o -= rem == 0;
+      break;
+    }
+    o -= e == 0;
+    if (PUSHWIRE_UNLIKELY(e == 63)) {  // no line end in p[0..63): the line goes on from p[62]
+      o += 62;
+      p += 62;
+      continue;
+    }
+    std::memcpy(o + e, "\ndata: ", 8);
+    o += e + 7;
+    size_t skip = 1;
+    if (PUSHWIRE_UNLIKELY(p[e] == '\r') && e + 1 < rem && p[e + 1] == '\n') skip = 2;
+    p += e + skip;
   }
-  o = V::put_line(o, line, size_t(end - line), size_t(end - line), tail_ok);
   *o++ = '\n';
   return o;
 }
 
-struct SseData16 {
-  static PUSHWIRE_INLINE SseLineEnds128 scan(const uint8_t *p, size_t n) { return SseLineEnds128::scan(p, n); }
-  static PUSHWIRE_INLINE uint8_t *put_line(uint8_t *o, const uint8_t *p, size_t n, size_t readable, bool tail_ok) {
-    if (tail_ok) {
-      for (size_t i = 0; i < n; i += 64)
-        for (int k = 0; k < 4; ++k)
-          _mm_storeu_si128(reinterpret_cast<__m128i *>(o + i + 16 * k), sse_load16(p + i + 16 * k));
-      o += n;
-    } else {
-      o = sse_copy_wide(o, p, n, readable);
+// SSE2: four 16-byte moves.
+struct SseMove16 {
+  static PUSHWIRE_INLINE uint64_t move64(uint8_t *o, const uint8_t *p) {
+    uint64_t m = 0;
+    for (int i = 0; i < 4; ++i) {
+      const __m128i v = sse_load16(p + 16 * i);
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 16 * i), v);
+      m |= uint64_t(sse_line_end_bits(v)) << (16 * i);
     }
-    return o - (n == 0);
+    return m;
   }
+  // The index of the lowest bit of m != 0.
+  static PUSHWIRE_INLINE size_t first(uint64_t m) { return unsigned(__builtin_ctzll(m)); }
+  // Bit i set when byte i of x may not appear in a one-line field (sse_refused_bits).
+  static PUSHWIRE_INLINE unsigned refused(__m128i x, bool nul_ok) { return sse_refused_bits(x, nul_ok); }
 };
 
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-// The same in 32-byte registers, for data whose tail is readable (sse_tail_readable): the
-// page test of each half and line is then known to pass. The members are plain inline (an
-// AVX2 function cannot be forced into the template's default-target body); the flattened
-// AVX2 entry below is where they are inlined.
-struct SseData32 {
-  // SseLineEnds128::scan(p, n): reads p[0..64), and p[64..128) only when n > 64, so never
-  // more than 63 bytes past the data.
-  __attribute__((target("avx2"))) static SseLineEnds128 scan(const uint8_t *p, size_t n) {
-    const uint64_t lo = sse_line_ends64_avx2(p), hi = n > 64 ? sse_line_ends64_avx2(p + 64) : 0;
-    const uint64_t all = ~uint64_t(0);
-    return SseLineEnds128{n >= 64 ? lo : lo & ~(all << n), n >= 128 ? hi : n > 64 ? hi & ~(all << (n - 64)) : 0};
-  }
-  __attribute__((target("avx2"))) static uint8_t *put_line(uint8_t *o, const uint8_t *p, size_t n, size_t, bool) {
-    for (size_t i = 0; i < n; i += 64) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + i), sse_load32_avx2(p + i));
-      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + i + 32), sse_load32_avx2(p + i + 32));
-    }
-    return o + n - (n == 0);
-  }
-};
+// Byte classes by table (pshufb): an entry holds the byte of its low nibble that it finds, a
+// byte with bit 7 set finds 0, and 0x80 in an entry matches no byte below 0x80, so a byte
+// equals its entry exactly when it is one of the bytes sought.
+alignas(16) constexpr uint8_t kSseFindLineEnds[16] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                                      0x80, 0x80, '\n', 0x80, 0x80, '\r', 0x80, 0x80};
+alignas(16) constexpr uint8_t kSseFindLineEndsNul[16] = {0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                                         0x80, 0x80, '\n', 0x80, 0x80, '\r', 0x80, 0x80};
 
-__attribute__((target("avx2"), flatten)) uint8_t *sse_put_data_avx2(uint8_t *o, span s) {
-  return sse_put_data_lines<SseData32>(o, s, true);
-}
-#endif
-
-// Whether 64 bytes may be read from anywhere in the data is tested once per event; then
-// AVX2, where the CPU has it, walks the lines.
-PUSHWIRE_INLINE uint8_t *sse_put_data_wide(uint8_t *o, span s) {
-  const bool tail_ok = sse_tail_readable(s.ptr, s.len);
-#if defined(PUSHWIRE_SSE_WRITER_AVX2)
-  if (tail_ok && __builtin_cpu_supports("avx2")) return sse_put_data_avx2(o, s);
-#endif
-  return sse_put_data_lines<SseData16>(o, s, tail_ok);
-}
-
-// The data walk of sse_encode_wide, named by type: a single event asks the CPU for AVX2
-// (SseDataAsk); a batch asks once and compiles its whole loop for the answer, so the walk
-// is inlined into it with no call and no question per event.
-struct SseDataAsk {
-  static PUSHWIRE_INLINE uint8_t *put(uint8_t *o, span s) { return sse_put_data_wide(o, s); }
-};
-struct SseDataSse2 {
-  static PUSHWIRE_INLINE uint8_t *put(uint8_t *o, span s) {
-    return sse_put_data_lines<SseData16>(o, s, sse_tail_readable(s.ptr, s.len));
+// AVX2: two 32-byte moves. Plain inline (an AVX2 function cannot be forced into a
+// default-target body); the flattened AVX2 entries below inline it.
+struct SseMove32 {
+  __attribute__((target("avx2,bmi,bmi2"))) static uint64_t move64(uint8_t *o, const uint8_t *p) {
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i *>(kSseFindLineEnds)));
+    const __m256i a = sse_load32_avx2(p), b = sse_load32_avx2(p + 32);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(o), a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + 32), b);
+    const uint32_t ma = uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(t, a), a)));
+    const uint32_t mb = uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(t, b), b)));
+    return ma | uint64_t(mb) << 32;
   }
-};
-#if defined(PUSHWIRE_SSE_WRITER_AVX2)
-struct SseDataAvx2 {
-  __attribute__((target("avx2"))) static uint8_t *put(uint8_t *o, span s) {
-    if (sse_tail_readable(s.ptr, s.len)) return sse_put_data_lines<SseData32>(o, s, true);
-    return sse_put_data_lines<SseData16>(o, s, false);
+  __attribute__((target("avx2,bmi,bmi2"))) static size_t first(uint64_t m) { return size_t(_tzcnt_u64(m)); }
+  __attribute__((target("avx2,bmi,bmi2"))) static unsigned refused(__m128i x, bool nul_ok) {
+    const __m128i t = _mm_load_si128(reinterpret_cast<const __m128i *>(nul_ok ? kSseFindLineEnds : kSseFindLineEndsNul));
+    return unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_shuffle_epi8(t, x), x)));
   }
 };
 #endif
 
 // The one-pass encoder: nullptr (nothing stored) when the event type or id is refused.
-template <class Data>
+template <class V>
 PUSHWIRE_INLINE uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
   SseLineField event, id;
-  // Both tests, then one branch: `&` rather than `&&`, which would branch on each.
-  if (PUSHWIRE_LIKELY(unsigned(sse_short16(f.event)) & unsigned(sse_short16(f.id)))) {
-    // The usual event: a short type and id, checked together, stored without a branch.
-    if (event.load_short(f.event, true) | id.load_short(f.id, false)) return nullptr;
-    if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
-    o = event.put(o, "event: ", 7);
-    o = id.put(o, "id: \0\0\0", 4);
-  } else {
-    if ((sse_present(f.event) && !event.load(f.event, true)) || (sse_present(f.id) && !id.load(f.id, false)))
-      return nullptr;
-    if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
-    if (sse_present(f.event)) o = event.put(o, "event: ", 7);
-    if (sse_present(f.id)) o = id.put(o, "id: \0\0\0", 4);
-  }
+  if ((sse_present(f.event) && !event.load(f.event, true)) || (sse_present(f.id) && !id.load(f.id, false)))
+    return nullptr;
+  if (PUSHWIRE_UNLIKELY(sse_present(f.comment))) o = sse_put_lines(o, "", 0, f.comment);
+  if (sse_present(f.event)) o = event.put(o, "event: ", 7);
+  if (sse_present(f.id)) o = id.put(o, "id: \0\0\0", 4);
   if (PUSHWIRE_UNLIKELY(f.retry >= 0)) o = sse_put_retry(o, uint64_t(f.retry));
-  if (sse_present(f.data)) o = Data::put(o, f.data);
+  if (sse_present(f.data)) o = sse_put_data<V>(o, f.data, sse_tail_readable(f.data.ptr, f.data.len));
   if (sse_has_message_fields(f)) *o++ = '\n';
   return o;
 }
+
+// The usual event, in fewer steps than sse_encode_wide: a type and an id of 1 to 16 bytes
+// (each one 16-byte load, checked and stored), data that may be read 64 bytes past its
+// end, no comment or retry, and room for sse_encoded_bound(f). nullptr when it is not that
+// event or a field is refused (sse_encode_wide then takes it, and refuses it the same way).
+template <class V>
+PUSHWIRE_INLINE uint8_t *sse_encode_usual(const SseFields &f, uint8_t *o, size_t room) {
+  const uintptr_t ev = uintptr_t(f.event.ptr), id = uintptr_t(f.id.ptr), d = uintptr_t(f.data.ptr);
+  const size_t el = f.event.len, il = f.id.len, dl = f.data.len;
+  if ((uintptr_t(f.comment.ptr) | f.comment.len) != 0 || f.retry >= 0 || !ev || !id || !d) return nullptr;
+  // Type and id of 1 to 16 bytes, data of 1 to kSseBoundLimit (dl >> 54 < 16).
+  if (((el - 1) | (il - 1) | ((dl - 1) >> 54)) >= 16) return nullptr;
+  // The 16 bytes from type and id, and 64 past the data's end, lie in the page of the last byte.
+  if ((((ev + el - 1) ^ (ev + 15)) | ((id + il - 1) ^ (id + 15)) | ((d + dl - 1) ^ (d + dl + 63))) >> 12)
+    return nullptr;
+  if (sse_bound_of(f) > room) return nullptr;
+  const __m128i x = sse_load16(f.event.ptr), y = sse_load16(f.id.ptr);
+  if ((V::refused(x, true) & ((1u << el) - 1)) | (V::refused(y, false) & ((1u << il) - 1))) return nullptr;
+  std::memcpy(o, "event: ", 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 7), x);
+  o += 7 + el;
+  std::memcpy(o, "\nid: \0\0", 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(o + 5), y);
+  o += 5 + il;
+  *o++ = '\n';
+  o = sse_put_data<V>(o, f.data, true);
+  *o++ = '\n';
+  return o;
+}
 #else
-struct SseDataAsk {};
-struct SseDataSse2 {};
 // Without SSE2 the exact path serves the roomy one too.
-template <class Data>
+struct SseMove16 {};
+template <class V>
 uint8_t *sse_encode_wide(const SseFields &f, uint8_t *o) {
   if (sse_check_fields(f)) return nullptr;
   return o + sse_encode(f, o);
+}
+template <class V>
+uint8_t *sse_encode_usual(const SseFields &, uint8_t *, size_t) {
+  return nullptr;
 }
 #endif
 
@@ -322,12 +341,8 @@ bool sse_lengths_fit(const SseFields &f) {
 }  // namespace
 
 size_t sse_encoded_bound(const SseFields &f) {
-  // Keeps the sum below from wrapping. One less than a power of two, so one test of all the
-  // lengths ORed together tells whether any passes it.
-  const size_t limit = SIZE_MAX >> 6;
-  if ((f.event.len | f.id.len | f.data.len | f.comment.len) > limit) return SIZE_MAX;
-  // A line of k bytes costs name + 3 + k at most, and n bytes hold at most n + 1 lines.
-  return 3 * (f.comment.len + 1) + 7 * (f.data.len + 1) + (8 + f.event.len) + (5 + f.id.len) + 27 + 1 + 64;
+  if ((f.event.len | f.id.len | f.data.len | f.comment.len) > kSseBoundLimit) return SIZE_MAX;
+  return sse_bound_of(f);
 }
 
 size_t sse_encoded_size(const SseFields &f) {
@@ -342,22 +357,10 @@ size_t sse_encoded_size(const SseFields &f) {
   return n;
 }
 
-size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
-  if (roomy) return size_t(sse_encode_wide<SseDataAsk>(f, out) - out);
-  uint8_t *o = out;
-  if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
-  if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
-  if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
-  if (f.retry >= 0) o = sse_put_retry(o, uint64_t(f.retry));
-  if (sse_present(f.data)) o = sse_put_lines(o, "data", 4, f.data);
-  if (sse_has_message_fields(f)) *o++ = '\n';
-  return size_t(o - out);
-}
-
 namespace {
 
 // The checked, exact-size path for a buffer that may be too small: kept out of line (also
-// out of the flattened AVX2 batch), as only the last events of a full buffer take it.
+// out of the flattened AVX2 entries), as only the last events of a full buffer take it.
 __attribute__((noinline)) int sse_encode_exact_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
   int rc = sse_check_fields(f);
   if (rc) return rc;
@@ -368,12 +371,12 @@ __attribute__((noinline)) int sse_encode_exact_into(const SseFields &f, uint8_t 
   return 0;
 }
 
-}  // namespace
-
-int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+// sse_encode_into for any event but the usual one, for a vector width V.
+template <class V>
+PUSHWIRE_INLINE int sse_encode_other(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
   if (sse_fields_malformed(f)) return ERR_INVALID_ARGUMENT;
   if (sse_encoded_bound(f) <= cap) {  // one pass, checking as it goes; the exact size is needed only for a tight buffer
-    uint8_t *end = sse_encode_wide<SseDataAsk>(f, out);
+    uint8_t *end = sse_encode_wide<V>(f, out);
     if (!end) return ERR_INVALID_ARGUMENT;
     *written = size_t(end - out);
     return 0;
@@ -381,62 +384,151 @@ int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *writte
   return sse_encode_exact_into(f, out, cap, written);
 }
 
-namespace {
+// A batch's event that is not the usual one.
+template <class V>
+PUSHWIRE_INLINE int sse_encode_other_event(const pushwire_sse_fields &e, uint8_t *out, size_t cap, size_t *written) {
+  if (!sse_reserved_clear(e)) return ERR_INVALID_ARGUMENT;
+  return sse_encode_other<V>(sse_fields_from(e), out, cap, written);
+}
 
-// The batch loop for one data walk; the per-event steps of sse_encode_into, inlined.
-template <class Data>
+// Out of line, so that the loops calling them keep their registers for the usual event.
+__attribute__((noinline)) int sse_encode_other_sse2(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+  return sse_encode_other<SseMove16>(f, out, cap, written);
+}
+__attribute__((noinline)) int sse_encode_other_event_sse2(const pushwire_sse_fields &e, uint8_t *out, size_t cap,
+                                                         size_t *written) {
+  return sse_encode_other_event<SseMove16>(e, out, cap, written);
+}
+
+// sse_encode_into, for a vector width V whose other() is sse_encode_other for it.
+template <class V>
+PUSHWIRE_INLINE int sse_encode_one(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+  uint8_t *end = sse_encode_usual<V>(f, out, cap);
+  if (PUSHWIRE_LIKELY(end != nullptr)) {
+    *written = size_t(end - out);
+    return 0;
+  }
+  return V::other(f, out, cap, written);
+}
+
+// The batch loop: the usual event inline, any other out of line (V::other_event, which
+// takes the caller's struct: an SseFields passed by reference would be built in memory for
+// every event).
+template <class V>
 PUSHWIRE_INLINE int sse_encode_batch(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap,
                                      size_t *written, size_t *encoded) {
-  size_t pos = 0, i = 0;
+  uint8_t *o = out, *const limit = out + cap;
+  size_t i = 0;
   int rc = 0;
   for (; i < count; ++i) {
     const pushwire_sse_fields &e = events[i];
-    if (!sse_reserved_clear(e)) {
-      rc = ERR_INVALID_ARGUMENT;
-      break;
-    }
-    const SseFields f = sse_fields_from(e);
-    if (sse_fields_malformed(f)) {
-      rc = ERR_INVALID_ARGUMENT;
-      break;
-    }
-    if (sse_encoded_bound(f) <= cap - pos) {
-      uint8_t *end = sse_encode_wide<Data>(f, out + pos);
-      if (!end) {
-        rc = ERR_INVALID_ARGUMENT;
-        break;
+    if (PUSHWIRE_LIKELY(sse_reserved_clear(e))) {
+      uint8_t *end = sse_encode_usual<V>(sse_fields_from(e), o, size_t(limit - o));
+      if (PUSHWIRE_LIKELY(end != nullptr)) {
+        o = end;
+        continue;
       }
-      pos = size_t(end - out);
-    } else {
-      size_t n = 0;
-      rc = sse_encode_exact_into(f, out + pos, cap - pos, &n);
-      if (rc) break;
-      pos += n;
     }
+    size_t n = 0;
+    rc = V::other_event(e, o, size_t(limit - o), &n);
+    if (rc) break;
+    o += n;
   }
-  *written = pos;
+  *written = size_t(o - out);
   *encoded = i;
   return rc;
 }
 
+struct SseSse2 : SseMove16 {
+  static int other(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+    return sse_encode_other_sse2(f, out, cap, written);
+  }
+  static int other_event(const pushwire_sse_fields &e, uint8_t *out, size_t cap, size_t *written) {
+    return sse_encode_other_event_sse2(e, out, cap, written);
+  }
+};
+
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-__attribute__((target("avx2"), flatten)) int sse_encode_batch_avx2(const pushwire_sse_fields *events, size_t count,
+__attribute__((target("avx2,bmi,bmi2"), noinline, flatten)) int sse_encode_other_avx2(const SseFields &f, uint8_t *out,
+                                                                            size_t cap, size_t *written) {
+  return sse_encode_other<SseMove32>(f, out, cap, written);
+}
+
+__attribute__((target("avx2,bmi,bmi2"), noinline, flatten)) int sse_encode_other_event_avx2(const pushwire_sse_fields &e,
+                                                                                  uint8_t *out, size_t cap,
+                                                                                  size_t *written) {
+  return sse_encode_other_event<SseMove32>(e, out, cap, written);
+}
+
+struct SseAvx2 : SseMove32 {
+  __attribute__((target("avx2,bmi,bmi2"))) static int other(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+    return sse_encode_other_avx2(f, out, cap, written);
+  }
+  __attribute__((target("avx2,bmi,bmi2"))) static int other_event(const pushwire_sse_fields &e, uint8_t *out, size_t cap,
+                                                         size_t *written) {
+    return sse_encode_other_event_avx2(e, out, cap, written);
+  }
+};
+
+__attribute__((target("avx2,bmi,bmi2"), flatten)) int sse_encode_one_avx2(const SseFields &f, uint8_t *out, size_t cap,
+                                                                 size_t *written) {
+  return sse_encode_one<SseAvx2>(f, out, cap, written);
+}
+
+__attribute__((target("avx2,bmi,bmi2"), flatten)) uint8_t *sse_encode_wide_avx2(const SseFields &f, uint8_t *o) {
+  return sse_encode_wide<SseMove32>(f, o);
+}
+
+__attribute__((target("avx2,bmi,bmi2"), flatten)) int sse_encode_batch_avx2(const pushwire_sse_fields *events, size_t count,
                                                                    uint8_t *out, size_t cap, size_t *written,
                                                                    size_t *encoded) {
-  return sse_encode_batch<SseDataAvx2>(events, count, out, cap, written, encoded);
+  return sse_encode_batch<SseAvx2>(events, count, out, cap, written, encoded);
 }
 #endif
 
+// AVX2 where the CPU has it.
+bool sse_writer_avx2() {
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
+
+size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
+  if (roomy) {
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+    if (sse_writer_avx2()) return size_t(sse_encode_wide_avx2(f, out) - out);
+#endif
+    return size_t(sse_encode_wide<SseMove16>(f, out) - out);
+  }
+  uint8_t *o = out;
+  if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
+  if (sse_present(f.event)) o = sse_put_field(o, "event", 5, f.event.ptr, f.event.len);
+  if (sse_present(f.id)) o = sse_put_field(o, "id", 2, f.id.ptr, f.id.len);
+  if (f.retry >= 0) o = sse_put_retry(o, uint64_t(f.retry));
+  if (sse_present(f.data)) o = sse_put_lines(o, "data", 4, f.data);
+  if (sse_has_message_fields(f)) *o++ = '\n';
+  return size_t(o - out);
+}
+
+int sse_encode_into(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
+  if (sse_writer_avx2()) return sse_encode_one_avx2(f, out, cap, written);
+#endif
+  return sse_encode_one<SseSse2>(f, out, cap, written);
+}
 
 int sse_encode_many(const pushwire_sse_fields *events, size_t count, uint8_t *out, size_t cap, size_t *written,
                     size_t *encoded, bool avx2_ok) {
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-  if (avx2_ok && __builtin_cpu_supports("avx2")) return sse_encode_batch_avx2(events, count, out, cap, written, encoded);
+  if (avx2_ok && sse_writer_avx2()) return sse_encode_batch_avx2(events, count, out, cap, written, encoded);
 #else
   (void)avx2_ok;
 #endif
-  return sse_encode_batch<SseDataSse2>(events, count, out, cap, written, encoded);
+  return sse_encode_batch<SseSse2>(events, count, out, cap, written, encoded);
 }
 
 // ---------------------------------------------------------------------------
