@@ -16,6 +16,14 @@ constexpr size_t kSseKeepCapacity = size_t(256) << 10;
 // loads a line's first word, a short id and a data value's 64-byte block without a bounds
 // check (and without leaving the allocation).
 constexpr size_t kSseSlack = 64;
+// Feed-time parsing (queue_events): feeds shorter than this are only copied; the first blank
+// line is looked for this far; and a record is allowed per this many fed bytes (so records
+// take no more memory than the feed: W9's events are about 150 bytes).
+constexpr size_t kSseQueueMinFeed = 512;
+constexpr size_t kSseQueueSearch = 8192;
+constexpr size_t kSseQueueBytesPerRecord = 64;
+constexpr size_t kSseQueueCheck = 4096;  // UTF-8 checked this many bytes at a time
+constexpr size_t kSseQueueAhead = 8192;  // bytes are prefetched this far ahead of the walk
 
 bool sse_is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
@@ -103,6 +111,17 @@ PUSHWIRE_INLINE uint64_t sse_head_word(const uint8_t *p, size_t n, size_t readab
 // True when the id value p[0..n) holds a NUL (such an id line is ignored); p[0..readable) may
 // be read. The usual id (a counter, a few bytes) is one word whose unused bytes are set to
 // 0xFF so that only its own bytes can match.
+// Copies a value of n bytes to o (room for 64 more) and returns its end; p[0..readable) may be read.
+PUSHWIRE_INLINE uint8_t *sse_copy_value(uint8_t *o, const uint8_t *p, size_t n, size_t readable) {
+#if defined(__SSE2__)
+  return sse_copy_wide(o, p, n, readable);
+#else
+  (void)readable;
+  copy_bytes(o, p, n);
+  return o + n;
+#endif
+}
+
 PUSHWIRE_INLINE bool sse_has_nul(const uint8_t *p, size_t n, size_t readable) {
   if (n <= 8 && readable >= 8) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
@@ -115,22 +134,226 @@ PUSHWIRE_INLINE bool sse_has_nul(const uint8_t *p, size_t n, size_t readable) {
 }  // namespace
 
 SseParser::SseParser(const Allocator *alloc)
-    : in_(alloc), line_(alloc), data_(alloc), type_(alloc), id_(alloc), last_id_(alloc) {}
+    : in_(alloc),
+      line_(alloc),
+      data_(alloc),
+      type_(alloc),
+      id_(alloc),
+      last_id_(alloc),
+      q_recs_(alloc),
+      q_store_(alloc),
+      tail_(alloc) {}
+
+// A queued event: what dispatch() would hand out, and what the lazy parser's checks need.
+struct SseParser::Queued {
+  span type;  // empty: "message"
+  span data;
+  span id;       // the last event ID when an id line of the queued run set it, else {nullptr, 0}
+  size_t bytes;  // fed bytes from the end of the record before (or of in_) to this one's end
+  size_t peak;   // the event's largest size before the run's first id line, less that id
+};
 
 int SseParser::feed(const uint8_t *data, size_t len) {
   if (error_) return error_;
   if (eof_) return ERR_INVALID_STATE;
   started_ = true;
-  if (!in_.empty() && (in_.size() > max_input_ || len > max_input_ - in_.size())) return ERR_BUFFER_FULL;
+  // Queued events and the bytes behind them count as unparsed input, as they would unqueued.
+  const size_t held = in_.size() + q_bytes_ + tail_.size();
+  if (held && (held > max_input_ || len > max_input_ - held)) return ERR_BUFFER_FULL;
   if (len == 0) return 0;
   // in_ may move: what the parser keeps in it goes to its own buffers first (the event
   // handed out last is done with: this is a mutating call).
   if (event_out_) drop_event(false);
   if (settle()) return fail(ERR_NOMEM);
-  if (len > SIZE_MAX - kSseSlack || (in_.room() < len + kSseSlack && in_.reserve_extra(len + kSseSlack)))
+  if (queued()) return append_raw(tail_, data, len) ? fail(ERR_NOMEM) : 0;  // behind the records
+  const size_t head = len >= kSseQueueMinFeed && feed_parsing_ ? queue_events(data, len) : len;
+  if (head > SIZE_MAX - kSseSlack || (in_.room() < head + kSseSlack && in_.reserve_extra(head + kSseSlack)))
     return fail(ERR_NOMEM);
-  append_in(data, len);
+  append_in(data, head);
+  if (head < len && append_raw(tail_, data + head + q_bytes_, len - head - q_bytes_)) return fail(ERR_NOMEM);
   return 0;
+}
+
+// Appends fed bytes to b (in_'s successor, tail_) with in_'s slack after them; their UTF-8 is
+// checked once they are in in_.
+int SseParser::append_raw(Buffer &b, const uint8_t *data, size_t len) {
+  if (len > SIZE_MAX - kSseSlack || (b.room() < len + kSseSlack && b.reserve_extra(len + kSseSlack)))
+    return ERR_NOMEM;
+  std::memcpy(b.extend(len), data, len);
+  return 0;
+}
+
+// Parses, straight from a feed's bytes, the whole events that follow its first blank line
+// (the parser's state there is known: no event under way, no line, no character) until a line
+// the lazy walk would treat any other way than its own fast loop does: anything but "data: ",
+// "event: " and "id: " lines (type and id ahead of the data) and blank lines ending in LF,
+// in valid UTF-8 within the line limit and, where the size is known here, the event limit.
+// Their values are copied once, into q_store_ (reserved whole first, so records may point
+// into it), and each dispatched event becomes a record. Returns how many bytes come before the
+// run (they go to in_); q_bytes_ is the run's length (the rest goes to tail_). The queue is
+// bounded by the feed: at most one record per kSseQueueBytesPerRecord fed bytes, and values
+// no longer than the bytes they were copied from.
+size_t SseParser::queue_events(const uint8_t *data, size_t len) {
+  // The first blank line: two LFs in a row always end an empty line (the first may be a
+  // CR LF's, and no BOM or character spans a LF).
+  const size_t search = len < kSseQueueSearch ? len : kSseQueueSearch;
+  size_t start = 0;
+  for (const uint8_t *q = data; (q = static_cast<const uint8_t *>(std::memchr(q, '\n', size_t(data + search - q))));) {
+    if (size_t(q - data) + 1 < search && q[1] == '\n') {
+      start = size_t(q - data) + 2;
+      break;
+    }
+    if (++q >= data + search) break;
+  }
+  // Whole 64-byte blocks with 64 fed bytes after them: every load the walk makes (the index's
+  // blocks, a line's first word, a value's wide copy) stays within the caller's bytes.
+  if (start == 0 || len - start < 2 * 64) return len;
+  const size_t stop = start + ((len - start - 64) & ~size_t(63));
+  const size_t max_recs = len / kSseQueueBytesPerRecord + 1;
+  q_store_.clear();
+  q_recs_.clear();
+  if ((q_store_.room() < len + 64 && q_store_.reserve_extra(len + 64)) ||
+      (q_recs_.room() < max_recs * sizeof(Queued) && q_recs_.reserve_extra(max_recs * sizeof(Queued))))
+    return len;  // parsed lazily instead
+  Queued *const recs = reinterpret_cast<Queued *>(q_recs_.data());
+  uint8_t *const store = q_store_.data();
+  uint8_t *o = store;
+  const size_t max_line = max_line_, max_event = max_event_;
+  const bool avx2 = sse_have_avx2();
+  size_t count = 0;
+  const uint8_t *line = data + start, *from = line, *end_run = line;
+  // The event under way: its type, the size of its data (joined at the end of q_store_ so far,
+  // behind its type and id), and, until the run's first id line, its largest size less the id
+  // buffer (whose size is known only when the lazy parser gets here).
+  span type{nullptr, 0};
+  size_t d_len = 0, peak = 0;
+  bool id_known = false;  // an id line of the run set the id buffer: id
+  span id{nullptr, 0};
+  Utf8State st;
+  const uint8_t *checked = line;  // UTF-8 checked up to here
+  const uint8_t *idx[kSseIndexRoom];
+  for (const uint8_t *window = line; window < data + stop;) {
+    const size_t wlen = size_t(data + stop - window) < kSseIndexWindow ? size_t(data + stop - window) : kSseIndexWindow;
+    // The bytes come from the caller's memory, likely not in cache: ask for those a few
+    // windows ahead, a window at a time, so that their loads overlap the walk over these
+    // (all at once, the prefetches would wait for each other).
+    for (size_t a = kSseQueueAhead; a < kSseQueueAhead + wlen && window + a < data + len; a += 64)
+      __builtin_prefetch(window + a);
+    if (window >= checked) {
+      const size_t c = size_t(data + stop - window) < kSseQueueCheck ? size_t(data + stop - window) : kSseQueueCheck;
+      size_t bad = 0;
+      checked = window + c;
+      // Lines ending before the first invalid byte are valid (a LF that cuts a character
+      // short is that byte): the rest is left to the lazy parser.
+      if (!utf8_feed(st, window, c, &bad)) checked = window + bad;
+      if (checked == window) break;
+    }
+    size_t k = sse_index_lines(window, wlen, idx, avx2);
+    window += wlen;
+    const bool last = checked < window;  // an invalid byte in this window: it ends the run
+    if (PUSHWIRE_UNLIKELY(last))
+      while (k && idx[k - 1] >= checked) --k;
+    for (size_t i = 0; i < k; ++i) {
+      const uint8_t *const e = idx[i];
+      if (*e == '\r') goto done;
+      const size_t n = size_t(e - line);
+      if (n > max_line) goto done;
+      const uint64_t head = sse_load_le64(line);
+      // Every value has 64 readable bytes after its start (see stop).
+      if (n >= 6 && (head & sse_low_bytes(6)) == kSseDataWord) {
+        const size_t size = type.len + d_len + (id_known ? id.len : 0) + (n - 5);
+        if (size > max_event) goto done;
+        if (!id_known && size > peak) peak = size;
+        o = sse_copy_value(o, line + 6, n - 6, 64);
+        *o++ = '\n';
+        d_len += n - 5;
+      } else if (n == 0) {
+        if (d_len) {
+          if (count == max_recs) goto done;
+          Queued &r = recs[count++];
+          r.type = type;
+          r.data = span{o - d_len, d_len - 1};  // the trailing LF goes
+          r.id = id;  // non-null once known (q_store_ is allocated)
+          r.peak = peak;
+          r.bytes = size_t(e + 1 - from);
+          from = end_run = e + 1;
+        }
+        type = span{nullptr, 0};
+        d_len = peak = 0;
+      } else if (n >= 7 && (head & sse_low_bytes(7)) == kSseEventWord) {
+        // After data, the lazy walk may end a batch here: left to it.
+        const size_t v = n - 7, size = v + (id_known ? id.len : 0);
+        if (d_len || size > max_event) goto done;
+        if (!id_known && size > peak) peak = size;
+        type = span{o, v};
+        o = sse_copy_value(o, line + 7, v, 64);
+      } else if (n >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
+        const size_t v = n - 4;
+        if (d_len || type.len + v > max_event || sse_has_nul(line + 4, v, 64)) goto done;
+        id = span{o, v};
+        o = sse_copy_value(o, line + 4, v, 64);
+        id_known = true;
+      } else {
+        goto done;
+      }
+      line = e + 1;
+    }
+    if (PUSHWIRE_UNLIKELY(last)) break;
+  }
+done:
+  if (count == 0) return len;
+  q_store_.extend(size_t(o - store));
+  q_recs_.extend(count * sizeof(Queued));
+  q_pos_ = 0;
+  q_count_ = count;
+  q_bytes_ = size_t(end_run - data) - start;
+  return start;
+}
+
+// Hands out queued records into evs[*n..cap), as the lazy walk would have dispatched them:
+// the last event ID string follows each one, and the event limit is checked where the size
+// depended on the id buffer the records inherit. Once the last is out, the bytes behind
+// them become in_, and the batch goes on there as the walk would. Returns 1, or an error.
+int SseParser::pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n) {
+  const Queued *const recs = reinterpret_cast<const Queued *>(q_recs_.data());
+  size_t count = *n;
+  while (count < cap && q_pos_ < q_count_) {
+    const Queued &r = recs[q_pos_];
+    if (r.peak && !event_fits_in(max_event_, id_size(), r.peak)) {
+      fail(ERR_EVENT_TOO_BIG);
+      *n = count;
+      return count ? 1 : error_;
+    }
+    if (r.id.ptr) {  // the id buffer and string, as dispatch() leaves them
+      id_at_ = last_id_at_ = r.id;
+      id_.clear();
+    }
+    pushwire_sse_event &ev = evs[count++];
+    ev.type = PUSHWIRE_SSE_EV_EVENT;
+    ev.flags = 0;
+    ev.data = r.data;
+    ev.event_type = r.type.len ? r.type : make_span("message", 7);
+    ev.last_event_id = last_event_id();
+    ev.retry_ms = 0;
+    ev.reserved = 0;
+    q_bytes_ -= r.bytes;
+    ++q_pos_;
+  }
+  *n = count;
+  if (q_pos_ < q_count_) return 1;
+  // in_ is empty here; q_store_ stays (the events and the last event ID point into it).
+  q_pos_ = q_count_ = 0;
+  in_.swap(tail_);
+  valid_ = 0;
+  valid_stop_ = false;
+  if (count < cap && !in_.empty()) {
+    int r = next_in_place(evs, cap, n);
+    if (r < 0) {
+      fail(r);
+      return *n ? 1 : r;
+    }
+  }
+  return 1;
 }
 
 // Appends fed bytes to in_, whose room is reserved. While everything before them is checked
@@ -645,9 +868,14 @@ int SseParser::next_events(pushwire_sse_event *evs, size_t cap, size_t *n) {
   for (;;) {
     span in = in_.view();
     if (in.len == 0) {
-      if (in_.capacity() > kSseKeepCapacity) {  // after one huge feed
+      if (queued()) return pull_queued(evs, cap, n);
+      if (in_.capacity() > kSseKeepCapacity || q_store_.capacity() > kSseKeepCapacity ||
+          q_recs_.capacity() > kSseKeepCapacity || tail_.capacity() > kSseKeepCapacity) {  // after one huge feed
         if (settle()) return fail(ERR_NOMEM);
         in_.release();
+        q_store_.release();
+        q_recs_.release();
+        tail_.release();
       }
       return 0;
     }
@@ -672,6 +900,9 @@ int SseParser::next_events(pushwire_sse_event *evs, size_t cap, size_t *n) {
         fail(r);
         return *n ? 1 : r;  // sticky: the next call reports it, after these events
       }
+      // The walk used up in_: it would go on into the queued events.
+      if (r && in_.empty() && queued() && *n < cap && evs[*n - 1].type != PUSHWIRE_SSE_EV_COMMENT)
+        return pull_queued(evs, cap, n);
       if (r) return r;
       in_place_tried = true;
       continue;
@@ -712,6 +943,10 @@ int SseParser::reset() {
   line_.release();
   data_.release();
   type_.release();
+  q_recs_.release();
+  q_store_.release();
+  tail_.release();
+  q_pos_ = q_count_ = q_bytes_ = 0;
   pending_len_ = 0;
   valid_ = 0;
   valid_stop_ = false;

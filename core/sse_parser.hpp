@@ -14,14 +14,21 @@
 // what a reconnect sends; an id inside an event cut off by the end of the stream never
 // reaches it. Both persist across reset(), as Chromium keeps them across reconnects.
 //
-// Work is lazy and linear: feed() only copies (checking UTF-8 in the same pass); next() parses until one event is ready. An
+// Work is mostly lazy and linear: feed() copies (checking UTF-8 in the same pass); next() parses until one event is
+// ready. The exception is the run of whole events a large feed carries after its first blank
+// line, as servers write them (see queue_events): those are parsed while the feed's bytes
+// are read, into queued records, so that their values are copied once. An
 // unfinished line is decoded once into its own buffer, never rescanned; a line that arrives
 // whole and valid is parsed in place, and its value stays there: data lines are joined in
 // the input buffer itself (each value moved down behind the one before), the event type and
 // ids are spans into it, and only when the input buffer is about to change (a feed, a reset)
 // or the general path needs them are they copied into their own buffers. So the events of
 // one batch (next_events) can all point into the input at once. Memory is bounded by the
-// line, event and input limits.
+// line, event and input limits. Events parsed at feed time are queued only from that feed's
+// bytes: at most one 64-byte record per 64 fed bytes, and their values (no longer than the
+// lines they came from), so the queue costs at most about twice the feed; its bytes count as
+// unparsed input (MAX_INPUT_BUFFER, BUFFER_FULL) until their events are pulled, exactly as
+// they would unparsed.
 #pragma once
 
 #include "buffer.hpp"
@@ -44,6 +51,8 @@ class SseParser {
   void set_max_event(size_t n) { max_event_ = n; }
   void set_max_input(size_t n) { max_input_ = n; }
   void set_report_comments(bool on) { report_comments_ = on; }
+  // Off: every feed is only copied, and parsed lazily (tests compare the two ways).
+  void set_feed_parsing(bool on) { feed_parsing_ = on; }
   bool started() const { return started_; }
 
   // Copy stream bytes. 0, ERR_BUFFER_FULL (unparsed bytes are held and these would pass the
@@ -75,6 +84,11 @@ class SseParser {
 
   struct Walk;
   int next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n);
+  struct Queued;
+  size_t queue_events(const uint8_t *data, size_t len);
+  int pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n);
+  bool queued() const { return q_pos_ < q_count_; }
+  int append_raw(Buffer &b, const uint8_t *data, size_t len);
   void walk_load(Walk &w) const;
   void walk_store(const Walk &w);
   int settle();
@@ -108,6 +122,14 @@ class SseParser {
   Buffer type_;     // event type buffer
   Buffer id_;       // last event ID buffer
   Buffer last_id_;  // last event ID string
+  // Events parsed at feed time (queue_events), delivered once in_ is used up: the records,
+  // the values they point into, and the fed bytes behind them (parsed lazily after them).
+  // While records are queued the order of the stream is in_, then the records, then tail_.
+  Buffer q_recs_;
+  Buffer q_store_;
+  Buffer tail_;
+  size_t q_pos_ = 0, q_count_ = 0;
+  size_t q_bytes_ = 0;  // fed bytes behind the records not yet pulled (they count as unparsed input)
   // The same values while they still lie in in_ where the walk found them (non-null):
   // data joined in place (data_ is then empty), the event type, the id buffer and string.
   // settle() moves them into the buffers above before in_ changes or the general path
@@ -131,6 +153,7 @@ class SseParser {
   bool eof_ = false;
   bool started_ = false;
   bool report_comments_ = false;
+  bool feed_parsing_ = true;
   bool has_retry_ = false;
   bool id_changed_ = false;  // id_ differs from last_id_
   bool event_out_ = false;   // data_ and type_ back the event handed out last

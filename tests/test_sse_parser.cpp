@@ -906,33 +906,6 @@ TEST(sse_walk_byte_classes_across_a_block) {
   expect_each_class_from(__LINE__, base, 40, "\0\r\n: di\x80\xC3\xFF");
 }
 
-// The real W9 stream when the generated workloads are at hand (tests/bench/prepare.sh): its
-// first 256 KiB in 64 KiB feeds (as the benchmark does) and in 1000-byte feeds, batches of
-// 64 and single events, against the reference.
-TEST(sse_walk_matches_reference_on_w9_prefix) {
-  const char *path = "/tmp/pushwire-bench/w9.sse";
-  FILE *f = std::fopen(path, "rb");
-  if (!f) return;  // not generated on this machine
-  std::string in(size_t(256) << 10, '\0');
-  in.resize(std::fread(&in[0], 1, in.size(), f));
-  std::fclose(f);
-  in.resize(in.rfind("\n\n") + 2);  // whole events
-  const RefResult want = ref_interpret(in, false);
-  CHECK(want.events.size() > 1000);
-  for (size_t piece : {size_t(65536), size_t(1000)}) {
-    std::vector<std::string> chunks;
-    for (size_t i = 0; i < in.size(); i += piece) chunks.push_back(in.substr(i, piece));
-    for (size_t batch : {size_t(0), size_t(64)}) {
-      Options o;
-      o.batch = batch;
-      sse_test::Result got = run_chunks(chunks, true, o);
-      CHECK(got.error.empty());
-      CHECK(got.events == want.events);
-      CHECK(got.last_event_id == want.last_id);
-    }
-  }
-}
-
 // The UTF-8 check made while a feed is copied (from where the check of earlier feeds
 // stopped, an unfinished character included): each byte class at every position of a
 // stream of about 300 bytes, cut into two feeds of at least 128 bytes (the one-pass copy and
@@ -974,4 +947,320 @@ TEST(sse_feed_checks_utf8_while_copying) {
       pushwire_sse_parser_free(p);
       CHECK(got.events == want.events);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Events parsed at feed time (queue_events): against the same parser with that switched off
+// (every feed only copied, parsed lazily), call for call, and against the reference.
+
+namespace {
+
+// A W9-style stream (WORKLOADS.md, W8/W9): per event "event: NAME", "id: N" and three data
+// lines (a JSON-like line, a line of 20-40 letters, and every fourth event a line with 2-, 3-
+// and 4-byte characters), drawn from `seed`, until at least `bytes` bytes.
+std::string w9_style_stream(size_t bytes, uint32_t seed, size_t first_id = 1) {
+  static const char *const kNames[] = {"update", "price", "tick", "message", "order.filled", "heartbeat"};
+  static const char *const kSyms[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "NFLX"};
+  static const char *const kMb[] = {"prix: 12,5 \xE2\x82\xAC \xE2\x80\x94 ok \xE2\x9C\x93 caf\xC3\xA9 \xF0\x9F\x98\x80 ",
+                                    "\xE6\x9D\xB1\xE4\xBA\xAC \xE2\x86\x92 \xD0\x96\xD1\x83\xD0\xBA \xC3\xBC\xC3\xB1 ",
+                                    "\xF0\x9F\x9A\x80 \xCE\xB1\xCE\xB2\xCE\xB3 \xE2\x89\xA4 \xE2\x88\x9E \xC2\xA7 "};
+  static const char kAlpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,";
+  std::mt19937 rng(seed);
+  auto letters = [&](size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += kAlpha[rng() % 64];
+    return s;
+  };
+  std::string out;
+  for (size_t i = 0; out.size() < bytes; ++i) {
+    char l1[96];
+    std::snprintf(l1, sizeof l1, "{\"seq\":%zu,\"sym\":\"%s\",\"px\":%u.%02u}", i, kSyms[rng() % 8], 10 + unsigned(rng() % 990),
+                  unsigned(rng() % 100));
+    const std::string l2 = "x" + letters(19 + rng() % 21);
+    const std::string l3 = i % 4 == 3 ? kMb[i % 3] + letters(10) : "y" + letters(18 + rng() % 21);
+    out += std::string("event: ") + kNames[rng() % 6] + "\nid: " + std::to_string(first_id + i) + "\ndata: " + l1 +
+           "\ndata: " + l2 + "\ndata: " + l3 + "\n\n";
+  }
+  return out;
+}
+
+struct FeedScript {
+  std::vector<size_t> pieces;  // feed sizes, in order (the last one runs to the end)
+  size_t cap = 64;             // next_events' cap
+  size_t pulls = SIZE_MAX;     // next_events calls after each feed (stopping at 0 or an error)
+  size_t max_line = 0, max_event = 0, max_input = 0;  // 0: default
+  bool comments = false;
+};
+
+// Runs `in` through a parser that parses at feed time and one that does not, making the same
+// calls on both: the feeds of `s` (on BUFFER_FULL one pull, then the feed again), each
+// followed by up to s.pulls calls of next_events, then feed_eof and a drain. Every return
+// value, count, event, last_event_id() and retry delay must be the same after every call, and
+// (without limits) the events those of the reference. Returns "" or what differed.
+std::string diff_feed_parsing(const std::string &in, const FeedScript &s) {
+  pushwire::Allocator alloc;
+  pushwire::SseParser fast(&alloc), lazy(&alloc);
+  lazy.set_feed_parsing(false);
+  for (pushwire::SseParser *p : {&fast, &lazy}) {
+    if (s.max_line) p->set_max_line(s.max_line);
+    if (s.max_event) p->set_max_event(s.max_event);
+    if (s.max_input) p->set_max_input(s.max_input);
+    p->set_report_comments(s.comments);
+  }
+  std::vector<pushwire_sse_event> ea(s.cap), eb(s.cap);
+  std::vector<std::string> got;
+  std::string where;
+  auto state = [](pushwire::SseParser &p) {
+    pushwire::span id = p.last_event_id();
+    return "id " + vectors::escape(std::string(reinterpret_cast<const char *>(id.ptr), id.len)) + " retry " +
+           (p.has_retry() ? std::to_string(p.retry_ms()) : "-");
+  };
+  // One next_events call on both; false when the stream has nothing more (0 or an error).
+  auto pull = [&](bool *more) -> std::string {
+    size_t na = 0, nb = 0;
+    const int ra = fast.next_events(ea.data(), s.cap, &na), rb = lazy.next_events(eb.data(), s.cap, &nb);
+    if (ra != rb || na != nb) return "next_events " + std::to_string(ra) + "/" + std::to_string(na) + " vs " + std::to_string(rb) + "/" + std::to_string(nb);
+    for (size_t i = 0; i < na; ++i) {
+      const std::string a = sse_test::render(ea[i]), b = sse_test::render(eb[i]);
+      if (a != b) return "event " + a + " vs " + b;
+      got.push_back(a);
+    }
+    if (state(fast) != state(lazy)) return "after next_events: " + state(fast) + " vs " + state(lazy);
+    *more = ra == 1;
+    return "";
+  };
+  size_t off = 0;
+  for (size_t k = 0; off < in.size(); ++k) {
+    const size_t len = k < s.pieces.size() && s.pieces[k] < in.size() - off ? s.pieces[k] : in.size() - off;
+    const uint8_t *p = reinterpret_cast<const uint8_t *>(in.data()) + off;
+    for (bool pulled_all = false;;) {
+      const int ra = fast.feed(p, len), rb = lazy.feed(p, len);
+      where = " (feed " + std::to_string(k) + " at " + std::to_string(off) + ")";
+      if (ra != rb) return "feed " + std::to_string(ra) + " vs " + std::to_string(rb) + where;
+      if (state(fast) != state(lazy)) return "after feed: " + state(fast) + " vs " + state(lazy) + where;
+      if (ra != pushwire::ERR_BUFFER_FULL) break;
+      bool more = false;
+      std::string d = pull(&more);
+      if (!d.empty()) return d + where;
+      if (!more && pulled_all) return "BUFFER_FULL with nothing to pull" + where;
+      pulled_all = !more;  // then the input is empty, and the next feed is taken
+    }
+    off += len;
+    bool more = true;
+    for (size_t i = 0; more && i < s.pulls; ++i) {
+      std::string d = pull(&more);
+      if (!d.empty()) return d + where;
+    }
+  }
+  fast.feed_eof();
+  lazy.feed_eof();
+  for (bool more = true; more;) {
+    std::string d = pull(&more);
+    if (!d.empty()) return d + " (after eof)";
+  }
+  if (!s.max_line && !s.max_event && !s.max_input) {
+    const RefResult want = ref_interpret(in, s.comments);
+    if (got != want.events) return "events differ from the reference";
+  }
+  return "";
+}
+
+void expect_same(const char *file, int line, const std::string &in, const FeedScript &s) {
+  const std::string d = diff_feed_parsing(in, s);
+  if (!d.empty())
+    harness::fail(file, line, d + " on " + std::to_string(in.size()) + " bytes, cap " + std::to_string(s.cap) +
+                                  ", pulls " + std::to_string(s.pulls) + ", first piece " +
+                                  std::to_string(s.pieces.empty() ? in.size() : s.pieces[0]) + ": " +
+                                  vectors::escape(in.substr(0, 300)));
+}
+#define EXPECT_SAME_AS_LAZY(in, s) expect_same(__FILE__, __LINE__, (in), (s))
+
+// The pull patterns: every event at once after each feed, one at a time, a few, none until the end.
+const size_t kCaps[] = {1, 3, 64};
+const size_t kPulls[] = {SIZE_MAX, 1, 0};
+
+}  // namespace
+
+// W9-style streams fed whole, in 64 KiB-like pieces scaled down, in random pieces, and cut in
+// two at every position, pulled every way.
+TEST(sse_feed_parsing_matches_lazy_on_w9_streams) {
+  const std::string big = w9_style_stream(40000, 9);
+  std::mt19937 rng(99);
+  for (size_t cap : kCaps)
+    for (size_t pulls : kPulls) {
+      FeedScript s;
+      s.cap = cap;
+      s.pulls = pulls;
+      EXPECT_SAME_AS_LAZY(big, s);
+      s.pieces.assign(40, 4096);
+      EXPECT_SAME_AS_LAZY(big, s);
+      s.pieces.clear();
+      for (int i = 0; i < 60; ++i) s.pieces.push_back(1 + rng() % 3000);
+      EXPECT_SAME_AS_LAZY(big, s);
+    }
+  const std::string small = w9_style_stream(1500, 10);
+  for (size_t cut = 1; cut < small.size(); ++cut)
+    for (size_t cap : {size_t(1), size_t(64)})
+      for (size_t pulls : {SIZE_MAX, size_t(0)}) {
+        FeedScript s;
+        s.cap = cap;
+        s.pulls = pulls;
+        s.pieces = {cut};
+        EXPECT_SAME_AS_LAZY(small, s);
+      }
+}
+
+// Each byte that means something to the parser at every position near the seams of the
+// feed-time walk (its start after the first blank line, the 64-byte blocks, the 1 KiB index
+// windows, the 4 KiB UTF-8 checks, the 64 bytes kept back at the end of a feed).
+TEST(sse_feed_parsing_byte_classes_near_seams) {
+  const std::string base = w9_style_stream(5000, 11);
+  const size_t start = base.find("\n\n") + 2;
+  std::vector<size_t> at;
+  for (size_t seam : {start, start + 64, start + 1024, start + 4096, base.size() - 64 - (base.size() - start - 64) % 64})
+    for (size_t i = seam - 6; i < seam + 6 && i < base.size(); ++i) at.push_back(i);
+  for (size_t i = base.size() - 140; i < base.size(); i += 3) at.push_back(i);
+  static const char kClasses[] = {'\0', '\r', '\n', ':', ' ', 'd', 'i', 'e', '\x80', '\xC3', '\xFF', '\xF0'};
+  for (size_t i : at)
+    for (char c : kClasses) {
+      std::string in = base;
+      in[i] = c;
+      for (size_t cap : {size_t(1), size_t(64)}) {
+        FeedScript s;
+        s.cap = cap;
+        s.comments = i % 2;
+        EXPECT_SAME_AS_LAZY(in, s);
+        s.pieces = {i - 100, 2000};
+        EXPECT_SAME_AS_LAZY(in, s);
+      }
+    }
+}
+
+// Lines the feed-time walk leaves to the lazy parser, spliced into a W9 stream at random line
+// boundaries: the run of queued events ends before their event, and the rest follows lazily.
+TEST(sse_feed_parsing_odd_lines) {
+  static const char *const kOdd[] = {"data:nospace", "data", ": comment", "retry: 250", "id: late", "event: late",
+                                     "foo: bar", "data: a\rdata: b", "id: 1\r\n", "\xEF\xBB\xBF" "data: bom", "id",
+                                     "data: caf\xC3", "event: \xFF"};
+  const std::string base = w9_style_stream(3000, 12);
+  std::vector<size_t> starts;
+  for (size_t i = 0; i + 1 < base.size(); ++i)
+    if (base[i] == '\n') starts.push_back(i + 1);
+  std::mt19937 rng(1212);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string in = base;
+    for (int k = 1 + rng() % 3; k > 0; --k) {
+      const size_t pos = starts[rng() % starts.size()];
+      in.insert(pos < in.size() ? pos : in.size(), std::string(kOdd[rng() % (sizeof kOdd / sizeof kOdd[0])]) + "\n");
+    }
+    FeedScript s;
+    s.cap = kCaps[iter % 3];
+    s.pulls = kPulls[(iter / 3) % 3];
+    s.comments = iter % 2;
+    if (iter % 4 == 1) s.pieces = {size_t(700 + rng() % 1500), size_t(600 + rng() % 1500)};
+    EXPECT_SAME_AS_LAZY(in, s);
+  }
+}
+
+// The limits at every value around where they bite: the event limit with an id the lazy
+// parser set before the queued run (the records' sizes are checked against it when pulled),
+// the line limit, and the input limit (queued events count as unparsed input until pulled).
+TEST(sse_feed_parsing_limits_at_every_value) {
+  for (size_t id_len : {size_t(0), size_t(1), size_t(9), size_t(40)}) {
+    // The first event sets the id; the next ones inherit it until one sets its own.
+    std::string in = "id: " + std::string(id_len, '7') + "\ndata: head\n\n";
+    for (int k = 0; k < 8; ++k)
+      in += (k % 3 == 0 ? "event: tt\n" : "") + std::string("data: ") + std::string(20 + 5 * k, 'a' + k) +
+            "\ndata: z\n" + (k == 5 ? "id: 5\n" : "") + "\n";
+    in += w9_style_stream(1200, 13);
+    for (size_t max_event = 10; max_event < 110; ++max_event)
+      for (size_t cap : {size_t(1), size_t(64)}) {
+        FeedScript s;
+        s.cap = cap;
+        s.max_event = max_event;
+        EXPECT_SAME_AS_LAZY(in, s);
+        s.pieces = {30, 4000};  // the id in a feed of its own, parsed lazily
+        s.pulls = 0;
+        EXPECT_SAME_AS_LAZY(in, s);
+      }
+    for (size_t max_line = 4; max_line < 80; ++max_line) {
+      FeedScript s;
+      s.max_line = max_line;
+      s.cap = max_line % 2 ? 1 : 64;
+      EXPECT_SAME_AS_LAZY(in, s);
+    }
+  }
+  const std::string w9 = w9_style_stream(6000, 14);
+  for (size_t max_input = 600; max_input < 7000; max_input += 37)
+    for (size_t cap : kCaps)
+      for (size_t pulls : {size_t(0), size_t(1)}) {
+        FeedScript s;
+        s.cap = cap;
+        s.pulls = pulls;
+        s.max_input = max_input;
+        s.pieces = {1000, 800, 1500, 513, 2000};
+        EXPECT_SAME_AS_LAZY(w9, s);
+      }
+}
+
+// What last_event_id() and the input accounting show between a feed and the pulls: the id
+// before the feed until events are pulled, then each pulled event's; and the queued bytes
+// held until their event is pulled (exactly: a feed of the room left is taken, one more byte
+// is BUFFER_FULL).
+TEST(sse_feed_parsing_state_between_feed_and_pull) {
+  const std::string in = "id: first\ndata: a\n\n" + w9_style_stream(3000, 15, 100);
+  std::vector<size_t> ends;  // where each event's blank line ends
+  for (size_t i = in.find("\n\n"); i != std::string::npos; i = in.find("\n\n", i + 2)) ends.push_back(i + 2);
+  const size_t whole = ends.back();
+  for (size_t k = 0; k + 1 < ends.size(); ++k) {
+    pushwire::Allocator alloc;
+    pushwire::SseParser p(&alloc);
+    p.set_max_input(whole + 10);
+    CHECK_EQ(p.feed(reinterpret_cast<const uint8_t *>(in.data()), whole), 0);
+    CHECK(p.last_event_id().len == 0);
+    pushwire_sse_event ev;
+    for (size_t i = 0; i <= k; ++i) CHECK_EQ(p.next(&ev), 1);
+    const std::string id = sse_test::str(ev.last_event_id);
+    CHECK(id == (k == 0 ? std::string("first") : std::to_string(100 + k - 1)));
+    CHECK(sse_test::str(p.last_event_id()) == id);
+    const size_t room = whole + 10 - (whole - ends[k]);
+    std::string more = w9_style_stream(room + 1, 16);
+    CHECK_EQ(p.feed(reinterpret_cast<const uint8_t *>(more.data()), room + 1), pushwire::ERR_BUFFER_FULL);
+    CHECK_EQ(p.feed(reinterpret_cast<const uint8_t *>(more.data()), room), 0);
+    CHECK(sse_test::str(p.last_event_id()) == id);
+  }
+}
+
+// A W9 prefix (256 KiB of W9-style events, generated here, so this always checks something;
+// and the real w9.sse as well when tests/bench/prepare.sh has made it) in 64 KiB feeds, as the
+// benchmark feeds it, and in 1000-byte feeds, pulled in batches of 64 and one by one, against
+// the reference, and call for call against the lazy parser.
+TEST(sse_walk_matches_reference_on_w9_prefix) {
+  std::vector<std::string> inputs{w9_style_stream(size_t(256) << 10, 2026)};
+  if (FILE *f = std::fopen("/tmp/pushwire-bench/w9.sse", "rb")) {
+    std::string real(size_t(256) << 10, '\0');
+    real.resize(std::fread(&real[0], 1, real.size(), f));
+    std::fclose(f);
+    real.resize(real.rfind("\n\n") + 2);  // whole events
+    inputs.push_back(real);
+  }
+  for (const std::string &in : inputs) {
+    const RefResult want = ref_interpret(in, false);
+    CHECK(want.events.size() > 1500);
+    for (size_t piece : {size_t(65536), size_t(1000)}) {
+      std::vector<std::string> chunks;
+      for (size_t i = 0; i < in.size(); i += piece) chunks.push_back(in.substr(i, piece));
+      for (size_t batch : {size_t(0), size_t(64)}) {
+        Options o;
+        o.batch = batch;
+        sse_test::Result got = run_chunks(chunks, true, o);
+        CHECK(got.error.empty());
+        CHECK(got.events == want.events);
+        CHECK(got.last_event_id == want.last_id);
+      }
+      FeedScript s;
+      s.pieces.assign(in.size() / piece + 1, piece);
+      EXPECT_SAME_AS_LAZY(in, s);
+    }
+  }
 }
