@@ -108,20 +108,24 @@ PUSHWIRE_INLINE uint64_t sse_head_word(const uint8_t *p, size_t n, size_t readab
   return w;
 }
 
-// True when the id value p[0..n) holds a NUL (such an id line is ignored); p[0..readable) may
-// be read. The usual id (a counter, a few bytes) is one word whose unused bytes are set to
-// 0xFF so that only its own bytes can match.
-// Copies a value of n bytes to o (room for 64 more) and returns its end; p[0..readable) may be read.
-PUSHWIRE_INLINE uint8_t *sse_copy_value(uint8_t *o, const uint8_t *p, size_t n, size_t readable) {
+// Copies a value of n bytes to o (room for 64 more) and returns its end; p[0..64) may be
+// read. A type or id (a few bytes) takes one 16-byte move.
+PUSHWIRE_INLINE uint8_t *sse_copy_value(uint8_t *o, const uint8_t *p, size_t n) {
 #if defined(__SSE2__)
-  return sse_copy_wide(o, p, n, readable);
+  if (n <= 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(o), sse_load16(p));
+    return o + n;
+  }
+  return sse_copy_wide(o, p, n, 64);
 #else
-  (void)readable;
   copy_bytes(o, p, n);
   return o + n;
 #endif
 }
 
+// True when the id value p[0..n) holds a NUL (such an id line is ignored); p[0..readable) may
+// be read. The usual id (a counter, a few bytes) is one word whose unused bytes are set to
+// 0xFF so that only its own bytes can match.
 PUSHWIRE_INLINE bool sse_has_nul(const uint8_t *p, size_t n, size_t readable) {
   if (n <= 8 && readable >= 8) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
@@ -264,7 +268,7 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
         const size_t size = type.len + d_len + (id_known ? id.len : 0) + (n - 5);
         if (size > max_event) goto done;
         if (!id_known && size > peak) peak = size;
-        o = sse_copy_value(o, line + 6, n - 6, 64);
+        o = sse_copy_value(o, line + 6, n - 6);
         *o++ = '\n';
         d_len += n - 5;
       } else if (n == 0) {
@@ -286,12 +290,12 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
         if (d_len || size > max_event) goto done;
         if (!id_known && size > peak) peak = size;
         type = span{o, v};
-        o = sse_copy_value(o, line + 7, v, 64);
+        o = sse_copy_value(o, line + 7, v);
       } else if (n >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
         const size_t v = n - 4;
         if (d_len || type.len + v > max_event || sse_has_nul(line + 4, v, 64)) goto done;
         id = span{o, v};
-        o = sse_copy_value(o, line + 4, v, 64);
+        o = sse_copy_value(o, line + 4, v);
         id_known = true;
       } else {
         goto done;
@@ -315,31 +319,41 @@ done:
 // depended on the id buffer the records inherit. Once the last is out, the bytes behind
 // them become in_, and the batch goes on there as the walk would. Returns 1, or an error.
 int SseParser::pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n) {
+  // Locals: the stores into evs could alias the members.
   const Queued *const recs = reinterpret_cast<const Queued *>(q_recs_.data());
-  size_t count = *n;
-  while (count < cap && q_pos_ < q_count_) {
-    const Queued &r = recs[q_pos_];
-    if (r.peak && !event_fits_in(max_event_, id_size(), r.peak)) {
-      fail(ERR_EVENT_TOO_BIG);
-      *n = count;
-      return count ? 1 : error_;
+  size_t count = *n, pos = q_pos_, bytes = q_bytes_;
+  const size_t end = q_count_ - pos < cap - count ? q_count_ : pos + (cap - count);
+  span last_id = last_event_id(), id_at = id_at_;
+  const size_t inherited = id_size();
+  int rc = 1;
+  for (; pos < end; ++pos) {
+    const Queued &r = recs[pos];
+    if (r.peak && !event_fits_in(max_event_, inherited, r.peak)) {
+      rc = ERR_EVENT_TOO_BIG;
+      break;
     }
-    if (r.id.ptr) {  // the id buffer and string, as dispatch() leaves them
-      id_at_ = last_id_at_ = r.id;
-      id_.clear();
-    }
+    if (r.id.ptr) id_at = last_id = r.id;  // the id buffer and string, as dispatch() leaves them
     pushwire_sse_event &ev = evs[count++];
     ev.type = PUSHWIRE_SSE_EV_EVENT;
     ev.flags = 0;
     ev.data = r.data;
     ev.event_type = r.type.len ? r.type : make_span("message", 7);
-    ev.last_event_id = last_event_id();
+    ev.last_event_id = last_id;
     ev.retry_ms = 0;
     ev.reserved = 0;
-    q_bytes_ -= r.bytes;
-    ++q_pos_;
+    bytes -= r.bytes;
   }
+  if (id_at.ptr != id_at_.ptr) {
+    id_at_ = last_id_at_ = id_at;
+    id_.clear();
+  }
+  q_pos_ = pos;
+  q_bytes_ = bytes;
   *n = count;
+  if (rc < 0) {
+    fail(rc);
+    return count ? 1 : rc;
+  }
   if (q_pos_ < q_count_) return 1;
   // in_ is empty here; q_store_ stays (the events and the last event ID point into it).
   q_pos_ = q_count_ = 0;

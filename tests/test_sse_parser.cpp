@@ -832,7 +832,7 @@ TEST(sse_next_events_spans_and_state) {
 // it that takes "data: ", "event: ", "id: " and blank lines itself.
 
 // The index against a byte loop, for the portable (SSE2) and the AVX2 stage, at every length
-// up to a window, with line ends sparse, dense (more than six in a block) and everywhere.
+// up to a window, with line ends sparse, dense (more than four in a block) and everywhere.
 TEST(sse_index_lines_matches_byte_loop) {
   std::mt19937 rng(7);
   static const uint8_t kBytes[] = {'a', ' ', ':', 0x00, 0x80, 0xC3, 0xFF, 0x0B, 0x0C, 0x0E, '\r', '\n'};
@@ -880,8 +880,8 @@ TEST(sse_walk_lines_across_window_boundaries) {
   }
 }
 
-// Dense lines: blocks with more than six line ends (blank lines, "data:" and "id: N" lines
-// of a few bytes), which the index stores past its unconditional six.
+// Dense lines: blocks with more than four line ends (blank lines, "data:" and "id: N" lines
+// of a few bytes), which the index stores past its unconditional four.
 TEST(sse_walk_dense_short_lines) {
   std::mt19937 rng(4242);
   static const char *const kShort[] = {"", "data:", "data: a", "id: 1", "id:", "event: e", "data", ":", "id: \0"};
@@ -1140,7 +1140,7 @@ TEST(sse_feed_parsing_byte_classes_near_seams) {
 // boundaries: the run of queued events ends before their event, and the rest follows lazily.
 TEST(sse_feed_parsing_odd_lines) {
   static const char *const kOdd[] = {"data:nospace", "data", ": comment", "retry: 250", "id: late", "event: late",
-                                     "foo: bar", "data: a\rdata: b", "id: 1\r\n", "\xEF\xBB\xBF" "data: bom", "id",
+                                     "foo: bar", "data: a\rdata: b", "id: 1\r\n", ("\xEF\xBB\xBF" "data: bom"), "id",
                                      "data: caf\xC3", "event: \xFF"};
   const std::string base = w9_style_stream(3000, 12);
   std::vector<size_t> starts;
