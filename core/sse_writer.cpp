@@ -391,6 +391,14 @@ PUSHWIRE_INLINE int sse_encode_other_event(const pushwire_sse_fields &e, uint8_t
   return sse_encode_other<V>(sse_fields_from(e), out, cap, written);
 }
 
+// sse_encode(f, o, true): the caller has room for the bound, so the usual event takes its
+// own path whatever the room is said to be.
+template <class V>
+PUSHWIRE_INLINE uint8_t *sse_encode_roomy(const SseFields &f, uint8_t *o) {
+  uint8_t *end = sse_encode_usual<V>(f, o, SIZE_MAX);
+  return end ? end : sse_encode_wide<V>(f, o);
+}
+
 // Out of line, so that the loops calling them keep their registers for the usual event.
 __attribute__((noinline)) int sse_encode_other_sse2(const SseFields &f, uint8_t *out, size_t cap, size_t *written) {
   return sse_encode_other<SseMove16>(f, out, cap, written);
@@ -475,8 +483,8 @@ __attribute__((target("avx2,bmi,bmi2"), flatten)) int sse_encode_one_avx2(const 
   return sse_encode_one<SseAvx2>(f, out, cap, written);
 }
 
-__attribute__((target("avx2,bmi,bmi2"), flatten)) uint8_t *sse_encode_wide_avx2(const SseFields &f, uint8_t *o) {
-  return sse_encode_wide<SseMove32>(f, o);
+__attribute__((target("avx2,bmi,bmi2"), flatten)) uint8_t *sse_encode_roomy_avx2(const SseFields &f, uint8_t *o) {
+  return sse_encode_roomy<SseMove32>(f, o);
 }
 
 __attribute__((target("avx2,bmi,bmi2"), flatten)) int sse_encode_batch_avx2(const pushwire_sse_fields *events, size_t count,
@@ -500,9 +508,9 @@ bool sse_writer_avx2() {
 size_t sse_encode(const SseFields &f, uint8_t *out, bool roomy) {
   if (roomy) {
 #if defined(PUSHWIRE_SSE_WRITER_AVX2)
-    if (sse_writer_avx2()) return size_t(sse_encode_wide_avx2(f, out) - out);
+    if (sse_writer_avx2()) return size_t(sse_encode_roomy_avx2(f, out) - out);
 #endif
-    return size_t(sse_encode_wide<SseMove16>(f, out) - out);
+    return size_t(sse_encode_roomy<SseMove16>(f, out) - out);
   }
   uint8_t *o = out;
   if (sse_present(f.comment)) o = sse_put_lines(o, "", 0, f.comment);
