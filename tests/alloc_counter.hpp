@@ -10,6 +10,7 @@
 struct AllocCounter {
   size_t allocs = 0;    // malloc + realloc calls
   size_t live = 0;      // bytes currently held
+  size_t requested = 0; // bytes asked for, summed over every call (copying grows it too)
   size_t fail_at = 0;   // 0: never; n: the nth call and later fail
   std::map<void *, size_t> sizes;
   pushwire_allocator api{this, do_malloc, do_realloc, do_free};
@@ -18,6 +19,7 @@ struct AllocCounter {
   static void *do_realloc(void *u, void *p, size_t n) {
     AllocCounter *c = static_cast<AllocCounter *>(u);
     if (++c->allocs >= c->fail_at && c->fail_at) return nullptr;
+    c->requested += n;
     size_t old = p ? c->sizes[p] : 0;
     void *q = std::realloc(p, n ? n : 1);
     if (!q) return nullptr;
