@@ -383,14 +383,16 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
   const uint8_t *p = start;
   const uint8_t *const end = start + n;
   while (p < end) {
-    // The first byte rules out most frames the run would refuse (a first fragment: W6) before
-    // its setup is paid for.
-    if (!in_frame_ && hdr_have_ == 0 && msg_op_ == 0 && (p[0] == 0x81 || p[0] == 0x82)) {
+    // The first byte rules out most frames the run would refuse (a control frame) before
+    // its setup is paid for: a data frame starting a message, or a continuation of one
+    // (buffered, not streamed: see recv_small).
+    if (!in_frame_ && hdr_have_ == 0 &&
+        (msg_op_ == 0 ? unsigned(p[0] & 0x7f) - 1u <= 1u : (p[0] & 0x7f) == 0 && !has(F_STREAMING))) {
       if (is_client())
         p = mut ? recv_small<false, true>(p, end, mut + (p - start)) : recv_small<false, false>(p, end, nullptr);
       else
         p = mut ? recv_small<true, true>(p, end, mut + (p - start)) : recv_small<true, false>(p, end, nullptr);
-      if (PUSHWIRE_UNLIKELY(fatal_)) return n;
+      if (PUSHWIRE_UNLIKELY(fatal_ || !recv_open())) return n;
       if (p == end) break;
     }
     if (!in_frame_) {
@@ -511,7 +513,9 @@ size_t WsSession::recv_frames(const uint8_t *const start, size_t n, uint8_t *mut
 
 // The hot path: a run of whole one-frame messages with 7-bit lengths (and binary ones with
 // 16-bit lengths: W2's 1 KiB frames paid more for the general decoder than for their
-// unmasking copy), nothing under way.
+// unmasking copy), nothing under way, and of buffered fragmented messages whose frames have
+// 7-bit lengths (W6: the full decoder's per-frame state, calls and checks cost three times
+// the unmasking copy).
 // Each payload is unmasked in registers and its event record written straight into the
 // queue's free room; the arena and queue positions stay in locals (a store through a byte
 // pointer would otherwise make the compiler reload every member after it) and are
@@ -551,7 +555,9 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     arena_.extend(aused);
     const size_t nq = size_t(qc - qw);
     queue_.extend(nq * sizeof(Queued));
-    at += aused;
+    at += aused;  // the arena's locals stay valid (the run goes on after a check_text)
+    aw += aused;
+    aroom -= aused;
     qleft -= nq;
     aused = 0;
     qw = qc;
@@ -573,18 +579,24 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     aroom = arena_.room();
     return true;
   };
-  auto record = [&](uint8_t b0, const uint8_t *dst, size_t len) {
+  // A whole message's record; b0's low bits are its opcode (TEXT or BINARY).
+  auto put = [&](uint8_t b0, Where where, uintptr_t where_at, size_t len) {
     Queued &q = *qc++;
     static_assert(PUSHWIRE_WS_EV_TEXT == 4 && PUSHWIRE_WS_EV_BINARY == 5, "b0 & 3 is 1 or 2");
     q.type = 3u + (b0 & 3u);
     q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
-    q.at = InPlace ? uintptr_t(dst) : at + aused;
+    q.at = where_at;
     q.len = len;
     q.code = 0;
-    q.where = InPlace ? AT_PTR : IN_ARENA;
+    q.where = where;
     q.slow = 0;
+  };
+  auto record = [&](uint8_t b0, const uint8_t *dst, size_t len) {
+    put(b0, InPlace ? AT_PTR : IN_ARENA, InPlace ? uintptr_t(dst) : at + aused, len);
     if (!InPlace) aused += len;
   };
+  const bool buffered = !has(F_STREAMING);
+
   // Copying, payloads of at most 16 bytes (W1) take the short step: one 16-byte unmask. It
   // writes 16 bytes to the arena's room, so it runs while the queue's room and the arena's
   // hold `fast` more such frames; any other frame uses the rooms unchecked by that count,
@@ -615,6 +627,89 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     }
     fast = 0;
     if (PUSHWIRE_UNLIKELY((b0 != 0x81 && b0 != 0x82) || len > max_len)) {
+      if ((uint8_t(b0 - 1) <= 1 || msg_op_ != 0) && buffered) {
+        // A fragmented message (W6), buffered (streaming hands out pieces at every control
+        // frame and read, which the full decoder does), from its first frame (b0 0x01 or
+        // 0x02) or from a continuation when it began before the run (the caller checked).
+        // Each frame with a 7-bit length is unmasked into the arena (in place too: the
+        // message must outlive this read) and its text left to one validation at the
+        // message's end, deferred as copy_data defers it (at most kTextDeferMax bytes,
+        // then check_text); the record is written at the end. The run stops at any frame
+        // the full decoder must take: a control frame, a partial one, a limit, the queue
+        // full (the decoder pauses before a frame then; nothing is queued inside the
+        // message, so once per message is enough), and on failure.
+        if (qleft == size_t(qc - qw)) break;
+        const bool first = msg_op_ == 0;
+        const uint8_t op = first ? b0 : msg_op_;
+        const bool text = op == WS_OP_TEXT;
+        // The message's counts in registers, stored to their members as they change (a
+        // store through the arena pointer would make the compiler reload the members).
+        uint32_t frames = first ? 0 : msg_frames_;
+        uint64_t size = first ? 0 : msg_size_;
+        uint16_t todo = utf8_todo_;  // 0 at a message's start (end_message checked it)
+        const uint32_t max_frames = max_fragments_;
+        const uint64_t max_size = max_message_;
+        for (bool start = first;; start = false) {
+          const uint8_t *const f = p;
+          const size_t avail = size_t(end - f);
+          if (avail < hsize) goto stop;
+          const uint8_t f0 = f[0];
+          const size_t flen = uint8_t(f[1] - mask_bit);
+          if ((!start && (f0 & 0x7f) != 0) || flen > max_len || flen > avail - hsize) goto stop;
+          if (frames >= max_frames || flen > max_size - size) goto stop;
+          if (PUSHWIRE_UNLIKELY(flen > aroom - aused)) {
+            commit();
+            if (arena_.reserve_extra(flen)) {
+              nomem();
+              goto stop;
+            }
+            aw = arena_.data() + at;
+            aroom = arena_.room();
+          }
+          if (start) {  // begin_data's start of a message
+            msg_op_ = op;
+            msg_start_ = at + aused;
+            msg_first_ = true;
+            utf8_.reset();
+          }
+          msg_frames_ = ++frames;
+          msg_size_ = size += flen;
+          if (text && todo + flen > kTextDeferMax) {
+            commit();
+            if (!check_text()) goto stop;
+            todo = 0;
+          }
+          uint8_t *const dst = aw + aused;
+          if (Masked) {
+            uint32_t key;
+            std::memcpy(&key, f + 2, 4);
+            mask_copy_short(dst, f + hsize, flen, key);
+          } else if (flen) {
+            std::memcpy(dst, f + hsize, flen);
+          }
+          if (text) utf8_todo_ = todo = uint16_t(todo + flen);
+          aused += flen;
+          p = f + hsize + flen;
+          if (!(f0 & 0x80)) continue;
+          if (text) {
+            // Checked on a copy of the state: on failure end_message checks again and
+            // fails exactly as the full decoder would (offset, close).
+            Utf8State st = utf8_;
+            if (PUSHWIRE_UNLIKELY(!utf8_feed(st, aw + aused - todo, todo) || !st.at_boundary())) {
+              commit();
+              end_message();
+              goto stop;
+            }
+            utf8_todo_ = 0;
+          }
+          if (!make_room(0)) goto stop;
+          put(op, IN_ARENA, msg_start_, at + aused - msg_start_);
+          msg_op_ = 0;
+          msg_start_ = at + aused;
+          break;
+        }
+        continue;
+      }
       // Binary with a minimal 16-bit length (text stays with the full decoder, which
       // validates long text while unmasking it). Kept apart so the short frames' offsets
       // stay constants.
@@ -646,6 +741,7 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     record(b0, dst, len);
     p = src + len;
   }
+stop:
   commit();
   return p;
 }

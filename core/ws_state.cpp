@@ -63,6 +63,8 @@
 //   arriving while nothing is under way, is taken in one loop (recv_small): each payload
 //   unmasked in registers, ASCII told from the OR of its bytes before the validator is
 //   called, the event records written straight into the queue's room up to its limit.
+//   The same loop takes buffered fragmented messages whose frames have 7-bit lengths
+//   (W6): payloads appended to the arena, the text validated once at the message's end.
 //   Every other frame, and every rule such a frame might break, goes through
 //   ws_decode_header and the general code.
 // * Bounded queue, held input. At most WS_QUEUE_MAX events wait. Past that, parsing
