@@ -34,29 +34,10 @@ PUSHWIRE_INLINE uint32_t mask_key_word(const uint8_t key[4], unsigned phase) {
   return mask_rotate(k32, phase);
 }
 
-// A short payload (a frame with a 7-bit length, a small fragment: up to about 128 bytes;
-// longer ones work but loop in 16-byte steps) unmasked inline with the key word `k32`
-// (0 copies unmasked bytes; mask_key_word(key, phase) starts at any phase): for these,
-// the call into mask_copy and its loop setup cost more than the XOR. Every load comes before the
-// overlapping last store, so dst may equal src. Returns whether an unmasked byte has its
-// top bit set, from which the caller tells ASCII without reading dst again.
-PUSHWIRE_INLINE bool mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
+// mask_copy_short's portable path (same contract): 8-byte words, then 4 or single bytes.
+// Apart so that tests reach its multi-word loop where SSE2 takes every length from 16 on.
+PUSHWIRE_INLINE bool mask_copy_short_words(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
   uint64_t acc = 0;
-#if defined(__SSE2__)
-  if (len >= 16) {  // the same scheme in 16-byte steps
-    const __m128i last = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + len - 16)),
-                                       _mm_set1_epi32(int(mask_rotate(k32, unsigned(len)))));
-    const __m128i k = _mm_set1_epi32(int(k32));
-    __m128i bits = last;
-    for (size_t i = 0; i + 16 < len; i += 16) {
-      const __m128i w = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)), k);
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), w);
-      bits = _mm_or_si128(bits, w);
-    }
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + len - 16), last);
-    return _mm_movemask_epi8(bits) != 0;
-  }
-#endif
   if (len >= 8) {
     // The last word, at offset len - 8, overlaps the one before unless len is a multiple
     // of 8; it starts at key position (len - 8) % 4 == len % 4.
@@ -92,6 +73,31 @@ PUSHWIRE_INLINE bool mask_copy_short(uint8_t *dst, const uint8_t *src, size_t le
     }
   }
   return (acc & 0x8080808080808080ull) != 0;
+}
+
+// A short payload (a frame with a 7-bit length, a small fragment: up to about 128 bytes;
+// longer ones work but loop in 16-byte steps) unmasked inline with the key word `k32`
+// (0 copies unmasked bytes; mask_key_word(key, phase) starts at any phase): for these,
+// the call into mask_copy and its loop setup cost more than the XOR. Every load comes before the
+// overlapping last store, so dst may equal src. Returns whether an unmasked byte has its
+// top bit set, from which the caller tells ASCII without reading dst again.
+PUSHWIRE_INLINE bool mask_copy_short(uint8_t *dst, const uint8_t *src, size_t len, uint32_t k32) {
+#if defined(__SSE2__)
+  if (len >= 16) {  // the same scheme in 16-byte steps
+    const __m128i last = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + len - 16)),
+                                       _mm_set1_epi32(int(mask_rotate(k32, unsigned(len)))));
+    const __m128i k = _mm_set1_epi32(int(k32));
+    __m128i bits = last;
+    for (size_t i = 0; i + 16 < len; i += 16) {
+      const __m128i w = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)), k);
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), w);
+      bits = _mm_or_si128(bits, w);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + len - 16), last);
+    return _mm_movemask_epi8(bits) != 0;
+  }
+#endif
+  return mask_copy_short_words(dst, src, len, k32);
 }
 
 // XOR data[0..len) in place with the 4-byte key, starting at key position `phase` (0..3).

@@ -198,22 +198,39 @@ TEST(ws_small_frames_limits_apply_in_the_run) {
 }
 
 TEST(ws_small_frames_mask_copy_short_matches_mask_copy) {
-  // Every length and key, copying and in place, against the general unmasking loop.
+  // Every length and key phase, copying and in place, against the general unmasking loop;
+  // the portable word path too (where SSE2 exists it only sees lengths under 16 through
+  // mask_copy_short, so its loop would never run twice); with bytes below 0x80 as well, so
+  // the ASCII answer depends on every word.
   const uint8_t key[4] = {0x9c, 0x01, 0xf3, 0x40};
-  uint32_t k32;
-  std::memcpy(&k32, key, 4);
-  for (size_t len = 0; len <= 125; ++len) {
-    std::vector<uint8_t> src(len + 16), want(len + 16, 0xee), got(len + 16, 0xee);
-    for (size_t j = 0; j < src.size(); ++j) src[j] = uint8_t(j * 37 + len);
-    pushwire::mask_copy(want.data(), src.data(), len, key, 0);
-    const bool high = pushwire::mask_copy_short(got.data(), src.data(), len, k32);
-    CHECK_BYTES(got.data(), got.size(), want.data(), want.size());  // nothing written past len
-    uint64_t ors = 0;
-    for (size_t j = 0; j < len; ++j) ors |= want[j];
-    CHECK_EQ(high, (ors & 0x80) != 0);
-    std::vector<uint8_t> in(src.begin(), src.end());
-    pushwire::mask_copy_short(in.data(), in.data(), len, k32);
-    CHECK_BYTES(in.data(), len, want.data(), len);
+  for (unsigned phase = 0; phase < 4; ++phase) {
+    const uint32_t k32 = pushwire::mask_key_word(key, phase);
+    for (int bytes = 0; bytes < 3; ++bytes) {
+      for (size_t len = 0; len <= 125; ++len) {
+        std::vector<uint8_t> src(len + 16), want(len + 16, 0xee);
+        for (size_t j = 0; j < src.size(); ++j) src[j] = uint8_t(j * 37 + len);
+        // Unmasked bytes 0x00-0x7f, all of them or all but the one at len / 3 (inside an
+        // earlier word than the last one from 24 bytes on).
+        if (bytes)
+          for (size_t j = 0; j < len; ++j)
+            src[j] = uint8_t((src[j] & 0x7f) ^ key[(phase + j) & 3] ^ (bytes == 1 && j == len / 3 ? 0x80 : 0));
+        pushwire::mask_copy(want.data(), src.data(), len, key, phase);
+        uint64_t ors = 0;
+        for (size_t j = 0; j < len; ++j) ors |= want[j];
+        for (int path = 0; path < 2; ++path) {
+          auto unmask = [&](uint8_t *d, const uint8_t *s) {
+            return path ? pushwire::mask_copy_short_words(d, s, len, k32) : pushwire::mask_copy_short(d, s, len, k32);
+          };
+          std::vector<uint8_t> got(len + 16, 0xee);
+          const bool high = unmask(got.data(), src.data());
+          CHECK_BYTES(got.data(), got.size(), want.data(), want.size());  // nothing written past len
+          CHECK_EQ(high, (ors & 0x80) != 0);
+          std::vector<uint8_t> in(src.begin(), src.end());
+          CHECK_EQ(unmask(in.data(), in.data()), (ors & 0x80) != 0);
+          CHECK_BYTES(in.data(), len, want.data(), len);
+        }
+      }
+    }
   }
 }
 
