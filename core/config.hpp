@@ -16,6 +16,13 @@
 #define PUSHWIRE_INLINE inline
 #endif
 
+// AArch64 always has Advanced SIMD (NEON), so its vector paths need no run-time check.
+// Little-endian only: the paths read vector lanes as bytes in memory order.
+#if defined(__aarch64__) && defined(__ARM_NEON) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PUSHWIRE_NEON 1
+#endif
+
 // Internal invariants only; never used to reject input (bad input gets an error code).
 #ifdef PUSHWIRE_DEBUG
 #include <cstdio>

@@ -12,7 +12,7 @@
 
 namespace pushwire {
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) || defined(PUSHWIRE_NEON)
 namespace {
 // The source is usually a socket read, not in cache, while dst (the session's arena) is
 // reused at every drain and stays in L2. Asking for the source this far ahead, also across
@@ -46,7 +46,7 @@ __attribute__((target("avx2"))) size_t mask_copy_avx2(uint8_t *dst, const uint8_
 unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4], unsigned phase) {
   phase &= 3;
   size_t i = 0;
-#if defined(__SSE2__)
+#if defined(__SSE2__) || defined(PUSHWIRE_NEON)
   // Long runs: bring dst to 16-byte alignment first, so no store of the wide loops splits
   // a cache line (in place, that makes the loads aligned too).
   if (len >= 128) {
@@ -87,6 +87,19 @@ unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
     __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
     _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i), _mm_xor_si128(a, k128));
   }
+#elif defined(PUSHWIRE_NEON)
+  // The SSE2 loops' steps in NEON registers (always present on AArch64).
+  const uint8x16_t k128 = vreinterpretq_u8_u64(vdupq_n_u64(k64));
+  for (; len - i >= 64; i += 64) {
+    __builtin_prefetch(src + i + kMaskPrefetch);
+    const uint8x16_t a = vld1q_u8(src + i), b = vld1q_u8(src + i + 16);
+    const uint8x16_t c = vld1q_u8(src + i + 32), d = vld1q_u8(src + i + 48);
+    vst1q_u8(dst + i, veorq_u8(a, k128));
+    vst1q_u8(dst + i + 16, veorq_u8(b, k128));
+    vst1q_u8(dst + i + 32, veorq_u8(c, k128));
+    vst1q_u8(dst + i + 48, veorq_u8(d, k128));
+  }
+  for (; len - i >= 16; i += 16) vst1q_u8(dst + i, veorq_u8(vld1q_u8(src + i), k128));
 #endif
   for (; len - i >= 8; i += 8) {
     uint64_t w;

@@ -9,6 +9,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(PUSHWIRE_NEON)
+#include <arm_neon.h>
+#endif
 
 namespace pushwire {
 
@@ -95,6 +98,20 @@ PUSHWIRE_INLINE bool mask_copy_short(uint8_t *dst, const uint8_t *src, size_t le
     }
     _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + len - 16), last);
     return _mm_movemask_epi8(bits) != 0;
+  }
+#elif defined(PUSHWIRE_NEON)
+  if (len >= 16) {  // as the SSE2 steps above
+    const uint8x16_t last =
+        veorq_u8(vld1q_u8(src + len - 16), vreinterpretq_u8_u32(vdupq_n_u32(mask_rotate(k32, unsigned(len)))));
+    const uint8x16_t k = vreinterpretq_u8_u32(vdupq_n_u32(k32));
+    uint8x16_t bits = last;
+    for (size_t i = 0; i + 16 < len; i += 16) {
+      const uint8x16_t w = veorq_u8(vld1q_u8(src + i), k);
+      vst1q_u8(dst + i, w);
+      bits = vorrq_u8(bits, w);
+    }
+    vst1q_u8(dst + len - 16, last);
+    return vmaxvq_u8(bits) >= 0x80;
   }
 #endif
   return mask_copy_short_words(dst, src, len, k32);

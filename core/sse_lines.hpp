@@ -15,10 +15,13 @@
 #include <immintrin.h>
 #define PUSHWIRE_SSE_AVX2 1
 #endif
+#if defined(PUSHWIRE_NEON)
+#include <arm_neon.h>
+#endif
 
 namespace pushwire {
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) || defined(PUSHWIRE_NEON)
 // Over-reads: a load that runs past the end of a caller's string cannot fault while it stays
 // inside the page of the string's last byte (protection is per page, and pages are at least
 // 4 KiB), so short strings are loaded whole, without the branches of a byte-exact tail.
@@ -41,6 +44,38 @@ PUSHWIRE_INLINE bool sse_overread_ok(const uint8_t *p, size_t n, size_t k) {
   if (n == 0) return false;
   return (uintptr_t(p + n - 1) >> 12) == (uintptr_t(p + k - 1) >> 12);
 }
+#endif
+
+#if defined(PUSHWIRE_NEON)
+PUSHWIRE_OVERREAD uint8x16_t sse_load16_neon(const uint8_t *p) { return vld1q_u8(p); }
+
+// 0xff in each byte of v that is CR or LF.
+PUSHWIRE_INLINE uint8x16_t sse_line_end_lanes(uint8x16_t v) {
+  return vorrq_u8(vceqq_u8(v, vdupq_n_u8('\n')), vceqq_u8(v, vdupq_n_u8('\r')));
+}
+
+// NEON has no movemask. Narrowing by a 4-bit shift leaves 4 bits per byte: the index of
+// the first set lane is the lowest set bit over 4.
+PUSHWIRE_INLINE uint64_t sse_nibble_mask(uint8x16_t lanes) {
+  return vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(lanes), 4)), 0);
+}
+
+// Bit i set when p[i] is CR or LF, for p[0..64) (which may pass the data's end within its
+// page): each lane keeps the bit of its position in 8, then three pairwise adds gather
+// the bits of 8 neighbouring bytes into one byte.
+PUSHWIRE_INLINE uint64_t sse_line_ends64_neon(const uint8_t *p) {
+  const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+  const uint8x16_t a = vandq_u8(sse_line_end_lanes(sse_load16_neon(p)), bit);
+  const uint8x16_t b = vandq_u8(sse_line_end_lanes(sse_load16_neon(p + 16)), bit);
+  const uint8x16_t c = vandq_u8(sse_line_end_lanes(sse_load16_neon(p + 32)), bit);
+  const uint8x16_t d = vandq_u8(sse_line_end_lanes(sse_load16_neon(p + 48)), bit);
+  uint8x16_t s = vpaddq_u8(vpaddq_u8(a, b), vpaddq_u8(c, d));
+  s = vpaddq_u8(s, s);
+  return vgetq_lane_u64(vreinterpretq_u64_u8(s), 0);
+}
+#endif
+
+#if defined(__SSE2__)
 
 PUSHWIRE_OVERREAD __m128i sse_load16(const uint8_t *p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
@@ -105,6 +140,16 @@ inline size_t sse_find_line_end(const uint8_t *p, size_t n) {
     unsigned m = sse_line_end_bits(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + j)));
     return m ? j + unsigned(__builtin_ctz(m)) : n;
   }
+#elif defined(PUSHWIRE_NEON)
+  for (; i + 16 <= n; i += 16) {
+    const uint64_t m = sse_nibble_mask(sse_line_end_lanes(vld1q_u8(p + i)));
+    if (m) return i + unsigned(__builtin_ctzll(m)) / 4;
+  }
+  if (i < n && n >= 16) {  // as the SSE2 tail: one overlapping load
+    const size_t j = n - 16;
+    const uint64_t m = sse_nibble_mask(sse_line_end_lanes(vld1q_u8(p + j)));
+    return m ? j + unsigned(__builtin_ctzll(m)) / 4 : n;
+  }
 #else
   // SWAR: a word holds CR or LF iff it XORed with that byte has a zero byte.
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
@@ -145,6 +190,11 @@ inline uint64_t sse_line_ends64(const uint8_t *p, size_t n) {
 #if defined(__SSE2__)
   if (sse_overread_ok(p, n, 64)) {
     for (int i = 0; i < 4; ++i) m |= uint64_t(sse_line_end_bits(sse_load16(p + 16 * i))) << (16 * i);
+    return n < 64 ? m & ((uint64_t(1) << n) - 1) : m;
+  }
+#elif defined(PUSHWIRE_NEON)
+  if (sse_overread_ok(p, n, 64)) {
+    m = sse_line_ends64_neon(p);
     return n < 64 ? m & ((uint64_t(1) << n) - 1) : m;
   }
 #endif
@@ -243,6 +293,9 @@ PUSHWIRE_INLINE size_t sse_index_line_ends(const uint8_t *p, size_t n, const uin
 struct SseEnds16 {
   static PUSHWIRE_INLINE uint64_t ends64(const uint8_t *p) { return sse_line_ends64(p, 64); }
   static PUSHWIRE_INLINE size_t count(uint64_t m) {
+#if defined(PUSHWIRE_NEON)
+    return size_t(__builtin_popcountll(m));  // AArch64 counts bits in a vector register (CNT)
+#endif
     m -= (m >> 1) & 0x5555555555555555ull;
     m = (m & 0x3333333333333333ull) + ((m >> 2) & 0x3333333333333333ull);
     m = (m + (m >> 4)) & 0x0F0F0F0F0F0F0F0Full;

@@ -9,6 +9,9 @@
 #include <immintrin.h>
 #define PUSHWIRE_UTF8_AVX2 1
 #endif
+#if defined(PUSHWIRE_NEON)
+#include <arm_neon.h>
+#endif
 
 namespace pushwire {
 namespace {
@@ -90,6 +93,20 @@ PUSHWIRE_INLINE size_t utf8_skip_ascii(const uint8_t *p, size_t i, size_t len) {
     if (m != 0) return i + unsigned(__builtin_ctz(m));
     i += 16;
   }
+#elif defined(PUSHWIRE_NEON)
+  while (len - i >= 64) {
+    const uint8x16_t v = vorrq_u8(vorrq_u8(vld1q_u8(p + i), vld1q_u8(p + i + 16)),
+                                  vorrq_u8(vld1q_u8(p + i + 32), vld1q_u8(p + i + 48)));
+    if (vmaxvq_u8(v) >= 0x80) break;
+    i += 64;
+  }
+  while (len - i >= 16) {
+    // No movemask: narrowing the top-bit lanes by a 4-bit shift leaves a nibble per byte.
+    const uint8x16_t high = vreinterpretq_u8_s8(vshrq_n_s8(vreinterpretq_s8_u8(vld1q_u8(p + i)), 7));
+    const uint64_t m = vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(high), 4)), 0);
+    if (m != 0) return i + unsigned(__builtin_ctzll(m)) / 4;
+    i += 16;
+  }
 #else
   while (len - i >= 16) {
     uint64_t a, b;
@@ -102,7 +119,7 @@ PUSHWIRE_INLINE size_t utf8_skip_ascii(const uint8_t *p, size_t i, size_t len) {
   return i;
 }
 
-#if defined(PUSHWIRE_UTF8_AVX2)
+#if defined(PUSHWIRE_UTF8_AVX2) || defined(PUSHWIRE_NEON)
 // Vectorised validation after Keiser and Lemire, "Validating UTF-8 in less than one
 // instruction per byte" (2021): every byte is classified together with the byte before it
 // through three 16-entry nibble tables whose AND is non-zero only for an invalid pair, and
@@ -119,6 +136,9 @@ enum : uint8_t {
   KL_TWO_CONTS = 1 << 7,   // continuation then continuation: must be a 3rd or 4th byte
   KL_CARRY = KL_TOO_SHORT | KL_TOO_LONG | KL_TWO_CONTS,
 };
+#endif
+
+#if defined(PUSHWIRE_UTF8_AVX2)
 
 #define PUSHWIRE_KL_TABLE(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
 
@@ -377,7 +397,123 @@ __attribute__((target("avx2"))) PUSHWIRE_UTF8_SCHED size_t utf8_unmask_scan_avx2
   return dst == src ? utf8_unmask_scan_avx2_t<true>(dst, src, n, key)
                     : utf8_unmask_scan_avx2_t<false>(dst, src, n, key);
 }
+#endif
 
+#if defined(PUSHWIRE_NEON)
+// The same check as utf8_kl_check (the same tables and error bits) in 16-byte NEON
+// registers. NEON's byte extract (EXT) is cheap, so the bytes 1-3 before each byte are
+// shifted in from the vector before rather than loaded again, which also lets the in-place
+// scan store each block as soon as it is checked.
+struct Utf8KlNeon {
+  uint8x16_t first_high, first_low, second_high;
+};
+
+constexpr uint8_t kKlFirstHigh[16] = {
+    KL_TOO_LONG,  KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG, KL_TOO_LONG,
+    KL_TWO_CONTS, KL_TWO_CONTS, KL_TWO_CONTS, KL_TWO_CONTS, KL_TOO_SHORT | KL_OVERLONG_2, KL_TOO_SHORT,
+    KL_TOO_SHORT | KL_OVERLONG_3 | KL_SURROGATE, KL_TOO_SHORT | KL_TOO_LARGE | KL_OVERLONG_4};
+constexpr uint8_t kKlBig = KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4;
+constexpr uint8_t kKlFirstLow[16] = {
+    KL_CARRY | KL_OVERLONG_3 | KL_OVERLONG_2 | KL_OVERLONG_4, KL_CARRY | KL_OVERLONG_2, KL_CARRY, KL_CARRY,
+    KL_CARRY | KL_TOO_LARGE, kKlBig, kKlBig, kKlBig, kKlBig, kKlBig, kKlBig, kKlBig, kKlBig,
+    KL_CARRY | KL_TOO_LARGE | KL_OVERLONG_4 | KL_SURROGATE, kKlBig, kKlBig};
+constexpr uint8_t kKlCont = KL_TOO_LONG | KL_OVERLONG_2 | KL_TWO_CONTS;
+constexpr uint8_t kKlSecondHigh[16] = {
+    KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT,
+    kKlCont | KL_OVERLONG_3 | KL_OVERLONG_4, kKlCont | KL_OVERLONG_3 | KL_TOO_LARGE,
+    kKlCont | KL_SURROGATE | KL_TOO_LARGE, kKlCont | KL_SURROGATE | KL_TOO_LARGE,
+    KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT, KL_TOO_SHORT};
+// The largest byte each of the last 16 bytes may hold for an ASCII block to follow: the
+// last three must not begin a character that needs more bytes than are left after them.
+constexpr uint8_t kKlOpenMax[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xf0 - 1, 0xe0 - 1, 0xc0 - 1};
+
+PUSHWIRE_INLINE Utf8KlNeon utf8_kl_setup_neon() {
+  return Utf8KlNeon{vld1q_u8(kKlFirstHigh), vld1q_u8(kKlFirstLow), vld1q_u8(kKlSecondHigh)};
+}
+
+// The errors of the 16 bytes `in` after the 16 bytes `prev`: non-zero where invalid.
+PUSHWIRE_INLINE uint8x16_t utf8_kl_errors_neon(const Utf8KlNeon &t, uint8x16_t in, uint8x16_t prev) {
+  const uint8x16_t prev1 = vextq_u8(prev, in, 15), prev2 = vextq_u8(prev, in, 14), prev3 = vextq_u8(prev, in, 13);
+  const uint8x16_t must23 = vandq_u8(vorrq_u8(vqsubq_u8(prev2, vdupq_n_u8(0xe0 - 0x80)),
+                                              vqsubq_u8(prev3, vdupq_n_u8(0xf0 - 0x80))),
+                                     vdupq_n_u8(0x80));
+  uint8x16_t special = vandq_u8(vqtbl1q_u8(t.first_high, vshrq_n_u8(prev1, 4)),
+                                vqtbl1q_u8(t.first_low, vandq_u8(prev1, vdupq_n_u8(0x0f))));
+  special = vandq_u8(special, vqtbl1q_u8(t.second_high, vshrq_n_u8(in, 4)));
+  return veorq_u8(must23, special);
+}
+
+PUSHWIRE_INLINE bool utf8_any_neon(uint8x16_t v) { return vmaxvq_u32(vreinterpretq_u32_u8(v)) != 0; }
+
+// A 64-byte block (a, b, c, d) after the 16 bytes `prev`, as utf8_block_ok: true when
+// valid so far (a character cut by the block's end is left to what follows). An ASCII
+// block only checks that `prev` leaves no character open.
+PUSHWIRE_INLINE bool utf8_block_ok_neon(const Utf8KlNeon &t, uint8x16_t a, uint8x16_t b, uint8x16_t c,
+                                        uint8x16_t d, uint8x16_t prev) {
+  if (vmaxvq_u8(vorrq_u8(vorrq_u8(a, b), vorrq_u8(c, d))) < 0x80)
+    return !utf8_any_neon(vqsubq_u8(prev, vld1q_u8(kKlOpenMax)));
+  const uint8x16_t e = vorrq_u8(vorrq_u8(utf8_kl_errors_neon(t, a, prev), utf8_kl_errors_neon(t, b, a)),
+                                vorrq_u8(utf8_kl_errors_neon(t, c, b), utf8_kl_errors_neon(t, d, c)));
+  return !utf8_any_neon(e);
+}
+
+// utf8_scan_avx2 in NEON registers (same contract): the offset of the first 64-byte block
+// of p holding an error, or the end of the last whole block; p starts on a boundary.
+size_t utf8_scan_neon(const uint8_t *p, size_t n) {
+  const Utf8KlNeon t = utf8_kl_setup_neon();
+  uint8x16_t prev = vdupq_n_u8(0);  // nothing before p counts
+  size_t i = 0;
+  for (; n - i >= 64; i += 64) {
+    const uint8x16_t a = vld1q_u8(p + i), b = vld1q_u8(p + i + 16), c = vld1q_u8(p + i + 32),
+                     d = vld1q_u8(p + i + 48);
+    if (!utf8_block_ok_neon(t, a, b, c, d, prev)) break;
+    prev = d;
+  }
+  return i;
+}
+
+// utf8_unmask_scan_avx2 in NEON registers (same contract): the unmasked bytes stored to dst
+// up to the returned offset (not the block that stops the scan, which in place stays
+// masked for the caller). `key` is the mask word for src[0].
+size_t utf8_unmask_scan_neon(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key) {
+  const Utf8KlNeon t = utf8_kl_setup_neon();
+  const uint8x16_t k = vreinterpretq_u8_u32(vdupq_n_u32(key));
+  uint8x16_t prev = vdupq_n_u8(0);
+  size_t i = 0;
+  for (; n - i >= 64; i += 64) {
+    __builtin_prefetch(src + i + 512);  // the AVX2 scan's distance for ASCII (kUnmaskPrefetch)
+    const uint8x16_t a = veorq_u8(vld1q_u8(src + i), k), b = veorq_u8(vld1q_u8(src + i + 16), k);
+    const uint8x16_t c = veorq_u8(vld1q_u8(src + i + 32), k), d = veorq_u8(vld1q_u8(src + i + 48), k);
+    if (!utf8_block_ok_neon(t, a, b, c, d, prev)) break;
+    vst1q_u8(dst + i, a);
+    vst1q_u8(dst + i + 16, b);
+    vst1q_u8(dst + i + 32, c);
+    vst1q_u8(dst + i + 48, d);
+    prev = d;
+  }
+  return i;
+}
+#endif
+
+// The vector scans this build has: AVX2 where the CPU has it, NEON always on AArch64.
+#if defined(PUSHWIRE_UTF8_AVX2)
+#define PUSHWIRE_UTF8_SIMD 1
+PUSHWIRE_INLINE bool utf8_simd_ok() { return __builtin_cpu_supports("avx2"); }
+PUSHWIRE_INLINE size_t utf8_scan_simd(const uint8_t *p, size_t n) { return utf8_scan_avx2(p, n); }
+PUSHWIRE_INLINE size_t utf8_unmask_scan_simd(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key) {
+  return utf8_unmask_scan_avx2(dst, src, n, key);
+}
+#elif defined(PUSHWIRE_NEON)
+#define PUSHWIRE_UTF8_SIMD 1
+PUSHWIRE_INLINE bool utf8_simd_ok() { return true; }
+PUSHWIRE_INLINE size_t utf8_scan_simd(const uint8_t *p, size_t n) { return utf8_scan_neon(p, n); }
+PUSHWIRE_INLINE size_t utf8_unmask_scan_simd(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key) {
+  return utf8_unmask_scan_neon(dst, src, n, key);
+}
+#endif
+
+#if defined(PUSHWIRE_UTF8_SIMD)
 // Scanning 64-byte blocks only pays off past some length; below it the scalar loop wins.
 constexpr size_t kUtf8SimdMin = 64;
 #endif
@@ -403,17 +539,17 @@ PUSHWIRE_INLINE bool utf8_feed_impl(Utf8State &st, const uint8_t *data, size_t l
     return false;
   }
   size_t i = 0;
-#if defined(PUSHWIRE_UTF8_AVX2)
+#if defined(PUSHWIRE_UTF8_SIMD)
   size_t simd_from = 0;  // after a vector stop, the scalar loop covers the next block
-  const bool avx2 = allow_simd && len >= kUtf8SimdMin && __builtin_cpu_supports("avx2");
+  const bool simd = allow_simd && len >= kUtf8SimdMin && utf8_simd_ok();
 #else
   (void)allow_simd;
 #endif
   while (i < len) {
     if ((s & 63) == U8_ACCEPT) {
-#if defined(PUSHWIRE_UTF8_AVX2)
-      if (avx2 && i >= simd_from && len - i >= kUtf8SimdMin) {
-        size_t q = i + utf8_scan_avx2(data + i, len - i);
+#if defined(PUSHWIRE_UTF8_SIMD)
+      if (simd && i >= simd_from && len - i >= kUtf8SimdMin) {
+        size_t q = i + utf8_scan_simd(data + i, len - i);
         // Everything before the resume point is valid and complete, and the scalar DFA
         // pins down the exact offset of any error.
         i = utf8_resume_at(data, i, q);
@@ -466,9 +602,9 @@ bool utf8_feed_scalar(Utf8State &st, const uint8_t *data, size_t len, size_t *ba
 bool utf8_feed_unmask_long(Utf8State &st, uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                            unsigned *phase, size_t *bad_offset) {
   size_t done = 0;
-#if defined(PUSHWIRE_UTF8_AVX2)
+#if defined(PUSHWIRE_UTF8_SIMD)
   static_assert(UTF8_UNMASK_FUSED_MIN >= 3 + kUtf8SimdMin, "room for a carried character and one block");
-  if (st.state != U8_REJECT && __builtin_cpu_supports("avx2")) {
+  if (st.state != U8_REJECT && utf8_simd_ok()) {
     // Finish a character begun in an earlier piece (at most 3 bytes), so the scan starts
     // on a boundary.
     while (!st.at_boundary() && done < 3) {
@@ -481,7 +617,7 @@ bool utf8_feed_unmask_long(Utf8State &st, uint8_t *dst, const uint8_t *src, size
       ++done;
     }
     if (st.at_boundary()) {
-      const size_t q = done + utf8_unmask_scan_avx2(dst + done, src + done, len - done, mask_key_word(key, *phase));
+      const size_t q = done + utf8_unmask_scan_simd(dst + done, src + done, len - done, mask_key_word(key, *phase));
       *phase = (*phase + unsigned(q - done)) & 3;
       // The rest is unmasked as usual; validation resumes at the lead around q.
       *phase = mask_copy(dst + q, src + q, len - q, key, *phase);

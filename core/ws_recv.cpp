@@ -39,6 +39,17 @@ PUSHWIRE_INLINE unsigned unmask16(uint8_t *dst, const uint8_t *src, size_t len, 
   _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), v);
   return unsigned(_mm_movemask_epi8(v)) & ((1u << len) - 1);
 }
+#elif defined(PUSHWIRE_NEON)
+constexpr bool kShortStep = true;
+constexpr uint8_t kLane16[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+// unmask16 in NEON registers; nonzero when one of the first len bytes is not ASCII (NEON
+// has no movemask: the bytes past len are cleared, then the largest byte tells).
+PUSHWIRE_INLINE unsigned unmask16(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key, bool masked) {
+  uint8x16_t v = vld1q_u8(src);
+  if (masked) v = veorq_u8(v, vreinterpretq_u8_u32(vdupq_n_u32(key)));
+  vst1q_u8(dst, v);
+  return vmaxvq_u8(vandq_u8(v, vcltq_u8(vld1q_u8(kLane16), vdupq_n_u8(uint8_t(len))))) >> 7;
+}
 #else
 constexpr bool kShortStep = false;
 PUSHWIRE_INLINE unsigned unmask16(uint8_t *, const uint8_t *, size_t, uint32_t, bool) { return 0; }
