@@ -44,7 +44,7 @@ STATIC_LIB := $(BUILD)/libpushwire.a
 SHARED_LIB := $(BUILD)/libpushwire.so.$(VERSION)
 SONAME := libpushwire.so.$(ABI_VERSION)
 
-.PHONY: all lib test demo clean bench vendor
+.PHONY: all lib test test-aarch64 demo clean bench vendor
 all: lib $(BUILD)/unity-check.o $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
@@ -103,6 +103,11 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(VERSION_H)
 
 test: all $(BUILD)/bench/pwbench
 	BUILD=$(BUILD) sh tests/run_all.sh
+
+# The NEON paths, cross-built for AArch64 and run under qemu (tests/run_aarch64.sh): not in
+# `test`, whose time it would double on a loaded machine; .ci/run runs both.
+test-aarch64:
+	sh tests/run_aarch64.sh $(BUILD)
 
 # ---- benchmarks: tests/bench, see tests/bench/README.md ----
 # pwbench is test code (C++17 with exceptions, which Boost needs), not part of `all`.

@@ -79,7 +79,10 @@ int main(int argc, char **argv) {
   int passed = 0, failed = 0;
   for (size_t i = tests.size(); i-- > 0;) {
     harness::TestCase *t = tests[i];
-    if (argc > 1 && !std::strstr(t->name, argv[1])) continue;
+    // Arguments select the tests whose names contain any of them.
+    bool picked = argc == 1;
+    for (int a = 1; a < argc && !picked; ++a) picked = std::strstr(t->name, argv[a]) != nullptr;
+    if (!picked) continue;
     harness::g_failures_in_test = 0;
     t->fn();
     if (harness::g_failures_in_test) {
