@@ -494,14 +494,12 @@ __attribute__((target("avx2,bmi,bmi2"), flatten)) int sse_encode_batch_avx2(cons
 }
 #endif
 
+#if defined(PUSHWIRE_SSE_WRITER_AVX2)
 // AVX2 where the CPU has it.
 bool sse_writer_avx2() {
-#if defined(PUSHWIRE_SSE_WRITER_AVX2)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
-#else
-  return false;
-#endif
 }
+#endif
 
 }  // namespace
 
