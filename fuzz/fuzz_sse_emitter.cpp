@@ -18,19 +18,6 @@ using namespace fuzz;
 
 namespace {
 
-std::vector<std::string> split_lines(const std::string &s) {
-  std::vector<std::string> out(1);
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\r' || s[i] == '\n') {
-      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-      out.emplace_back();
-    } else {
-      out.back() += s[i];
-    }
-  }
-  return out;
-}
-
 struct Fields {
   bool has[4] = {false, false, false, false};  // event, data, id, comment
   std::string text[4];
@@ -68,7 +55,7 @@ struct Emitter {
   std::vector<std::string> expect(const Fields &f) {
     std::vector<std::string> out;
     if (f.has[3])
-      for (const std::string &l : split_lines(f.text[3]))
+      for (const std::string &l : ref_split_lines(f.text[3]))
         out.push_back(sse_comment_line((l.empty() ? "" : comment_prefix) + ref_utf8_decode_replacing(l)));
     if (f.retry >= 0) out.push_back(sse_retry_line(uint64_t(f.retry)));
     std::sort(out.begin(), out.end());
@@ -77,7 +64,7 @@ struct Emitter {
     if (f.has[2]) id = ref_utf8_decode_replacing(f.text[2]);
     if (f.has[1]) {
       std::string data;
-      for (const std::string &l : split_lines(f.text[1])) data += l + "\n";
+      for (const std::string &l : ref_split_lines(f.text[1])) data += l + "\n";
       data.pop_back();
       std::string type = f.has[0] && !f.text[0].empty() ? ref_utf8_decode_replacing(f.text[0]) : "message";
       out.push_back(sse_event_line(type, ref_utf8_decode_replacing(data), id));

@@ -81,6 +81,21 @@ inline std::string ref_utf8_decode_replacing(const std::string &in) {
   return out;
 }
 
+// A text's lines as an SSE writer must emit them: split on CR LF, LF and CR alike (k line
+// breaks give k + 1 lines, so "" is one empty line).
+inline std::vector<std::string> ref_split_lines(const std::string &s) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' || s[i] == '\n') {
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      out.emplace_back();
+    } else {
+      out.back() += s[i];
+    }
+  }
+  return out;
+}
+
 // The event-stream reference: the whole stream at once, then end of stream.
 struct SseReference {
   struct Item {

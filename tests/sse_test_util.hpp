@@ -10,6 +10,7 @@
 
 #include "harness.hpp"
 #include "pushwire/pushwire.h"
+#include "reference.hpp"
 #include "vector_file.hpp"
 
 namespace sse_test {
@@ -157,20 +158,6 @@ inline std::string ev(const std::string &data, const std::string &id = "", const
 
 namespace sse_test {
 
-// The lines of s split on CR LF, LF and CR (k breaks give k + 1 lines).
-inline std::vector<std::string> split_lines(const std::string &s) {
-  std::vector<std::string> out(1);
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\r' || s[i] == '\n') {
-      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-      out.emplace_back();
-    } else {
-      out.back() += s[i];
-    }
-  }
-  return out;
-}
-
 // The bytes pushwire_sse_encode must give for f, or "<refused>" when it must refuse it.
 inline std::string reference_encode(const pushwire_sse_fields &f) {
   const char *ptrs[4] = {f.comment, f.event, f.id, f.data};
@@ -189,12 +176,12 @@ inline std::string reference_encode(const pushwire_sse_fields &f) {
   };
   std::string out;
   if (f.comment)
-    for (const std::string &l : split_lines(v[0])) out += field("", l);
+    for (const std::string &l : ref_split_lines(v[0])) out += field("", l);
   if (f.event) out += field("event", v[1]);
   if (f.id) out += field("id", v[2]);
   if (f.retry_ms >= 0) out += "retry: " + std::to_string(f.retry_ms) + "\n";
   if (f.data)
-    for (const std::string &l : split_lines(v[3])) out += field("data", l);
+    for (const std::string &l : ref_split_lines(v[3])) out += field("data", l);
   if (message) out += "\n";
   return out;
 }
