@@ -138,7 +138,6 @@ struct RequestLine {
 };
 }  // namespace
 
-#if defined(__SSE2__)
 namespace {
 
 // Heads up to this size (all that browsers send, with room for large cookies) can take
@@ -146,6 +145,40 @@ namespace {
 constexpr size_t kWholeHeadMax = 8192;
 
 using Block64 = HttpBlock64;
+
+// classify64 for targets without SSE2, eight bytes per word. Each test is exact per byte
+// (no carry crosses a byte) and leaves its answer in the byte's high bit; the multiply
+// gathers the eight high bits into one byte (every partial product lands on its own bit).
+inline Block64 classify64_portable(const uint8_t *q) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull, kLow7 = 0x7f7f7f7f7f7f7f7full;
+  auto eq = [](uint64_t x, uint8_t c) {
+    const uint64_t d = x ^ (kOnes * c);
+    return ~(((d & kLow7) + kLow7) | d) & kHigh;
+  };
+  auto gather = [](uint64_t m) { return ((m >> 7) * 0x0102040810204080ull) >> 56; };
+  Block64 b{0, 0, 0};
+  for (int k = 0; k < 8; ++k) {
+    uint64_t x;
+    std::memcpy(&x, q + 8 * k, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);  // byte i of the block in bits 8i..8i+7, as on little-endian
+#endif
+    const uint64_t lf = eq(x, '\n'), cr = eq(x, '\r');
+    const uint64_t ctl = ~(((x & kLow7) + 0x6060606060606060ull) | x) & kHigh;  // below 0x20
+    const uint64_t bad = (ctl & ~(lf | cr | eq(x, '\t'))) | eq(x, 0x7f);
+    b.lf |= gather(lf) << (8 * k);
+    b.cr |= gather(cr) << (8 * k);
+    b.bad |= gather(bad) << (8 * k);
+  }
+  return b;
+}
+
+}  // namespace
+
+void http_classify64_portable(const uint8_t *q, HttpBlock64 *out) { *out = classify64_portable(q); }
+
+#if defined(__SSE2__)
+namespace {
 
 inline Block64 classify64(const uint8_t *q) {
   const __m128i kLf = _mm_set1_epi8('\n'), kCr = _mm_set1_epi8('\r'), kTab = _mm_set1_epi8('\t');
@@ -250,6 +283,33 @@ inline size_t visible_run(const uint8_t *p, size_t max, size_t avail) {
   return i;
 }
 
+#else
+namespace {
+inline Block64 classify64(const uint8_t *q) { return classify64_portable(q); }
+inline bool http_have_avx2() { return false; }
+}  // namespace
+
+bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out) {
+  if (avx2) return false;
+  *out = classify64(q);
+  return true;
+}
+
+namespace {
+
+// The per-line scans of the whole-head pass, byte by byte (see the SSE2 versions above).
+inline size_t token_run(const uint8_t *p, size_t max, size_t) {
+  size_t i = 0;
+  while (i < max && is_token_char(p[i])) ++i;
+  return i;
+}
+inline size_t visible_run(const uint8_t *p, size_t max, size_t) {
+  size_t i = 0;
+  while (i < max && p[i] > 0x20 && p[i] < 0x7f) ++i;
+  return i;
+}
+#endif
+
 // The vector pass of scan_whole_request over p[0..limit): the LF bitmap of the head in
 // lf_bits, and the head's size; 0 when no empty line ends it there, or when a bad byte or
 // a CR or LF outside CR LF comes before. Written once, compiled twice below so that each
@@ -287,7 +347,8 @@ PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *l
   return 0;
 }
 
-size_t find_head_end_sse2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
+// With the build's baseline classifier: SSE2 on x86-64, classify64_portable elsewhere.
+size_t find_head_end_base(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
   return find_head_end<classify64>(p, limit, lf_bits);
 }
 #if defined(PUSHWIRE_HTTP_AVX2)
@@ -298,7 +359,7 @@ __attribute__((target("avx2"), flatten)) size_t find_head_end_avx2(const uint8_t
 }
 #else
 size_t find_head_end_avx2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
-  return find_head_end_sse2(p, limit, lf_bits);
+  return find_head_end_base(p, limit, lf_bits);
 }
 #endif
 
@@ -318,7 +379,7 @@ template <class AddField>
 size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, RequestLine *rl, AddField &&add_field) {
   uint64_t lf_bits[kWholeHeadMax / 64];
   const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
-  const size_t end = http_have_avx2() ? find_head_end_avx2(p, limit, lf_bits) : find_head_end_sse2(p, limit, lf_bits);
+  const size_t end = http_have_avx2() ? find_head_end_avx2(p, limit, lf_bits) : find_head_end_base(p, limit, lf_bits);
   if (!end) return 0;
 
   // Lines: each ends at a set bit of lf_bits, its CR one byte before.
@@ -368,15 +429,6 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
 }
 
 }  // namespace
-#else
-bool http_classify64(const uint8_t *, bool, HttpBlock64 *) { return false; }
-namespace {
-template <class AddField>
-size_t scan_whole_request(const uint8_t *, size_t, size_t, RequestLine *, AddField &&) {
-  return 0;  // the state machine alone: the whole-head pass is written for SSE2
-}
-}  // namespace
-#endif
 
 // The parser proper: examines data[0..n) once, from where the previous call stopped.
 // Returns how many bytes it examined; sets *err (and *code) on a violation.

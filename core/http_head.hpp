@@ -120,12 +120,16 @@ class HttpHead {
 
 // The whole-head path's first pass over 64 bytes at q: bit i set where q[i] is LF, CR,
 // or (bad) a control byte other than HTAB, CR and LF, or DEL. Exposed so tests can hold
-// the AVX2 version (avx2 true) and the SSE2 one against each other; false, nothing done,
-// when the CPU or the build lacks the one asked for.
+// the AVX2 version (avx2 true) and the baseline one (SSE2, or the portable one without
+// SSE2) against a byte loop; false, nothing done, when the CPU or the build lacks the one
+// asked for.
 struct HttpBlock64 {
   uint64_t lf, cr, bad;
 };
 bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out);
+// The classifier of builds without SSE2 (which http_classify64 with avx2 false uses
+// there), compiled everywhere so that x86-64 runs test it too.
+void http_classify64_portable(const uint8_t *q, HttpBlock64 *out);
 
 // Comma-separated list iteration (RFC 9110 #rule): skips empty elements and OWS.
 // Quoted strings are honoured (with backslash escapes), so a comma inside quotes does

@@ -1,6 +1,8 @@
 #!/bin/sh
 # `make test-aarch64` (run by .ci/run): the NEON paths (core/mask.*, core/utf8.cpp,
-# core/sse_lines.hpp, the short step of core/ws_recv.cpp) on AArch64. The core and the unit
+# core/sse_lines.hpp, the short step of core/ws_recv.cpp) on AArch64, and the whole-head pass
+# of core/http_head.cpp with its portable classifier (http_head, ws_handshake: a handshake
+# allocates only the handle there too). The core and the unit
 # tests are cross-built with Debian's g++-aarch64-linux-gnu into BUILD_DIR/aarch64 and run
 # under qemu-aarch64 (qemu-user). Only the tests that reach those paths, which compare them
 # against byte loops, the scalar paths and the reference: the whole binary takes minutes
@@ -27,4 +29,4 @@ env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 CXX=aarch64-linux-gnu-g++ CC
 echo '#include "config.hpp"' | aarch64-linux-gnu-g++ -std=c++17 -Icore -Icapi/include -I"$XBUILD/include" -dM -E -x c++ - |
   grep -q 'define PUSHWIRE_NEON 1' || fail_out "PUSHWIRE_NEON is not defined for AArch64"
 
-QEMU_LD_PREFIX=$SYSROOT exec qemu-aarch64 "$XBUILD/tests/unit" mask_ utf8 sse_ ws_small ws_fragmented ws_next ws_frame
+QEMU_LD_PREFIX=$SYSROOT exec qemu-aarch64 "$XBUILD/tests/unit" mask_ utf8 sse_ ws_small ws_fragmented ws_next ws_frame http_head ws_handshake
