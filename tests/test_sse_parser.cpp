@@ -1147,7 +1147,7 @@ TEST(sse_feed_parsing_matches_lazy_on_w9_streams) {
         FeedScript s;
         s.cap = cap;
         s.pulls = pulls;
-        s.pieces = {cut};
+        s.pieces = std::vector<size_t>{cut};
         EXPECT_SAME_AS_LAZY(small, s);
       }
 }
@@ -1172,7 +1172,7 @@ TEST(sse_feed_parsing_byte_classes_near_seams) {
         s.cap = cap;
         s.comments = i % 2;
         EXPECT_SAME_AS_LAZY(in, s);
-        s.pieces = {i - 100, 2000};
+        s.pieces = std::vector<size_t>{i - 100, 2000};
         EXPECT_SAME_AS_LAZY(in, s);
       }
     }
@@ -1199,7 +1199,7 @@ TEST(sse_feed_parsing_odd_lines) {
     s.cap = kCaps[iter % 3];
     s.pulls = kPulls[(iter / 3) % 3];
     s.comments = iter % 2;
-    if (iter % 4 == 1) s.pieces = {size_t(700 + rng() % 1500), size_t(600 + rng() % 1500)};
+    if (iter % 4 == 1) s.pieces = std::vector<size_t>{size_t(700 + rng() % 1500), size_t(600 + rng() % 1500)};
     EXPECT_SAME_AS_LAZY(in, s);
   }
 }
@@ -1221,7 +1221,7 @@ TEST(sse_feed_parsing_limits_at_every_value) {
         s.cap = cap;
         s.max_event = max_event;
         EXPECT_SAME_AS_LAZY(in, s);
-        s.pieces = {30, 4000};  // the id in a feed of its own, parsed lazily
+        s.pieces = std::vector<size_t>{30, 4000};  // the id in a feed of its own, parsed lazily
         s.pulls = 0;
         EXPECT_SAME_AS_LAZY(in, s);
       }
@@ -1240,7 +1240,7 @@ TEST(sse_feed_parsing_limits_at_every_value) {
         s.cap = cap;
         s.pulls = pulls;
         s.max_input = max_input;
-        s.pieces = {1000, 800, 1500, 513, 2000};
+        s.pieces = std::vector<size_t>{1000, 800, 1500, 513, 2000};
         EXPECT_SAME_AS_LAZY(w9, s);
       }
 }
