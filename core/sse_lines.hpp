@@ -202,42 +202,6 @@ inline uint64_t sse_line_ends64(const uint8_t *p, size_t n) {
   return m;
 }
 
-// The offsets of the line ends in p[0..min(n, 128)), lowest first. A block at a time, so a
-// line costs no scan loop exit of its own, only a block does; and the two halves are walked
-// without a branch between them, so a block of events with the same number of lines takes
-// the same branches wherever their line ends fall.
-struct SseLineEnds128 {
-  static SseLineEnds128 scan(const uint8_t *p, size_t n) {
-    return SseLineEnds128{sse_line_ends64(p, n), n > 64 ? sse_line_ends64(p + 64, n - 64) : 0};
-  }
-  bool empty() const { return (lo | hi) == 0; }
-  size_t pop() {  // not empty()
-    const uint64_t pick = lo ? lo : hi;
-    const size_t at = size_t(__builtin_ctzll(pick)) + (lo ? 0 : 64);
-    const uint64_t borrow = lo == 0;
-    lo &= lo - 1;
-    hi &= hi - borrow;
-    return at;
-  }
-  // Puts back the line end at offset at < 128 (undoes its pop()).
-  void put(size_t at) {
-    if (at < 64)
-      lo |= uint64_t(1) << at;
-    else
-      hi |= uint64_t(1) << (at - 64);
-  }
-  // Forgets the line ends before offset k < 128.
-  void drop_below(size_t k) {
-    if (k >= 64) {
-      lo = 0;
-      hi &= ~uint64_t(0) << (k - 64);
-    } else {
-      lo &= ~uint64_t(0) << k;
-    }
-  }
-  uint64_t lo, hi;
-};
-
 #if defined(PUSHWIRE_SSE_AVX2)
 // A load that may pass the data's end within its page (see sse_load16).
 __attribute__((target("avx2"))) PUSHWIRE_OVERREAD __m256i sse_load32_avx2(const uint8_t *p) {
