@@ -518,3 +518,49 @@ TEST(utf8_every_byte_class_at_every_position_of_three_blocks) {
     }
   }
 }
+
+TEST(utf8_stray_continuation_in_filler_without_bit_6) {
+  // The 64-byte ASCII skip tests the OR of four 16-byte vectors, so a byte of one lane is
+  // OR-ed with the bytes 16, 32 and 48 away. Beside letters (bit 6 set) a stray 80..BF
+  // reads as >= C0 in that OR, and a skip that broke only on C0.. went unnoticed; here the
+  // filler has bit 6 clear (controls, space, punctuation, digits: 00..3F), so the OR of a
+  // lane holding a stray continuation stays in 80..BF. Every stray value at every position
+  // of 64- and 128-byte texts and of lengths just past them (the 16-byte and byte tails):
+  // each call must fail exactly at the stray byte, and the filler alone must pass.
+  const uint8_t fills[3][2] = {{'0', 10}, {' ', 1}, {0x00, 0x40}};  // first byte, cycle length
+  const size_t lens[] = {64, 65, 79, 80, 127, 128, 129, 143, 144};
+  uint8_t buf[144];
+  uint8_t out[144];
+  const uint8_t zero_key[4] = {0, 0, 0, 0};
+  size_t failures = 0;
+  for (const auto &f : fills) {
+    for (size_t len : lens) {
+      for (size_t i = 0; i < len; ++i) buf[i] = uint8_t(f[0] + i % f[1]);
+      Utf8State clean;
+      CHECK(utf8_feed_scalar(clean, buf, len) && clean.at_boundary());
+      CHECK(utf8_valid(buf, len));
+      for (size_t pos = 0; pos < len; ++pos) {
+        const uint8_t keep = buf[pos];
+        for (unsigned b = 0x80; b <= 0xbf; ++b) {
+          buf[pos] = uint8_t(b);
+          Utf8State s1, s2, s3;
+          size_t o1 = 999, o2 = 999, o3 = 999;
+          unsigned phase = 0;
+          const bool r1 = utf8_feed_scalar(s1, buf, len, &o1);  // the skip alone, on every build
+          const bool r2 = utf8_feed(s2, buf, len, &o2);         // after the vector scan's stop
+          const bool r3 = utf8_feed_unmask(s3, out, buf, len, zero_key, &phase, &o3);
+          const bool v = utf8_valid(buf, len);
+          if (r1 || r2 || r3 || v || o1 != pos || o2 != pos || o3 != pos || s1.at_boundary() ||
+              s2.at_boundary() || s3.at_boundary()) {
+            harness::fail(__FILE__, __LINE__,
+                          "stray " + harness::hex(buf + pos, 1) + " at " + std::to_string(pos) + " of " +
+                              std::to_string(len) + " filler " + harness::hex(f, 1) + ": offsets " +
+                              std::to_string(o1) + "/" + std::to_string(o2) + "/" + std::to_string(o3));
+            if (++failures > 8) return;
+          }
+        }
+        buf[pos] = keep;
+      }
+    }
+  }
+}
