@@ -174,7 +174,9 @@ PUSHWIRE_INLINE bool sse_tail_readable(const uint8_t *p, size_t n) {
 template <class V>
 PUSHWIRE_INLINE uint8_t *sse_put_data(uint8_t *o, span s, bool tail_ok) {
   const uint8_t *p = s.ptr, *end = s.ptr + s.len;
-  uint8_t tail[64];
+  // Past a line end the walk moves 64 bytes from further in the copy: room for 64 bytes
+  // from its last data byte (rem < 64), all of them zero.
+  uint8_t tail[128];
   std::memcpy(o, "data: \0", 8);
   o += 6;
   for (;;) {
