@@ -156,7 +156,7 @@ inline Block64 classify64_portable(const uint8_t *q) {
     return ~(((d & kLow7) + kLow7) | d) & kHigh;
   };
   auto gather = [](uint64_t m) { return ((m >> 7) * 0x0102040810204080ull) >> 56; };
-  Block64 b{0, 0, 0};
+  Block64 b{0, 0, 0, 0};
   for (int k = 0; k < 8; ++k) {
     uint64_t x;
     std::memcpy(&x, q + 8 * k, 8);
@@ -166,9 +166,16 @@ inline Block64 classify64_portable(const uint8_t *q) {
     const uint64_t lf = eq(x, '\n'), cr = eq(x, '\r');
     const uint64_t ctl = ~(((x & kLow7) + 0x6060606060606060ull) | x) & kHigh;  // below 0x20
     const uint64_t bad = (ctl & ~(lf | cr | eq(x, '\t'))) | eq(x, 0x7f);
+    // Ranges on the low seven bits: adding 0x80 - lo sets the high bit where a byte is at
+    // least lo (no byte carries into the next); bytes from 0x80 up are none of these.
+    const uint64_t l = (x | 0x2020202020202020ull) & kLow7, y = x & kLow7;  // letters folded to a-z
+    const uint64_t letter = (l + 0x1f1f1f1f1f1f1f1full) & ~(l + 0x0505050505050505ull);      // 'a'..'z'
+    const uint64_t digit = (y + 0x5050505050505050ull) & ~(y + 0x4646464646464646ull);      // '0'..'9'
+    const uint64_t name = (((letter | digit) & ~x) | eq(x, '-')) & kHigh;
     b.lf |= gather(lf) << (8 * k);
     b.cr |= gather(cr) << (8 * k);
     b.bad |= gather(bad) << (8 * k);
+    b.stop |= (gather(name) ^ 0xff) << (8 * k);
   }
   return b;
 }
@@ -183,16 +190,26 @@ namespace {
 inline Block64 classify64(const uint8_t *q) {
   const __m128i kLf = _mm_set1_epi8('\n'), kCr = _mm_set1_epi8('\r'), kTab = _mm_set1_epi8('\t');
   const __m128i kDel = _mm_set1_epi8(0x7f), kCtlMax = _mm_set1_epi8(0x1f);
-  Block64 b{0, 0, 0};
+  // Letters and digits by signed compares: adding 0x80 - lo moves a range lo..hi to the
+  // bottom of the signed bytes, where one compare takes it (OR 0x20 folds exactly A-Z
+  // onto a-z).
+  const __m128i kCase = _mm_set1_epi8(0x20), kToLetters = _mm_set1_epi8(char(0x80 - 'a'));
+  const __m128i kLettersEnd = _mm_set1_epi8(char(0x80 + 26)), kToDigits = _mm_set1_epi8(char(0x80 - '0'));
+  const __m128i kDigitsEnd = _mm_set1_epi8(char(0x80 + 10)), kDash = _mm_set1_epi8('-');
+  Block64 b{0, 0, 0, 0};
   for (int k = 0; k < 4; ++k) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + 16 * k));
     __m128i lf = _mm_cmpeq_epi8(v, kLf), cr = _mm_cmpeq_epi8(v, kCr);
     __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, kCtlMax), v);
     __m128i ok_ctl = _mm_or_si128(_mm_or_si128(lf, cr), _mm_cmpeq_epi8(v, kTab));
     __m128i bad = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_cmpeq_epi8(v, kDel));
+    __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, kCase), kToLetters), kLettersEnd);
+    __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, kToDigits), kDigitsEnd);
+    __m128i name = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(v, kDash));
     b.lf |= uint64_t(uint32_t(_mm_movemask_epi8(lf))) << (16 * k);
     b.cr |= uint64_t(uint32_t(_mm_movemask_epi8(cr))) << (16 * k);
     b.bad |= uint64_t(uint32_t(_mm_movemask_epi8(bad))) << (16 * k);
+    b.stop |= uint64_t(uint32_t(_mm_movemask_epi8(name)) ^ 0xffffu) << (16 * k);
   }
   return b;
 }
@@ -201,18 +218,34 @@ inline Block64 classify64(const uint8_t *q) {
 // classify64 on 32-byte vectors: half the work per block, where the CPU has AVX2 (asked
 // once per head). Out of line, as the target attribute keeps it from being inlined.
 __attribute__((target("avx2"))) Block64 classify64_avx2(const uint8_t *q) {
-  const __m256i kLf = _mm256_set1_epi8('\n'), kCr = _mm256_set1_epi8('\r'), kTab = _mm256_set1_epi8('\t');
-  const __m256i kDel = _mm256_set1_epi8(0x7f), kCtlMax = _mm256_set1_epi8(0x1f);
-  Block64 b{0, 0, 0};
+  // One byte lookup by nibbles, r = kLow[low] & kHigh[high], gives the three classes but
+  // LF and CR: bit 7 for the bad bytes 0x10-0x1F, bit 6 for the bad ones below 0x10
+  // (all but HTAB, LF, CR), bit h - 2 for the token characters h * 16 + l (h = 2..7); 0
+  // for the rest (HTAB, LF, CR, other bytes 0x20-0x7F, 0x80-0xFF). Then r + 0x40 has its
+  // high bit set exactly for the bad bytes and, as a signed byte, passes 0x40 exactly for
+  // the token characters. DEL is neither token nor found there: it is compared for.
+  const __m256i kLf = _mm256_set1_epi8('\n'), kCr = _mm256_set1_epi8('\r'), kDel = _mm256_set1_epi8(0x7f);
+  const __m256i kNibble = _mm256_set1_epi8(0x0f), k40 = _mm256_set1_epi8(0x40);
+  const __m256i kLow = _mm256_setr_epi8(
+      char(0xfa), char(0xff), char(0xfe), char(0xff), char(0xff), char(0xff), char(0xff), char(0xff), char(0xfe),
+      char(0xbe), char(0xbd), char(0xd5), char(0xf4), char(0x95), char(0xfd), char(0xdc), char(0xfa), char(0xff),
+      char(0xfe), char(0xff), char(0xff), char(0xff), char(0xff), char(0xff), char(0xfe), char(0xbe), char(0xbd),
+      char(0xd5), char(0xf4), char(0x95), char(0xfd), char(0xdc));
+  const __m256i kHigh = _mm256_setr_epi8(0x40, char(0x80), 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, char(0x80),
+                                         1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
+  Block64 b{0, 0, 0, 0};
   for (int k = 0; k < 2; ++k) {
     __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * k));
     __m256i lf = _mm256_cmpeq_epi8(v, kLf), cr = _mm256_cmpeq_epi8(v, kCr);
-    __m256i ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, kCtlMax), v);
-    __m256i ok_ctl = _mm256_or_si256(_mm256_or_si256(lf, cr), _mm256_cmpeq_epi8(v, kTab));
-    __m256i bad = _mm256_or_si256(_mm256_andnot_si256(ok_ctl, ctl), _mm256_cmpeq_epi8(v, kDel));
+    __m256i r = _mm256_and_si256(_mm256_shuffle_epi8(kLow, _mm256_and_si256(v, kNibble)),
+                                 _mm256_shuffle_epi8(kHigh, _mm256_and_si256(_mm256_srli_epi16(v, 4), kNibble)));
+    __m256i t = _mm256_add_epi8(r, k40);
+    __m256i bad = _mm256_or_si256(t, _mm256_cmpeq_epi8(v, kDel));
+    __m256i token = _mm256_cmpgt_epi8(t, k40);
     b.lf |= uint64_t(uint32_t(_mm256_movemask_epi8(lf))) << (32 * k);
     b.cr |= uint64_t(uint32_t(_mm256_movemask_epi8(cr))) << (32 * k);
     b.bad |= uint64_t(uint32_t(_mm256_movemask_epi8(bad))) << (32 * k);
+    b.stop |= uint64_t(~uint32_t(_mm256_movemask_epi8(token))) << (32 * k);
   }
   return b;
 }
@@ -232,36 +265,10 @@ bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out) {
 
 namespace {
 
-// The per-line scans below look at sixteen bytes at once while they can (`avail`, the
-// bytes readable from p, allows a whole load) and finish byte by byte, with the same
-// test as the state machine, from the first byte the vector test does not settle. Both
-// return the length of the run at p, at most `max`.
-
-// Token characters (a method, a field name). The vector test takes letters, digits and
-// '-', all that registered field names are made of; any other byte goes to the table.
-inline size_t token_run(const uint8_t *p, size_t max, size_t avail) {
-  const __m128i kCase = _mm_set1_epi8(0x20), kA = _mm_set1_epi8('a'), k25 = _mm_set1_epi8(25);
-  const __m128i k0 = _mm_set1_epi8('0'), k9 = _mm_set1_epi8(9), kDash = _mm_set1_epi8('-');
-  size_t i = 0;
-  while (i < max && avail - i >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i));
-    // Unsigned "x - lo <= span" as min(x - lo, span) == x - lo; OR 0x20 folds exactly
-    // A-Z onto a-z (no other byte lands there).
-    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, kCase), kA), d = _mm_sub_epi8(v, k0);
-    const __m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, k25), l),
-                                                 _mm_cmpeq_epi8(_mm_min_epu8(d, k9), d)),
-                                    _mm_cmpeq_epi8(v, kDash));
-    const unsigned other = ~unsigned(_mm_movemask_epi8(ok)) & 0xffffu;
-    if (other) {
-      i += unsigned(__builtin_ctz(other));
-      break;
-    }
-    i += 16;
-  }
-  if (i > max) i = max;
-  while (i < max && is_token_char(p[i])) ++i;
-  return i;
-}
+// The request target's scan looks at sixteen bytes at once while it can (`avail`, the
+// bytes readable from p, allows a whole load) and finishes byte by byte, with the same
+// test as the state machine, from the first byte the vector test does not settle. It
+// returns the length of the run at p, at most `max`.
 
 // %x21-7E (a request target): the vector test flags the rest, signed "< 0x21" catching
 // SP, controls and 0x80-0xFF at once.
@@ -297,12 +304,7 @@ bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out) {
 
 namespace {
 
-// The per-line scans of the whole-head pass, byte by byte (see the SSE2 versions above).
-inline size_t token_run(const uint8_t *p, size_t max, size_t) {
-  size_t i = 0;
-  while (i < max && is_token_char(p[i])) ++i;
-  return i;
-}
+// The request target's scan, byte by byte (see the SSE2 version above).
 inline size_t visible_run(const uint8_t *p, size_t max, size_t) {
   size_t i = 0;
   while (i < max && p[i] > 0x20 && p[i] < 0x7f) ++i;
@@ -310,12 +312,13 @@ inline size_t visible_run(const uint8_t *p, size_t max, size_t) {
 }
 #endif
 
-// The vector pass of scan_whole_request over p[0..limit): the LF bitmap of the head in
-// lf_bits, and the head's size; 0 when no empty line ends it there, or when a bad byte or
+// The vector pass of scan_whole_request over p[0..limit): the LF and stop bitmaps of the
+// head in lf_bits and stop_bits (a word for each 64 bytes up to the head's end), and the
+// head's size; 0 when no empty line ends it there, or when a bad byte or
 // a CR or LF outside CR LF comes before. Written once, compiled twice below so that each
 // copy has its block classifier inlined (no call and no returned struct per block).
 template <Block64 (*Classify)(const uint8_t *)>
-PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
+PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *lf_bits, uint64_t *stop_bits) {
   uint64_t cr_carry = 0, lf_carry = 0;  // bit 63 (and 62) of the previous word, shifted in
   for (size_t w = 0; w * 64 < limit; ++w) {
     const size_t base = w * 64, have = limit - base;
@@ -340,6 +343,7 @@ PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *l
     }
     if ((b.bad & valid) || ((b.lf ^ ((b.cr << 1) | cr_carry)) & valid)) return 0;
     lf_bits[w] = b.lf & valid;
+    stop_bits[w] = b.stop;  // a name ends at its line's CR at the latest: no mask needed
     if (end) return end;
     cr_carry = b.cr >> 63;
     lf_carry = b.lf >> 62;
@@ -348,18 +352,18 @@ PUSHWIRE_INLINE size_t find_head_end(const uint8_t *p, size_t limit, uint64_t *l
 }
 
 // With the build's baseline classifier: SSE2 on x86-64, classify64_portable elsewhere.
-size_t find_head_end_base(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
-  return find_head_end<classify64>(p, limit, lf_bits);
+size_t find_head_end_base(const uint8_t *p, size_t limit, uint64_t *lf_bits, uint64_t *stop_bits) {
+  return find_head_end<classify64>(p, limit, lf_bits, stop_bits);
 }
 #if defined(PUSHWIRE_HTTP_AVX2)
 // flatten: the AVX2 classifier can only be inlined into a function compiled for AVX2.
 __attribute__((target("avx2"), flatten)) size_t find_head_end_avx2(const uint8_t *p, size_t limit,
-                                                                   uint64_t *lf_bits) {
-  return find_head_end<classify64_avx2>(p, limit, lf_bits);
+                                                                   uint64_t *lf_bits, uint64_t *stop_bits) {
+  return find_head_end<classify64_avx2>(p, limit, lf_bits, stop_bits);
 }
 #else
-size_t find_head_end_avx2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
-  return find_head_end_base(p, limit, lf_bits);
+size_t find_head_end_avx2(const uint8_t *p, size_t limit, uint64_t *lf_bits, uint64_t *stop_bits) {
+  return find_head_end_base(p, limit, lf_bits, stop_bits);
 }
 #endif
 
@@ -377,52 +381,66 @@ size_t find_head_end_avx2(const uint8_t *p, size_t limit, uint64_t *lf_bits) {
 // would make the compiler reload.
 template <class AddField>
 size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, RequestLine *rl, AddField &&add_field) {
-  uint64_t lf_bits[kWholeHeadMax / 64];
+  uint64_t lf_bits[kWholeHeadMax / 64], stop_bits[kWholeHeadMax / 64];
   const size_t limit = n < kWholeHeadMax ? n : kWholeHeadMax;
-  const size_t end = http_have_avx2() ? find_head_end_avx2(p, limit, lf_bits) : find_head_end_base(p, limit, lf_bits);
+  const size_t end = http_have_avx2() ? find_head_end_avx2(p, limit, lf_bits, stop_bits)
+                                      : find_head_end_base(p, limit, lf_bits, stop_bits);
   if (!end) return 0;
 
-  // Lines: each ends at a set bit of lf_bits, its CR one byte before.
-  size_t line = 0;  // start of the current line
+  // The end of the token at `at`: the first stop bit from there (the line's CR has one,
+  // so this stays on the line), then byte by byte past the token characters the bitmap
+  // does not cover ('!', '_', '.', ...), usually none.
+  auto token_end = [p, &stop_bits](size_t at) {
+    size_t w = at / 64;
+    uint64_t m = stop_bits[w] & (~uint64_t(0) << (at % 64));
+    while (!m) m = stop_bits[++w];
+    size_t i = w * 64 + size_t(__builtin_ctzll(m));
+    while (is_token_char(p[i])) ++i;
+    return i;
+  };
+  // Lines: each ends at a set bit of lf_bits, its CR one byte before; the last is the
+  // empty line, so this never runs past the head.
+  size_t w = 0;
+  uint64_t bits = lf_bits[0];
+  auto next_lf = [&w, &bits, &lf_bits]() {
+    while (!bits) bits = lf_bits[++w];
+    const size_t at = w * 64 + size_t(__builtin_ctzll(bits));
+    bits &= bits - 1;
+    return at;
+  };
+
+  size_t lf_at = next_lf(), eol = lf_at - 1;
+  size_t i = token_end(0);
+  if (i == 0 || p[i] != ' ') return 0;
+  rl->method_len = i;
+  const size_t t = ++i;
+  i += visible_run(p + t, eol - t, n - t);
+  if (i == t || p[i] != ' ') return 0;
+  rl->target_off = t;
+  rl->target_len = i - t;
+  ++i;
+  if (eol - i != kVersionLen + 1 || std::memcmp(p + i, kVersion, kVersionLen) != 0) return 0;
+  const uint8_t m = p[i + kVersionLen];
+  if (m != '0' && m != '1') return 0;
+  rl->minor = m - '0';
+
   size_t fields = 0;
-  bool first = true;
-  for (size_t w = 0; w * 64 < end; ++w) {
-    for (uint64_t bits = lf_bits[w]; bits; bits &= bits - 1) {
-      const size_t lf_at = w * 64 + size_t(__builtin_ctzll(bits));
-      const size_t eol = lf_at - 1;  // the CR
-      if (first) {
-        first = false;
-        size_t i = token_run(p, eol, n);
-        if (i == 0 || p[i] != ' ') return 0;
-        rl->method_len = i;
-        size_t t = ++i;
-        i += visible_run(p + t, eol - t, n - t);
-        if (i == t || p[i] != ' ') return 0;
-        rl->target_off = t;
-        rl->target_len = i - t;
-        ++i;
-        if (eol - i != kVersionLen + 1 || std::memcmp(p + i, kVersion, kVersionLen) != 0) return 0;
-        const uint8_t m = p[i + kVersionLen];
-        if (m != '0' && m != '1') return 0;
-        rl->minor = m - '0';
-      } else if (eol == line) {
-        break;  // the empty line
-      } else {
-        if (fields == max_fields) return 0;
-        const size_t i = line + token_run(p + line, eol - line, n - line);
-        if (i == line || p[i] != ':') return 0;
-        // The value without its OWS, with no bounds checks: the CR at eol stops the
-        // first loop, and the value byte at vs (not OWS) the second. An empty value sits
-        // at the line's CR, where the state machine puts it too.
-        size_t vs = i + 1, ve = eol;
-        while (p[vs] == ' ' || p[vs] == '\t') ++vs;
-        if (vs < eol)
-          while (p[ve - 1] == ' ' || p[ve - 1] == '\t') --ve;
-        if (!add_field(fields, line, i - line, vs < ve ? vs : eol, ve - vs)) return 0;
-        ++fields;
-      }
-      line = lf_at + 1;
-    }
+  for (size_t line = lf_at + 1;; line = lf_at + 1) {
+    lf_at = next_lf();
+    eol = lf_at - 1;
+    if (eol == line) break;  // the empty line
+    if (fields == max_fields) return 0;
+    const size_t colon = token_end(line);
+    if (colon == line || p[colon] != ':') return 0;
+    // The value without its OWS, with no bounds checks: the CR at eol stops the first
+    // loop, and the value byte at vs (not OWS) the second. An empty value sits at the
+    // line's CR, where the state machine puts it too.
+    size_t vs = colon + 1, ve = eol;
+    while (p[vs] == ' ' || p[vs] == '\t') ++vs;
+    if (vs < eol)
+      while (p[ve - 1] == ' ' || p[ve - 1] == '\t') --ve;
+    if (!add_field(fields, line, colon - line, vs < ve ? vs : eol, ve - vs)) return 0;
+    ++fields;
   }
   rl->fields = fields;
   return end;

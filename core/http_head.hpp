@@ -119,12 +119,14 @@ class HttpHead {
 };
 
 // The whole-head path's first pass over 64 bytes at q: bit i set where q[i] is LF, CR,
-// or (bad) a control byte other than HTAB, CR and LF, or DEL. Exposed so tests can hold
-// the AVX2 version (avx2 true) and the baseline one (SSE2, or the portable one without
-// SSE2) against a byte loop; false, nothing done, when the CPU or the build lacks the one
-// asked for.
+// (bad) a control byte other than HTAB, CR and LF, or DEL, and (stop) not a token
+// character, where a method or field name ends; the versions without AVX2 also stop at
+// the token characters other than letters, digits and '-' (names past those are taken
+// byte by byte). Exposed so tests can hold the AVX2 version (avx2 true) and the baseline one (SSE2, or
+// the portable one without SSE2) against a byte loop; false, nothing done, when the CPU
+// or the build lacks the one asked for.
 struct HttpBlock64 {
-  uint64_t lf, cr, bad;
+  uint64_t lf, cr, bad, stop;
 };
 bool http_classify64(const uint8_t *q, bool avx2, HttpBlock64 *out);
 // The classifier of builds without SSE2 (which http_classify64 with avx2 false uses
