@@ -156,22 +156,26 @@ long base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap) {
 }
 
 bool base64_is_canonical(const uint8_t *in, size_t len, size_t n) {
-  const size_t pad = (3 - n % 3) % 3;
-  if (len != base64_encoded_size(n)) return false;
-  if (len == 0) return true;
   const uint8_t *r = kB64Reverse.v;
-  uint8_t any_bad = 0;
   if (n == 16) {
-    // A WebSocket key: 22 characters, two overlapping vectors where there are vectors
-    // (22 table loads otherwise, a trip count the compiler unrolls).
+    // A WebSocket key, every handshake: 22 characters, two overlapping vectors where there
+    // are vectors (22 table loads otherwise, a trip count the compiler unrolls), "==", and
+    // the 22nd character's low four bits zero (A, Q, g, w), all with constants.
+    if (len != 24 || in[22] != '=' || in[23] != '=') return false;
 #if defined(__SSE2__)
     if (!b64_alphabet16(in) || !b64_alphabet16(in + 6)) return false;
 #else
-    for (size_t i = 0; i < 22; ++i) any_bad |= r[in[i]];
+    uint8_t bad = 0;
+    for (size_t i = 0; i < 22; ++i) bad |= r[in[i]];
+    if (bad & 0x80) return false;
 #endif
-  } else {
-    for (size_t i = 0; i < len - pad; ++i) any_bad |= r[in[i]];
+    return (r[in[21]] & 0xf) == 0;
   }
+  const size_t pad = (3 - n % 3) % 3;
+  if (len != base64_encoded_size(n)) return false;
+  if (len == 0) return true;
+  uint8_t any_bad = 0;
+  for (size_t i = 0; i < len - pad; ++i) any_bad |= r[in[i]];
   if (any_bad & 0x80) return false;
   if (pad && (in[len - 1] != '=' || (pad == 2 && in[len - 2] != '='))) return false;
   // The last character before the padding may not carry bits past the data (RFC 4648 §3.5):

@@ -434,10 +434,13 @@ size_t scan_whole_request(const uint8_t *p, size_t n, size_t max_fields, Request
     if (colon == line || p[colon] != ':') return 0;
     // The value without its OWS, with no bounds checks: the CR at eol stops the first
     // loop, and the value byte at vs (not OWS) the second. An empty value sits at the
-    // line's CR, where the state machine puts it too.
-    size_t vs = colon + 1, ve = eol;
-    while (p[vs] == ' ' || p[vs] == '\t') ++vs;
-    if (vs < eol)
+    // line's CR, where the state machine puts it too. The usual value has one SP before
+    // it and none after: on the line (no control bytes but HTAB there), one compare with
+    // SP then tells a value byte from OWS or the CR.
+    size_t vs = colon + 1 + (p[colon + 1] == ' '), ve = eol;
+    if (PUSHWIRE_UNLIKELY(p[vs] <= ' '))
+      while (p[vs] == ' ' || p[vs] == '\t') ++vs;
+    if (vs < eol && PUSHWIRE_UNLIKELY(p[ve - 1] <= ' '))
       while (p[ve - 1] == ' ' || p[ve - 1] == '\t') --ve;
     if (!add_field(fields, line, colon - line, vs < ve ? vs : eol, ve - vs)) return 0;
     ++fields;

@@ -566,6 +566,36 @@ TEST(http_head_whole_path_name_and_target_runs) {
   CHECK(accepted > 5000);  // the valid ones are compared field by field, not only refused alike
 }
 
+// The whole-head path trims a value's OWS with one compare in the usual case (one SP
+// before, none after) and loops otherwise: every mix of up to three SP/HTAB on each side
+// of empty, one-byte and spaced values (and a value byte that is obs-text or '='), against
+// the state machine and the value trimmed byte by byte here.
+TEST(http_head_whole_path_value_ows) {
+  const char *ows[] = {"", " ", "\t", "  ", " \t", "\t ", "\t\t", "   ", " \t ", "\t \t"};
+  const char *values[] = {"", "v", "=", "\x80", "a b", "a\tb", "a  \t b", "\xff=\x80"};
+  size_t compared = 0;
+  for (const char *lead : ows) {
+    for (const char *trail : ows) {
+      for (const char *value : values) {
+        for (const char *name : {"X", "Sec-WebSocket-Key"}) {
+          const std::string head = std::string("GET / HTTP/1.1\r\n") + name + ":" + lead + value + trail +
+                                   "\r\nHost: h\r\n\r\n";
+          const std::string whole = observe(head, head.size(), 64 * 1024, 64);
+          const std::string split = observe(head, 1, 64 * 1024, 64);
+          if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
+          std::string v = std::string(lead) + value + trail;
+          while (!v.empty() && (v[0] == ' ' || v[0] == '\t')) v.erase(0, 1);
+          while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+          const std::string want = "1  " + std::to_string(head.size()) + " GET / 1|" + name + "=" + v + "|Host=h";
+          if (whole != want) harness::fail(__FILE__, __LINE__, "got [" + whole + "] want [" + want + "]");
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK_EQ(compared, 10 * 10 * 8 * 2);
+}
+
 // The stop bitmap is built per 64-byte block (from 16- or 32-byte vectors), and a name's
 // end is searched from the line's start into the next words: methods and field names
 // starting at every offset before, on and past the seams at 64 and 128 bytes, of lengths
