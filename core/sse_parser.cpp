@@ -21,7 +21,7 @@ constexpr size_t kSseSlack = 64;
 // take no more memory than the feed: W9's events are about 150 bytes).
 constexpr size_t kSseQueueMinFeed = 512;
 constexpr size_t kSseQueueSearch = 8192;
-constexpr size_t kSseQueueBytesPerRecord = 64;
+constexpr size_t kSseQueueBytesPerRecord = sizeof(pushwire_sse_event) + sizeof(size_t);
 constexpr size_t kSseQueueCheck = 4096;  // UTF-8 checked this many bytes at a time
 constexpr size_t kSseQueueAhead = 8192;  // bytes are prefetched this far ahead of the walk
 
@@ -148,15 +148,6 @@ SseParser::SseParser(const Allocator *alloc)
       q_store_(alloc),
       tail_(alloc) {}
 
-// A queued event: what dispatch() would hand out, and what the lazy parser's checks need.
-struct SseParser::Queued {
-  span type;  // empty: "message"
-  span data;
-  span id;       // the last event ID when an id line of the queued run set it, else {nullptr, 0}
-  size_t bytes;  // fed bytes from the end of the record before (or of in_) to this one's end
-  size_t peak;   // the event's largest size before the run's first id line, less that id
-};
-
 int SseParser::feed(const uint8_t *data, size_t len) {
   if (error_) return error_;
   if (eof_) return ERR_INVALID_STATE;
@@ -187,6 +178,274 @@ int SseParser::append_raw(Buffer &b, const uint8_t *data, size_t len) {
   return 0;
 }
 
+namespace {
+
+// The feed-time walk (SseParser::queue_events) over a run of a feed's bytes: what it is
+// given and what it leaves. Records are the events as next_events hands them out, so that a
+// batch of them is copied out whole; ends[i] is how many bytes of the run record i's event
+// ends at.
+struct SseQueueRun {
+  const uint8_t *run;  // the first byte after the feed's first blank line
+  size_t run_len;      // a multiple of 64, with 64 fed bytes after it
+  size_t max_line, max_event, max_recs;
+  pushwire_sse_event *recs;
+  size_t *ends;
+  uint8_t *o;  // q_store_: values are copied here (room for the run's bytes and 64 more)
+  size_t count = 0;
+  size_t plain = SIZE_MAX;  // records from here on depend on nothing before the run
+  size_t used = 0;          // bytes of the run up to the end of the last record
+};
+
+// One 64-byte block of the run: bit i of lf set when p[i] is LF; cr nonzero when the block
+// holds a CR (a CR ends the run at the line that holds it, so its place is found only then).
+struct SseBlock {
+  uint64_t lf, cr;
+};
+
+uint64_t sse_cr_bits(const uint8_t *p) {
+  uint64_t m = 0;
+  for (size_t i = 0; i < 64; ++i) m |= uint64_t(p[i] == '\r') << i;
+  return m;
+}
+
+// Lanes: `static SseBlock block(const uint8_t *p)`, `static unsigned low(uint64_t m)` (index of
+// the lowest bit of m != 0), `static uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n)`
+// (p[0..64) readable, o with room for 64; returns o + n).
+struct SseQueuePortable {
+  static PUSHWIRE_INLINE SseBlock block(const uint8_t *p) {
+    const uint64_t m = sse_line_ends64(p, 64);
+    uint64_t cr = 0;
+    for (uint64_t t = m; t; t &= t - 1)
+      if (p[__builtin_ctzll(t)] == '\r') cr |= t & (~t + 1);
+    return SseBlock{m & ~cr, cr};
+  }
+  static PUSHWIRE_INLINE unsigned low(uint64_t m) { return unsigned(__builtin_ctzll(m)); }
+  static PUSHWIRE_INLINE uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n) {
+    std::memcpy(o, p, n <= 64 ? 64 : n);  // up to 64: one fixed move, whatever the length
+    return o + n;
+  }
+};
+
+#if defined(__SSE2__)
+struct SseQueueSse2 : SseQueuePortable {
+  static PUSHWIRE_INLINE SseBlock block(const uint8_t *p) {
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    uint64_t l = 0;
+    __m128i c = _mm_setzero_si128();
+    for (int i = 0; i < 4; ++i) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16 * i));
+      l |= uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)))) << (16 * i);
+      c = _mm_or_si128(c, _mm_cmpeq_epi8(v, cr));
+    }
+    return SseBlock{l, uint64_t(unsigned(_mm_movemask_epi8(c)))};
+  }
+};
+#endif
+
+#if defined(PUSHWIRE_SSE_AVX2)
+struct SseQueueAvx2 {
+  __attribute__((target("avx2"))) static SseBlock block(const uint8_t *p) {
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 32));
+    const uint64_t l = uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, lf))) |
+                       uint64_t(uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, lf)))) << 32;
+    const __m256i c = _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(b, cr));
+    return SseBlock{l, uint32_t(_mm256_movemask_epi8(c))};
+  }
+  __attribute__((target("bmi"))) static unsigned low(uint64_t m) { return unsigned(_tzcnt_u64(m)); }
+  __attribute__((target("avx2"))) static uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n) {
+    if (PUSHWIRE_LIKELY(n <= 64)) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 32));
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o), a);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(o + 32), b);
+    } else {
+      std::memcpy(o, p, n);
+    }
+    return o + n;
+  }
+};
+#endif
+
+// Where the walk is, between its two loops (see sse_queue_lines).
+struct SseQueueAt {
+  const uint8_t *blk, *next, *line;  // blk: the block of m's bits; next: the block after it
+  const uint8_t *soft, *lim, *checked;
+  uint64_t m;
+  uint8_t *o, *values;  // the event under way's data starts at values
+  span type, id;
+  size_t count, peak, plain;
+  Utf8State st;
+};
+
+// The walk itself: the lines of the run in order, each found as the next LF bit of its 64-byte
+// block (no list of line ends first); a block is classified when the walk reaches it. UTF-8
+// is checked a few KiB ahead of the lines; a CR or an invalid byte limits the run to the
+// lines that end before it (lim); soft is where the next of those checks is due.
+// Two loops: before the run's first id line an event's size includes the id buffer from
+// before the run, known only when its record is pulled, so the event's largest size without
+// it is kept (peak). The first loop (kIdKnown false) runs until the end of the event that
+// holds that line, and returns true there; the second takes the rest. False: the run ended.
+template <class Lanes, bool kIdKnown>
+PUSHWIRE_INLINE bool sse_queue_lines(const SseQueueRun &r, SseQueueAt &at) {
+  const uint8_t *const run = r.run;
+  const uint8_t *blk = at.blk, *next = at.next, *line = at.line, *soft = at.soft;
+  uint64_t m = at.m;
+  uint8_t *o = at.o, *values = at.values;
+  span type = at.type, id = at.id;
+  size_t count = at.count, peak = at.peak;
+  bool more = false;
+  for (;;) {
+    while (m == 0) {
+      if (PUSHWIRE_UNLIKELY(next >= soft)) {
+        if (next >= at.lim) goto done;
+        if (next >= at.checked) {
+          const size_t c = size_t(at.lim - next) < kSseQueueCheck ? size_t(at.lim - next) : kSseQueueCheck;
+          size_t bad = 0;
+          at.checked = next + c;
+          // Lines ending before the first invalid byte are valid (a LF that cuts a character
+          // short is that byte): the rest is left to the lazy parser.
+          if (!utf8_feed(at.st, next, c, &bad)) at.lim = at.checked = next + bad;
+        }
+        soft = next + (size_t(at.checked - next) & ~size_t(63));
+        if (soft == next) {  // a block the limit cuts: its lines that end before the limit
+          blk = next;
+          next += 64;
+          size_t cut = size_t(at.lim - blk);
+          const SseBlock b = Lanes::block(blk);
+          if (b.cr) {
+            const size_t cr = unsigned(__builtin_ctzll(sse_cr_bits(blk)));
+            if (cr < cut) cut = cr;
+          }
+          m = b.lf & ((uint64_t(1) << cut) - 1);
+          at.lim = soft = next;
+          continue;
+        }
+      }
+      blk = next;
+      next += 64;
+      // The bytes come from the caller's memory, likely not in cache: ask for them ahead, a
+      // block at a time, so that their loads overlap the walk. (A prefetch past the end of
+      // the feed does nothing; the address is formed as an integer.)
+      __builtin_prefetch(reinterpret_cast<const void *>(reinterpret_cast<uintptr_t>(blk) + kSseQueueAhead));
+      const SseBlock b = Lanes::block(blk);
+      m = b.lf;
+      if (PUSHWIRE_UNLIKELY(b.cr != 0)) {
+        const uint64_t cr = sse_cr_bits(blk);
+        m &= (cr & (~cr + 1)) - 1;  // the lines before the first CR, and none after
+        at.lim = soft = next;
+      }
+    }
+    const uint8_t *const e = blk + Lanes::low(m);
+    m &= m - 1;
+    const size_t n = size_t(e - line);
+    if (PUSHWIRE_UNLIKELY(n > r.max_line)) goto done;
+    // The word holds the line's LF when the line is shorter, and no spelling has one; every
+    // value has 64 readable bytes after its start (a line ends 64 bytes before the feed's end).
+    const uint64_t head = sse_load_le64(line);
+    if ((head & sse_low_bytes(6)) == kSseDataWord) {
+      o = Lanes::copy(o, line + 6, n - 6);
+      *o++ = '\n';
+    } else if (n == 0) {
+      if (o != values) {
+        // The data lines only grew the event: its size at its last line is its largest.
+        const size_t d_len = size_t(o - values), size = type.len + d_len + id.len;
+        if (size > r.max_event || count == r.max_recs) goto done;
+        pushwire_sse_event &ev = r.recs[count];
+        ev.type = PUSHWIRE_SSE_EV_EVENT;
+        ev.flags = 0;
+        ev.event_type = type.len ? type : make_span("message", 7);
+        ev.data = span{values, d_len - 1};  // the trailing LF goes
+        ev.last_event_id = id;
+        if (!kIdKnown && !id.ptr && size > peak) peak = size;
+        ev.retry_ms = kIdKnown ? 0 : peak;  // pull_queued clears it
+        ev.reserved = 0;
+        r.ends[count++] = size_t(e + 1 - run);
+      } else if (!kIdKnown && peak) {
+        // Nothing fires, but the event type with the id from before the run may pass the
+        // limit: no record would carry that check, so the lazy parser makes it.
+        goto done;
+      }
+      type = span{nullptr, 0};
+      values = o;
+      if (!kIdKnown) {
+        peak = 0;
+        if (id.ptr) {  // every event from here on is the run's own
+          line = e + 1;
+          more = true;
+          goto done;
+        }
+      }
+    } else if ((head & sse_low_bytes(7)) == kSseEventWord) {
+      // After data, the lazy walk may end a batch here: left to it.
+      const size_t v = n - 7, size = v + id.len;
+      if (o != values || size > r.max_event) goto done;
+      if (!kIdKnown && !id.ptr && size > peak) peak = size;
+      type = span{o, v};
+      o = v <= 16 ? sse_copy_value(o, line + 7, v) : Lanes::copy(o, line + 7, v);
+      values = o;
+    } else if ((head & sse_low_bytes(4)) == kSseIdWord) {
+      const size_t v = n - 4;
+      if (o != values || type.len + v > r.max_event || sse_has_nul(line + 4, v, 64)) goto done;
+      // The first: this event's record still needs its peak checked when it has one.
+      if (!kIdKnown && !id.ptr) at.plain = count + (peak != 0);
+      id = span{o, v};  // non-null: q_store_ is allocated
+      o = v <= 16 ? sse_copy_value(o, line + 4, v) : Lanes::copy(o, line + 4, v);
+      values = o;
+    } else {
+      goto done;
+    }
+    line = e + 1;
+  }
+done:
+  at.blk = blk;
+  at.next = next;
+  at.line = line;
+  at.soft = soft;
+  at.m = m;
+  at.o = o;
+  at.values = values;
+  at.type = type;
+  at.id = id;
+  at.count = count;
+  at.peak = peak;
+  return more;
+}
+
+template <class Lanes>
+PUSHWIRE_INLINE void sse_queue_walk(SseQueueRun &r) {
+  SseQueueAt at;
+  at.blk = at.next = at.line = at.soft = at.checked = r.run;
+  at.lim = r.run + r.run_len;
+  at.m = 0;
+  at.o = at.values = r.o;
+  at.type = at.id = span{nullptr, 0};
+  at.count = at.peak = 0;
+  at.plain = SIZE_MAX;
+  if (sse_queue_lines<Lanes, false>(r, at)) sse_queue_lines<Lanes, true>(r, at);
+  r.count = at.count;
+  r.plain = at.plain < at.count ? at.plain : at.count;
+  r.used = at.count ? r.ends[at.count - 1] : 0;
+  r.o = at.o;
+}
+
+#if defined(PUSHWIRE_SSE_AVX2)
+__attribute__((target("avx2,bmi"), flatten)) void sse_queue_walk_avx2(SseQueueRun &r) {
+  sse_queue_walk<SseQueueAvx2>(r);
+}
+#endif
+
+__attribute__((flatten)) void sse_queue_walk_default(SseQueueRun &r) {
+#if defined(__SSE2__)
+  sse_queue_walk<SseQueueSse2>(r);
+#else
+  sse_queue_walk<SseQueuePortable>(r);
+#endif
+}
+
+}  // namespace
+
 // Parses, straight from a feed's bytes, the whole events that follow its first blank line
 // (the parser's state there is known: no event under way, no line, no character) until a line
 // the lazy walk would treat any other way than its own fast loop does: anything but "data: ",
@@ -209,146 +468,81 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
     }
     if (++q >= data + search) break;
   }
-  // Whole 64-byte blocks with 64 fed bytes after them: every load the walk makes (the index's
-  // blocks, a line's first word, a value's wide copy) stays within the caller's bytes.
+  // Whole 64-byte blocks with 64 fed bytes after them: every load the walk makes (a block, a
+  // line's first word, a value's wide copy) stays within the caller's bytes.
   if (start == 0 || len - start < 2 * 64) return len;
-  const size_t stop = start + ((len - start - 64) & ~size_t(63));
   const size_t max_recs = len / kSseQueueBytesPerRecord + 1;
+  const size_t rec_bytes = max_recs * (sizeof(pushwire_sse_event) + sizeof(size_t));
   q_store_.clear();
   q_recs_.clear();
   if ((q_store_.room() < len + 64 && q_store_.reserve_extra(len + 64)) ||
-      (q_recs_.room() < max_recs * sizeof(Queued) && q_recs_.reserve_extra(max_recs * sizeof(Queued))))
+      (q_recs_.room() < rec_bytes && q_recs_.reserve_extra(rec_bytes)))
     return len;  // parsed lazily instead
-  Queued *const recs = reinterpret_cast<Queued *>(q_recs_.data());
-  uint8_t *const store = q_store_.data();
-  uint8_t *o = store;
-  const size_t max_line = max_line_, max_event = max_event_;
-  const bool avx2 = sse_have_avx2();
-  size_t count = 0;
-  const uint8_t *line = data + start, *from = line, *end_run = line;
-  // The event under way: its type, the size of its data (joined at the end of q_store_ so far,
-  // behind its type and id), and, until the run's first id line, its largest size less the id
-  // buffer (whose size is known only when the lazy parser gets here).
-  span type{nullptr, 0};
-  size_t d_len = 0, peak = 0;
-  bool id_known = false;  // an id line of the run set the id buffer: id
-  span id{nullptr, 0};
-  Utf8State st;
-  const uint8_t *checked = line;  // UTF-8 checked up to here
-  const uint8_t *idx[kSseIndexRoom];
-  for (const uint8_t *window = line; window < data + stop;) {
-    const size_t wlen = size_t(data + stop - window) < kSseIndexWindow ? size_t(data + stop - window) : kSseIndexWindow;
-    // The bytes come from the caller's memory, likely not in cache: ask for those a few
-    // windows ahead, a window at a time, so that their loads overlap the walk over these
-    // (all at once, the prefetches would wait for each other).
-    for (size_t a = kSseQueueAhead; a < kSseQueueAhead + wlen && window + a < data + len; a += 64)
-      __builtin_prefetch(window + a);
-    if (window >= checked) {
-      const size_t c = size_t(data + stop - window) < kSseQueueCheck ? size_t(data + stop - window) : kSseQueueCheck;
-      size_t bad = 0;
-      checked = window + c;
-      // Lines ending before the first invalid byte are valid (a LF that cuts a character
-      // short is that byte): the rest is left to the lazy parser.
-      if (!utf8_feed(st, window, c, &bad)) checked = window + bad;
-      if (checked == window) break;
-    }
-    size_t k = sse_index_lines(window, wlen, idx, avx2);
-    window += wlen;
-    const bool last = checked < window;  // an invalid byte in this window: it ends the run
-    if (PUSHWIRE_UNLIKELY(last))
-      while (k && idx[k - 1] >= checked) --k;
-    for (size_t i = 0; i < k; ++i) {
-      const uint8_t *const e = idx[i];
-      if (*e == '\r') goto done;
-      const size_t n = size_t(e - line);
-      if (n > max_line) goto done;
-      const uint64_t head = sse_load_le64(line);
-      // Every value has 64 readable bytes after its start (see stop).
-      if (n >= 6 && (head & sse_low_bytes(6)) == kSseDataWord) {
-        const size_t size = type.len + d_len + (id_known ? id.len : 0) + (n - 5);
-        if (size > max_event) goto done;
-        if (!id_known && size > peak) peak = size;
-        o = sse_copy_value(o, line + 6, n - 6);
-        *o++ = '\n';
-        d_len += n - 5;
-      } else if (n == 0) {
-        if (d_len) {
-          if (count == max_recs) goto done;
-          Queued &r = recs[count++];
-          r.type = type;
-          r.data = span{o - d_len, d_len - 1};  // the trailing LF goes
-          r.id = id;  // non-null once known (q_store_ is allocated)
-          r.peak = peak;
-          r.bytes = size_t(e + 1 - from);
-          from = end_run = e + 1;
-        }
-        type = span{nullptr, 0};
-        d_len = peak = 0;
-      } else if (n >= 7 && (head & sse_low_bytes(7)) == kSseEventWord) {
-        // After data, the lazy walk may end a batch here: left to it.
-        const size_t v = n - 7, size = v + (id_known ? id.len : 0);
-        if (d_len || size > max_event) goto done;
-        if (!id_known && size > peak) peak = size;
-        type = span{o, v};
-        o = sse_copy_value(o, line + 7, v);
-      } else if (n >= 4 && (head & sse_low_bytes(4)) == kSseIdWord) {
-        const size_t v = n - 4;
-        if (d_len || type.len + v > max_event || sse_has_nul(line + 4, v, 64)) goto done;
-        id = span{o, v};
-        o = sse_copy_value(o, line + 4, v);
-        id_known = true;
-      } else {
-        goto done;
-      }
-      line = e + 1;
-    }
-    if (PUSHWIRE_UNLIKELY(last)) break;
-  }
-done:
-  if (count == 0) return len;
-  q_store_.extend(size_t(o - store));
-  q_recs_.extend(count * sizeof(Queued));
+  SseQueueRun r;
+  r.run = data + start;
+  r.run_len = (len - start - 64) & ~size_t(63);
+  r.max_line = max_line_;
+  r.max_event = max_event_;
+  r.max_recs = max_recs;
+  r.recs = reinterpret_cast<pushwire_sse_event *>(q_recs_.data());
+  r.ends = reinterpret_cast<size_t *>(q_recs_.data() + max_recs * sizeof(pushwire_sse_event));
+  r.o = q_store_.data();
+#if defined(PUSHWIRE_SSE_AVX2)
+  if (feed_avx2_ && sse_have_avx2())
+    sse_queue_walk_avx2(r);
+  else
+#endif
+    sse_queue_walk_default(r);
+  if (r.count == 0) return len;
+  q_store_.extend(size_t(r.o - q_store_.data()));
+  q_recs_.extend(rec_bytes);
   q_pos_ = 0;
-  q_count_ = count;
-  q_bytes_ = size_t(end_run - data) - start;
+  q_count_ = r.count;
+  q_plain_ = r.plain;
+  q_ends_at_ = max_recs * sizeof(pushwire_sse_event);
+  q_run_ = q_bytes_ = r.used;
   return start;
 }
 
 // Hands out queued records into evs[*n..cap), as the lazy walk would have dispatched them:
-// the last event ID string follows each one, and the event limit is checked where the size
-// depended on the id buffer the records inherit. Once the last is out, the bytes behind
-// them become in_, and the batch goes on there as the walk would. Returns 1, or an error.
+// the records from q_plain_ on are copied out as they are; those before carry the last event
+// ID from before the run, and their event limit is checked where the size depended on it.
+// Once the last is out, the bytes behind them become in_, and the batch goes on there as the
+// walk would. Returns 1, or an error.
 int SseParser::pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n) {
   // Locals: the stores into evs could alias the members.
-  const Queued *const recs = reinterpret_cast<const Queued *>(q_recs_.data());
-  size_t count = *n, pos = q_pos_, bytes = q_bytes_;
+  const pushwire_sse_event *const recs = reinterpret_cast<const pushwire_sse_event *>(q_recs_.data());
+  size_t count = *n, pos = q_pos_;
   const size_t end = q_count_ - pos < cap - count ? q_count_ : pos + (cap - count);
   span last_id = last_event_id(), id_at = id_at_;
-  const size_t inherited = id_size();
   int rc = 1;
-  for (; pos < end; ++pos) {
-    const Queued &r = recs[pos];
-    if (r.peak && !event_fits_in(max_event_, inherited, r.peak)) {
-      rc = ERR_EVENT_TOO_BIG;
-      break;
+  if (pos < q_plain_) {
+    const size_t inherited = id_size();
+    for (const size_t plain = q_plain_ < end ? q_plain_ : end; pos < plain; ++pos) {
+      const pushwire_sse_event &r = recs[pos];
+      if (r.retry_ms && !event_fits_in(max_event_, inherited, size_t(r.retry_ms))) {
+        rc = ERR_EVENT_TOO_BIG;
+        break;
+      }
+      if (r.last_event_id.ptr) id_at = last_id = r.last_event_id;  // as dispatch() leaves them
+      pushwire_sse_event &ev = evs[count++];
+      ev = r;
+      ev.last_event_id = last_id;
+      ev.retry_ms = 0;
     }
-    if (r.id.ptr) id_at = last_id = r.id;  // the id buffer and string, as dispatch() leaves them
-    pushwire_sse_event &ev = evs[count++];
-    ev.type = PUSHWIRE_SSE_EV_EVENT;
-    ev.flags = 0;
-    ev.data = r.data;
-    ev.event_type = r.type.len ? r.type : make_span("message", 7);
-    ev.last_event_id = last_id;
-    ev.retry_ms = 0;
-    ev.reserved = 0;
-    bytes -= r.bytes;
+  }
+  if (rc == 1 && pos < end) {
+    std::memcpy(evs + count, recs + pos, (end - pos) * sizeof *evs);
+    count += end - pos;
+    pos = end;
+    id_at = last_id = recs[pos - 1].last_event_id;
   }
   if (id_at.ptr != id_at_.ptr) {
     id_at_ = last_id_at_ = id_at;
     id_.clear();
   }
+  if (pos != q_pos_) q_bytes_ = q_run_ - reinterpret_cast<const size_t *>(q_recs_.data() + q_ends_at_)[pos - 1];
   q_pos_ = pos;
-  q_bytes_ = bytes;
   *n = count;
   if (rc < 0) {
     fail(rc);

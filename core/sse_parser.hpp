@@ -25,8 +25,9 @@
 // or the general path needs them are they copied into their own buffers. So the events of
 // one batch (next_events) can all point into the input at once. Memory is bounded by the
 // line, event and input limits. Events parsed at feed time are queued only from that feed's
-// bytes: at most one 64-byte record per 64 fed bytes, and their values (no longer than the
-// lines they came from), so the queue costs at most about twice the feed; its bytes count as
+// bytes: at most one record (an event and its end offset, 80 bytes) per 80 fed bytes, and
+// their values (no longer than the lines they came from), so the queue costs at most about
+// twice the feed; its bytes count as
 // unparsed input (MAX_INPUT_BUFFER, BUFFER_FULL) until their events are pulled, exactly as
 // they would unparsed.
 #pragma once
@@ -53,6 +54,9 @@ class SseParser {
   void set_report_comments(bool on) { report_comments_ = on; }
   // Off: every feed is only copied, and parsed lazily (tests compare the two ways).
   void set_feed_parsing(bool on) { feed_parsing_ = on; }
+  // Off: feed-time parsing takes its 16-byte (or portable) path even where AVX2 exists (tests
+  // hold each path against the lazy parser).
+  void set_feed_avx2(bool on) { feed_avx2_ = on; }
   bool started() const { return started_; }
 
   // Copy stream bytes. 0, ERR_BUFFER_FULL (unparsed bytes are held and these would pass the
@@ -84,7 +88,6 @@ class SseParser {
 
   struct Walk;
   int next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n);
-  struct Queued;
   size_t queue_events(const uint8_t *data, size_t len);
   int pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n);
   bool queued() const { return q_pos_ < q_count_; }
@@ -128,7 +131,10 @@ class SseParser {
   Buffer q_recs_;
   Buffer q_store_;
   Buffer tail_;
-  size_t q_pos_ = 0, q_count_ = 0;
+  // The records are the events to hand out (see pull_queued); behind them in q_recs_, at
+  // q_ends_at_, for each the bytes of the run (q_run_ long) up to its end.
+  size_t q_pos_ = 0, q_count_ = 0, q_plain_ = 0;
+  size_t q_ends_at_ = 0, q_run_ = 0;
   size_t q_bytes_ = 0;  // fed bytes behind the records not yet pulled (they count as unparsed input)
   // The same values while they still lie in in_ where the walk found them (non-null):
   // data joined in place (data_ is then empty), the event type, the id buffer and string.
@@ -154,6 +160,7 @@ class SseParser {
   bool started_ = false;
   bool report_comments_ = false;
   bool feed_parsing_ = true;
+  bool feed_avx2_ = true;
   bool has_retry_ = false;
   bool id_changed_ = false;  // id_ differs from last_id_
   bool event_out_ = false;   // data_ and type_ back the event handed out last

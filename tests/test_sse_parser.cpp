@@ -1032,6 +1032,7 @@ struct FeedScript {
   size_t pulls = SIZE_MAX;     // next_events calls after each feed (stopping at 0 or an error)
   size_t max_line = 0, max_event = 0, max_input = 0;  // 0: default
   bool comments = false;
+  bool narrow = false;  // the feed-time walk's 16-byte path even where AVX2 exists
 };
 
 // Runs `in` through a parser that parses at feed time and one that does not, making the same
@@ -1043,6 +1044,7 @@ std::string diff_feed_parsing(const std::string &in, const FeedScript &s) {
   pushwire::Allocator alloc;
   pushwire::SseParser fast(&alloc), lazy(&alloc);
   lazy.set_feed_parsing(false);
+  fast.set_feed_avx2(!s.narrow);
   for (pushwire::SseParser *p : {&fast, &lazy}) {
     if (s.max_line) p->set_max_line(s.max_line);
     if (s.max_event) p->set_max_event(s.max_event);
@@ -1134,6 +1136,9 @@ TEST(sse_feed_parsing_matches_lazy_on_w9_streams) {
       s.cap = cap;
       s.pulls = pulls;
       EXPECT_SAME_AS_LAZY(big, s);
+      s.narrow = true;
+      EXPECT_SAME_AS_LAZY(big, s);
+      s.narrow = false;
       s.pieces.assign(40, 4096);
       EXPECT_SAME_AS_LAZY(big, s);
       s.pieces.clear();
@@ -1305,4 +1310,82 @@ TEST(sse_walk_matches_reference_on_w9_prefix) {
       EXPECT_SAME_AS_LAZY(in, s);
     }
   }
+}
+
+// The feed-time walk's own seams (it finds each line as the next LF bit of its 64-byte block
+// and classifies a block only for CR once): each byte class at every position of the run's
+// first blocks and around its 4 KiB UTF-8 check (a CR, an invalid byte or a NUL cuts the
+// run inside a block; the block the check cuts is taken up to the cut).
+TEST(sse_feed_parsing_walk_every_position_of_its_blocks) {
+  const std::string base = w9_style_stream(6000, 21);
+  const size_t start = base.find("\n\n") + 2;
+  std::vector<size_t> at;
+  for (size_t i = start - 3; i < start + 200; ++i) at.push_back(i);
+  for (size_t i = start + 4096 - 70; i < start + 4096 + 70; ++i) at.push_back(i);
+  static const char kClasses[] = {'\r', '\0', '\n', '\x80', '\xC3', '\xFF', 'd', ':'};
+  for (size_t i : at)
+    for (char c : kClasses) {
+      std::string in = base;
+      in[i] = c;
+      FeedScript s;
+      s.cap = i % 3 ? 64 : 1;
+      EXPECT_SAME_AS_LAZY(in, s);
+      s.narrow = true;
+      EXPECT_SAME_AS_LAZY(in, s);
+    }
+}
+
+// Values of every length around the walk's fixed moves (a type or id up to 16 bytes in one
+// 16-byte move, a data value up to 64 in one 64-byte move, longer ones copied exactly), one
+// after the other in the same store, each event checked against the lazy parser.
+TEST(sse_feed_parsing_value_lengths_around_the_fixed_moves) {
+  std::string in = "data: head\n\n";
+  for (size_t n = 0; n < 140; ++n)
+    in += "event: " + std::string(n % 41, char('A' + n % 26)) + "\nid: " + std::string(n % 37, char('0' + n % 10)) +
+          "\ndata: " + std::string(n, char('a' + n % 26)) + "\ndata: " + std::string(139 - n, 'z') + "\ndata: " +
+          std::string(n % 67, char('k' + n % 9)) + "\n\n";
+  for (size_t cap : kCaps)
+    for (bool narrow : {false, true}) {
+      FeedScript s;
+      s.cap = cap;
+      s.narrow = narrow;
+      EXPECT_SAME_AS_LAZY(in, s);
+      s.pieces = std::vector<size_t>{5000, 7000};
+      EXPECT_SAME_AS_LAZY(in, s);
+    }
+}
+
+// The run's first id line at every place in an event: the records before it carry the last
+// event ID from before the run and have their size checked against it when pulled; from the
+// event that holds that line on they are handed out as they are. Types and ids of every
+// length against every event limit, with an id set before the run, pulled in batches that
+// cross that point. An event without data that sets a type there is checked too (it fires
+// nothing, but the lazy parser fails on it when the type and the old id pass the limit).
+TEST(sse_feed_parsing_first_id_of_the_run) {
+  static const char *const kFirst[] = {
+      "event: tname\nid: 42\ndata: yy\n\n", "id: 42\nevent: tname\ndata: yy\n\n", "id: 42\ndata: yy\n\n",
+      "event: tname\nid: 42\n\n",           "event: tname\n\n",                   "id: 42\n\n",
+      "event: a\nevent: tname\nid: 4\ndata: y\n\n", "event: tname\nevent: a\ndata: y\n\n"};
+  for (size_t id_len : {size_t(0), size_t(3), size_t(30)})
+    for (const char *first : kFirst)
+      for (size_t before : {size_t(0), size_t(1), size_t(4)}) {
+        std::string in = "id: " + std::string(id_len, 'q') + "\ndata: h\n\n";
+        for (size_t k = 0; k < before; ++k)
+          in += (k % 2 ? "event: tt\n" : "") + std::string("data: ") + std::string(10 + k, 'x') + "\n\n";
+        in += first;
+        for (size_t k = 0; k < 30; ++k)  // short enough for every limit tried
+          in += (k % 3 ? "" : "event: ab\n") + std::string(k % 4 ? "" : "id: 7\n") + "data: z\n\n";
+        in += w9_style_stream(700, 22);
+        for (size_t max_event = 8; max_event < 60; ++max_event)
+          for (size_t cap : kCaps) {
+            FeedScript s;
+            s.cap = cap;
+            s.max_event = max_event;
+            s.pulls = cap == 3 ? 1 : SIZE_MAX;
+            s.narrow = max_event % 2;
+            EXPECT_SAME_AS_LAZY(in, s);
+          }
+        FeedScript s;
+        EXPECT_SAME_AS_LAZY(in, s);
+      }
 }
