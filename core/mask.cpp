@@ -40,6 +40,24 @@ __attribute__((target("avx2"))) size_t mask_copy_avx2(uint8_t *dst, const uint8_
   }
   return i;
 }
+
+// mask_copy_avx2 with streaming stores: dst must be 32-byte aligned. Returns how many bytes
+// were done (a multiple of 64); the stores are fenced.
+__attribute__((target("avx2"))) size_t mask_copy_avx2_far(uint8_t *dst, const uint8_t *src, size_t len, uint64_t k64) {
+  const __m256i k = _mm256_set1_epi64x(static_cast<long long>(k64));
+  size_t i = 0;
+  for (; len - i >= 64; i += 64) {
+    _mm_prefetch(reinterpret_cast<const char *>(src + i + kMaskPrefetch), _MM_HINT_T0);
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32));
+    _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i), _mm256_xor_si256(a, k));
+    _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i + 32), _mm256_xor_si256(b, k));
+  }
+  // Streaming stores are weakly ordered: without the fence a later ordinary store (the
+  // release of a lock, say) could become visible before the message bytes.
+  _mm_sfence();
+  return i;
+}
 }  // namespace
 #endif
 
@@ -110,6 +128,22 @@ unsigned mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t k
   // i is a multiple of 8 here, so the tail starts at key position 0 of rk.
   for (unsigned j = 0; i < len; ++i, ++j) dst[i] = src[i] ^ rk[j];
   return (phase + static_cast<unsigned>(len & 3)) & 3;
+}
+
+unsigned mask_copy_far(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4], unsigned phase) {
+#if defined(PUSHWIRE_MASK_AVX2)
+  if (len >= kMaskAvx2Min && __builtin_cpu_supports("avx2")) {
+    // Up to dst's next 64-byte line with ordinary stores: the streaming loop then writes
+    // whole lines only (a partly written line would be sent to memory in pieces).
+    const size_t head = (64 - (reinterpret_cast<uintptr_t>(dst) & 63)) & 63;
+    phase = mask_copy(dst, src, head, key, phase);
+    const uint32_t k32 = mask_key_word(key, phase);
+    const size_t done = head + mask_copy_avx2_far(dst + head, src + head, len - head, uint64_t(k32) << 32 | k32);
+    // done - head is a multiple of 64, so the phase is unchanged.
+    return mask_copy(dst + done, src + done, len - done, key, phase);
+  }
+#endif
+  return mask_copy(dst, src, len, key, phase);
 }
 
 unsigned mask_inplace(uint8_t *data, size_t len, const uint8_t key[4], unsigned phase) {

@@ -1,3 +1,7 @@
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <vector>
 
 #include "harness.hpp"
@@ -114,4 +118,102 @@ TEST(mask_long_runs_every_length_phase_alignment) {
             ++bad;
         }
   CHECK_EQ(bad, 0);
+}
+
+namespace {
+
+// Bytes from a linear congruential generator: every byte value, no pattern of period 4 or 64.
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[i] = uint8_t(seed >> 24);
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(mask_copy_far_every_length_phase_alignment) {
+  // Lengths around the 16/32/64-byte steps, the 4 KiB start of the streaming path and its
+  // 64-byte lines; the destination at every offset mod 64 (the head before the first whole
+  // line is 0..63 bytes), three source offsets, every phase: the byte loop's bytes and
+  // phase, and nothing written outside the destination. mask_copy gives the same bytes.
+  const uint8_t key[4] = {0x9c, 0x01, 0xff, 0x42};
+  const size_t lens[] = {0,    1,    15,   16,   17,   31,   32,   33,   63,    64,    65,    127,   128,  129,
+                         4031, 4095, 4096, 4097, 4159, 4160, 4161, 8191, 8192,  8193,  12305, 65535, 65536, 65537};
+  std::vector<uint8_t> src_store(65537 + 64), dst_store(65537 + 3 * 64), want(65537), near(65537 + 64);
+  size_t bad = 0, cases = 0;
+  for (size_t len : lens) {
+    const std::vector<uint8_t> p = random_bytes(len, uint32_t(len));
+    for (unsigned phase = 0; phase < 4; ++phase) {
+      naive(want.data(), p.data(), len, key, phase);
+      for (size_t so : {size_t(0), size_t(1), size_t(31)}) {
+        uint8_t *src = src_store.data() + so;
+        if (len) std::memcpy(src, p.data(), len);
+        for (size_t dof = 64; dof < 128; dof += len > 60000 ? 7 : 1) {
+          uint8_t *dst = dst_store.data() + dof;
+          std::memset(dst_store.data(), 0xcc, dof + len + 64);
+          ++cases;
+          if (mask_copy_far(dst, src, len, key, phase) != (phase + len) % 4 || !harness::bytes_equal(dst, len, want.data(), len))
+            ++bad;
+          for (size_t i = 0; i < dof + len + 64; ++i)
+            if ((i < dof || i >= dof + len) && dst_store[i] != 0xcc) ++bad;
+          if (mask_copy(near.data(), src, len, key, phase) != (phase + len) % 4 ||
+              !harness::bytes_equal(near.data(), len, want.data(), len))
+            ++bad;
+        }
+      }
+    }
+  }
+  CHECK(cases > 5000);
+  CHECK_EQ(bad, 0);
+}
+
+TEST(mask_copy_far_every_split_point) {
+  // A payload unmasked in two calls split at every point, the second continuing at the
+  // first's phase (as copy_data does across reads): the bytes of one byte loop.
+  const uint8_t key[4] = {0x80, 0x7f, 0x00, 0xe1};
+  const size_t len = 9000;
+  const std::vector<uint8_t> p = random_bytes(len, 7);
+  std::vector<uint8_t> want(len), dst_store(len + 5);
+  naive(want.data(), p.data(), len, key, 0);
+  uint8_t *dst = dst_store.data() + 5;  // the arena's positions are not aligned
+  size_t bad = 0;
+  for (size_t k = 0; k <= len; ++k) {
+    std::memset(dst, 0, len);
+    const unsigned ph = mask_copy_far(dst, p.data(), k, key, 0);
+    if (ph != k % 4) ++bad;
+    if (mask_copy_far(dst + k, p.data() + k, len - k, key, ph) != len % 4) ++bad;
+    if (!harness::bytes_equal(dst, len, want.data(), len)) ++bad;
+  }
+  CHECK_EQ(bad, 0);
+}
+
+TEST(mask_copy_far_at_page_ends) {
+  // Source and destination each end at the last byte of a readable page, followed by an
+  // unreadable one: no load or store past either end (a fault otherwise).
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  const size_t span = 4 * page;  // 3 usable pages, then the guard
+  void *ms = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *md = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(ms != MAP_FAILED && md != MAP_FAILED);
+  uint8_t *const sb = static_cast<uint8_t *>(ms), *const db = static_cast<uint8_t *>(md);
+  CHECK_EQ(mprotect(sb + 3 * page, page, PROT_NONE), 0);
+  CHECK_EQ(mprotect(db + 3 * page, page, PROT_NONE), 0);
+  const uint8_t key[4] = {0x12, 0xa4, 0x5b, 0xf0};
+  const std::vector<uint8_t> p = random_bytes(3 * page, 3);
+  std::vector<uint8_t> want(3 * page);
+  size_t bad = 0;
+  for (size_t len = 4090; len <= 3 * page; len += len < 4300 ? 1 : 257)
+    for (unsigned phase = 0; phase < 4; phase += 3) {
+      uint8_t *src = sb + 3 * page - len, *dst = db + 3 * page - len;
+      std::memcpy(src, p.data(), len);
+      naive(want.data(), p.data(), len, key, phase);
+      if (mask_copy_far(dst, src, len, key, phase) != (phase + len) % 4 || !harness::bytes_equal(dst, len, want.data(), len))
+        ++bad;
+    }
+  CHECK_EQ(bad, 0);
+  munmap(ms, span);
+  munmap(md, span);
 }

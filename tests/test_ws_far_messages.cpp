@@ -1,0 +1,160 @@
+// Messages at and past MASK_FAR_MIN, stored with streaming stores (mask_copy_far): through
+// the C ABI, in every way their bytes can arrive, each delivered message must equal the
+// payload unmasked by a plain byte loop.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "mask.hpp"
+#include "ws_test_util.hpp"
+
+using namespace wstest;
+using pushwire::MASK_FAR_MIN;
+
+namespace {
+
+const uint8_t kFarKey[4] = {0xd3, 0x5e, 0x80, 0x17};
+
+std::vector<uint8_t> random_payload(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[i] = uint8_t(seed >> 24);
+  }
+  return v;
+}
+
+// One frame of payload[from, from + n) (n >= 65536: the 8-byte length), masked with kFarKey by a byte loop (client to
+// server) or plain (server to client).
+void append_frame(std::vector<uint8_t> &w, uint8_t b0, const std::vector<uint8_t> &payload, size_t from, size_t n,
+                  bool masked) {
+  w.push_back(b0);
+  w.push_back(uint8_t((masked ? 0x80 : 0) | 127));
+  for (int i = 7; i >= 0; --i) w.push_back(uint8_t(uint64_t(n) >> (8 * i)));
+  if (masked) w.insert(w.end(), kFarKey, kFarKey + 4);
+  for (size_t i = 0; i < n; ++i) w.push_back(uint8_t(payload[from + i] ^ (masked ? kFarKey[i % 4] : 0)));
+}
+
+struct Replay {
+  bool client = false, inplace = false, streaming = false;
+  size_t first = 0;  // the first read's size; then reads of `rest` bytes
+  size_t rest = 65536;
+};
+
+// Feeds `wire` as `r` says, draining after every read: true when the data messages'
+// bytes (streamed chunks joined) are `want` and exactly one message ended.
+bool replay(const std::vector<uint8_t> &wire, const Replay &r, const std::vector<uint8_t> &want) {
+  Conn c(r.client ? PUSHWIRE_WS_CLIENT : PUSHWIRE_WS_SERVER);
+  CHECK_EQ(c.opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+  CHECK_EQ(c.opt(PUSHWIRE_WS_OPT_MAX_MESSAGE_SIZE, 32u << 20), 0);
+  CHECK_EQ(c.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, 32u << 20), 0);
+  if (r.streaming) CHECK_EQ(c.opt(PUSHWIRE_WS_OPT_STREAMING, 1), 0);
+  std::vector<uint8_t> copy;
+  if (r.inplace) copy = wire;
+  size_t got = 0, messages = 0;
+  bool ok = true;
+  for (size_t at = 0; at < wire.size();) {
+    size_t n = at == 0 && r.first ? r.first : r.rest;
+    if (n > wire.size() - at) n = wire.size() - at;
+    const int rc = r.inplace ? pushwire_ws_feed_mutable(c.ws, copy.data() + at, n) : pushwire_ws_feed(c.ws, wire.data() + at, n);
+    CHECK_EQ(rc, 0);
+    at += n;
+    pushwire_ws_event ev;
+    while (pushwire_ws_next_event(c.ws, &ev) == 1) {
+      ok = ok && ev.type == PUSHWIRE_WS_EV_BINARY && ev.data.len <= want.size() - got &&
+           (ev.data.len == 0 || std::memcmp(ev.data.ptr, want.data() + got, ev.data.len) == 0);
+      got += ev.data.len;
+      if (ev.flags & PUSHWIRE_WS_EVF_FIN) ++messages;
+    }
+  }
+  return ok && got == want.size() && messages == 1;
+}
+
+}  // namespace
+
+TEST(ws_far_message_every_arena_alignment) {
+  // One binary message just past MASK_FAR_MIN. The first read ends k payload bytes in, for
+  // every k in 0..64 (each later step starts at another offset mod 64 in the arena, so the
+  // streaming loop's head takes every length), then 64 KiB reads; copying and in place.
+  const size_t len = size_t(MASK_FAR_MIN) + 77;
+  const std::vector<uint8_t> payload = random_payload(len, 1);
+  std::vector<uint8_t> wire;
+  append_frame(wire, 0x82, payload, 0, len, true);
+  size_t bad = 0;
+  for (int inplace = 0; inplace < 2; ++inplace)
+    for (size_t k = 0; k <= 64; k += inplace ? 5 : 1) {
+      Replay r;
+      r.inplace = inplace;
+      r.first = 14 + k;
+      if (!replay(wire, r, payload)) ++bad;
+    }
+  CHECK_EQ(bad, 0);
+}
+
+TEST(ws_far_message_sizes_reads_and_roles) {
+  // Below, at and past the threshold; split inside the header, at 64 KiB seams and not;
+  // reads of 64 KiB and the whole frame in one read (the whole-message
+  // path); server copying and in place, streaming, and a client (unmasked frames).
+  size_t bad = 0, runs = 0;
+  for (size_t len : {size_t(MASK_FAR_MIN) - 1, size_t(MASK_FAR_MIN), size_t(MASK_FAR_MIN) + 4097}) {
+    const std::vector<uint8_t> payload = random_payload(len, uint32_t(len));
+    std::vector<uint8_t> masked, plain;
+    append_frame(masked, 0x82, payload, 0, len, true);
+    append_frame(plain, 0x82, payload, 0, len, false);
+    for (int mode = 0; mode < 4; ++mode)
+      for (size_t first : {size_t(0), size_t(3), size_t(65537)})
+        for (size_t rest : {size_t(65536), masked.size()}) {
+          Replay r;
+          r.inplace = mode == 1;
+          r.streaming = mode == 2;
+          r.client = mode == 3;
+          r.first = first;
+          r.rest = rest;
+          ++runs;
+          if (!replay(r.client ? plain : masked, r, payload)) ++bad;
+        }
+  }
+  CHECK_EQ(runs, 3u * 4 * 3 * 2);
+  CHECK_EQ(bad, 0);
+}
+
+TEST(ws_far_message_fragments_cross_the_threshold) {
+  // Three fragments of a little over MASK_FAR_MIN / 2: the first is stored below the
+  // threshold, the second crosses it (the message's declared size passes it with that
+  // frame's header), the third is past it; a ping between fragments; then a short message.
+  const size_t part = size_t(MASK_FAR_MIN) / 2 + 13, len = 3 * part;
+  const std::vector<uint8_t> payload = random_payload(len + 100, 5);
+  std::vector<uint8_t> wire;
+  append_frame(wire, 0x02, payload, 0, part, true);
+  const std::string ping = masked_frame(0x89, "hi");
+  wire.insert(wire.end(), ping.begin(), ping.end());
+  append_frame(wire, 0x00, payload, part, part, true);
+  append_frame(wire, 0x80, payload, 2 * part, part, true);
+  const std::string tail = masked_frame(0x82, std::string(payload.begin() + long(len), payload.end()));
+  wire.insert(wire.end(), tail.begin(), tail.end());
+  for (int inplace = 0; inplace < 2; ++inplace)
+    for (size_t first : {size_t(14), size_t(14 + 63), size_t(65536)}) {
+      Conn c(PUSHWIRE_WS_SERVER);
+      CHECK_EQ(c.opt(PUSHWIRE_WS_OPT_HANDSHAKE, 0), 0);
+      std::vector<uint8_t> copy, got;
+      if (inplace) copy = wire;
+      std::vector<size_t> sizes;
+      for (size_t at = 0; at < wire.size();) {
+        const size_t n = std::min(wire.size() - at, at == 0 ? first : size_t(65536));
+        CHECK_EQ(inplace ? pushwire_ws_feed_mutable(c.ws, copy.data() + at, n) : pushwire_ws_feed(c.ws, wire.data() + at, n), 0);
+        at += n;
+        pushwire_ws_event ev;
+        while (pushwire_ws_next_event(c.ws, &ev) == 1) {
+          if (ev.type == PUSHWIRE_WS_EV_PING) continue;
+          CHECK_EQ(ev.type, PUSHWIRE_WS_EV_BINARY);
+          sizes.push_back(ev.data.len);
+          got.insert(got.end(), ev.data.ptr, ev.data.ptr + ev.data.len);
+        }
+        c.out();
+      }
+      CHECK(sizes == (std::vector<size_t>{len, 100}));
+      CHECK(got.size() == payload.size() && std::memcmp(got.data(), payload.data(), got.size()) == 0);
+    }
+}
