@@ -44,7 +44,7 @@ STATIC_LIB := $(BUILD)/libpushwire.a
 SHARED_LIB := $(BUILD)/libpushwire.so.$(VERSION)
 SONAME := libpushwire.so.$(ABI_VERSION)
 
-.PHONY: all lib test test-aarch64 demo clean bench vendor
+.PHONY: all lib test test-aarch64 test-x86-baseline demo clean bench vendor
 all: lib $(BUILD)/unity-check.o $(BUILD)/tests/unit $(BUILD)/tests/capi_c_test $(EXAMPLES) $(TOOLS)
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
@@ -108,6 +108,11 @@ test: all $(BUILD)/bench/pwbench
 # `test`, whose time it would double on a loaded machine; .ci/run runs both.
 test-aarch64:
 	sh tests/run_aarch64.sh $(BUILD)
+
+# The SSE2 twins of the AVX2 paths, end to end: the unit tests under qemu emulating an x86-64
+# CPU without AVX2 (tests/run_x86_baseline.sh); .ci/run runs it after `make test`.
+test-x86-baseline: $(BUILD)/tests/unit
+	sh tests/run_x86_baseline.sh $(BUILD)
 
 # ---- benchmarks: tests/bench, see tests/bench/README.md ----
 # pwbench is test code (C++17 with exceptions, which Boost needs), not part of `all`.
