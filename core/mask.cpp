@@ -28,35 +28,34 @@ namespace {
 // the SSE2 loop.
 // Returns how many bytes were done (a multiple of 64).
 constexpr size_t kMaskAvx2Min = 4096;
-__attribute__((target("avx2"))) size_t mask_copy_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint64_t k64) {
+// kStream: streaming stores (dst 32-byte aligned), fenced before returning, for mask_copy_far.
+template <bool kStream>
+__attribute__((target("avx2"))) inline size_t mask_copy_avx2_steps(uint8_t *dst, const uint8_t *src, size_t len,
+                                                                   uint64_t k64) {
   const __m256i k = _mm256_set1_epi64x(static_cast<long long>(k64));
   size_t i = 0;
   for (; len - i >= 64; i += 64) {
     _mm_prefetch(reinterpret_cast<const char *>(src + i + kMaskPrefetch), _MM_HINT_T0);
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32));
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), _mm256_xor_si256(a, k));
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i + 32), _mm256_xor_si256(b, k));
-  }
-  return i;
-}
-
-// mask_copy_avx2 with streaming stores: dst must be 32-byte aligned. Returns how many bytes
-// were done (a multiple of 64); the stores are fenced.
-__attribute__((target("avx2"))) size_t mask_copy_avx2_far(uint8_t *dst, const uint8_t *src, size_t len, uint64_t k64) {
-  const __m256i k = _mm256_set1_epi64x(static_cast<long long>(k64));
-  size_t i = 0;
-  for (; len - i >= 64; i += 64) {
-    _mm_prefetch(reinterpret_cast<const char *>(src + i + kMaskPrefetch), _MM_HINT_T0);
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32));
-    _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i), _mm256_xor_si256(a, k));
-    _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i + 32), _mm256_xor_si256(b, k));
+    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)), k);
+    const __m256i b = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 32)), k);
+    if (kStream) {
+      _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i), a);
+      _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + i + 32), b);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i), a);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i + 32), b);
+    }
   }
   // Streaming stores are weakly ordered: without the fence a later ordinary store (the
   // release of a lock, say) could become visible before the message bytes.
-  _mm_sfence();
+  if (kStream) _mm_sfence();
   return i;
+}
+__attribute__((target("avx2"))) size_t mask_copy_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint64_t k64) {
+  return mask_copy_avx2_steps<false>(dst, src, len, k64);
+}
+__attribute__((target("avx2"))) size_t mask_copy_avx2_far(uint8_t *dst, const uint8_t *src, size_t len, uint64_t k64) {
+  return mask_copy_avx2_steps<true>(dst, src, len, k64);
 }
 }  // namespace
 #endif

@@ -472,6 +472,19 @@ std::string observe(const std::string &s, size_t first_piece, size_t max_head, s
 
 }  // namespace
 
+// One head parsed whole (the whole-head pass) and fed a byte at a time (the state machine):
+// the two observations must agree; counts how many were compared and how many accepted.
+struct WholeAndSplit {
+  size_t compared = 0, accepted = 0;
+  void operator()(const std::string &s, size_t max_head = 64 * 1024, size_t max_headers = 64) {
+    const std::string whole = observe(s, s.size(), max_head, max_headers);
+    const std::string split = observe(s, 1, max_head, max_headers);
+    if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
+    ++compared;
+    accepted += whole[0] == '1';
+  }
+};
+
 // A complete head in the first feed is parsed by the whole-head path; a head whose first
 // feed is one byte goes through the state machine. Both must agree on every head, valid
 // or not: every byte of a browser-like request replaced by each byte class the grammar
@@ -484,13 +497,7 @@ TEST(http_head_whole_path_matches_state_machine) {
       "Cookie: session=0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz; lang=en\r\n\r\n";
   const std::string tail = "\x81\x85";  // the first frame's bytes behind the head
   const uint8_t replacements[] = {0x00, '\t', '\n', '\r', ' ', ':', 0x7f, 0x80, 0xff, '"', 'A', '/', '1', '0'};
-  size_t compared = 0;
-  auto both = [&](const std::string &s, size_t max_head, size_t max_headers) {
-    std::string whole = observe(s, s.size(), max_head, max_headers);
-    std::string split = observe(s, 1, max_head, max_headers);
-    if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
-    ++compared;
-  };
+  WholeAndSplit both;
   const size_t size = base.size();
   both(base + tail, 64 * 1024, 64);
   // And the unmodified head parses, to exactly these fields (trimmed values, an empty one).
@@ -521,7 +528,7 @@ TEST(http_head_whole_path_matches_state_machine) {
     both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\n\r", 64 * 1024, 64);
     both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\r\n\r\n", 64 * 1024, 64);
   }
-  CHECK(compared > 5000);
+  CHECK(both.compared > 5000);
 }
 
 // The whole-head path ends methods and field names at the first bit of its stop bitmap
@@ -534,14 +541,7 @@ TEST(http_head_whole_path_matches_state_machine) {
 TEST(http_head_whole_path_name_and_target_runs) {
   const uint8_t classes[] = {'a', 'Z', '0', '9', '-', '_', '~', '^', '!', '`', '@', '[', '{', '/', ':', ' ', '\t',
                              '"', 0x00, 0x7f, 0x80, 0xc0, 0xff, '\r', '\n', ','};
-  size_t compared = 0, accepted = 0;
-  auto both = [&](const std::string &s) {
-    std::string whole = observe(s, s.size(), 64 * 1024, 64);
-    std::string split = observe(s, 1, 64 * 1024, 64);
-    if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
-    ++compared;
-    accepted += whole[0] == '1';
-  };
+  WholeAndSplit both;
   for (size_t len = 1; len <= 40; ++len) {
     const std::string name(len, 'n');
     for (size_t pos = 0; pos < len; ++pos) {
@@ -562,8 +562,8 @@ TEST(http_head_whole_path_name_and_target_runs) {
       }
     }
   }
-  CHECK(compared > 20000);
-  CHECK(accepted > 5000);  // the valid ones are compared field by field, not only refused alike
+  CHECK(both.compared > 20000);
+  CHECK(both.accepted > 5000);  // the valid ones are compared field by field, not only refused alike
 }
 
 // The whole-head path trims a value's OWS with one compare in the usual case (one SP
@@ -605,14 +605,7 @@ TEST(http_head_whole_path_value_ows) {
 TEST(http_head_whole_path_names_across_block_seams) {
   const uint8_t classes[] = {'a', 'Z', '0', '-', '_', '.', '!', '|', '~', '`', '@', '[', '{', '/', ':', ';', ' ',
                              '\t', '"', 0x00, 0x7f, 0x80, 0xff, '\r', '\n', ','};
-  size_t compared = 0, accepted = 0;
-  auto both = [&](const std::string &s) {
-    std::string whole = observe(s, s.size(), 64 * 1024, 64);
-    std::string split = observe(s, 1, 64 * 1024, 64);
-    if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
-    ++compared;
-    accepted += whole[0] == '1';
-  };
+  WholeAndSplit both;
   for (size_t start = 16; start <= 150; ++start) {
     for (size_t len : {1, 2, 15, 16, 17, 31, 33, 48, 70}) {
       std::vector<size_t> positions = {0, len - 1};
@@ -634,8 +627,8 @@ TEST(http_head_whole_path_names_across_block_seams) {
       }
     }
   }
-  CHECK(compared > 50000);
-  CHECK(accepted > 10000);
+  CHECK(both.compared > 50000);
+  CHECK(both.accepted > 10000);
 }
 
 // The whole-head pass classifies blocks with AVX2 where the CPU has it, so the other tests

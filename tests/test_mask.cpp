@@ -6,6 +6,7 @@
 
 #include "harness.hpp"
 #include "mask.hpp"
+#include "ws_test_util.hpp"
 
 using namespace pushwire;
 
@@ -120,20 +121,6 @@ TEST(mask_long_runs_every_length_phase_alignment) {
   CHECK_EQ(bad, 0);
 }
 
-namespace {
-
-// Bytes from a linear congruential generator: every byte value, no pattern of period 4 or 64.
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    v[i] = uint8_t(seed >> 24);
-  }
-  return v;
-}
-
-}  // namespace
-
 TEST(mask_copy_far_every_length_phase_alignment) {
   // Lengths around the 16/32/64-byte steps, the 4 KiB start of the streaming path and its
   // 64-byte lines; the destination at every offset mod 64 (the head before the first whole
@@ -145,7 +132,7 @@ TEST(mask_copy_far_every_length_phase_alignment) {
   std::vector<uint8_t> src_store(65537 + 64), dst_store(65537 + 3 * 64), want(65537), near(65537 + 64);
   size_t bad = 0, cases = 0;
   for (size_t len : lens) {
-    const std::vector<uint8_t> p = random_bytes(len, uint32_t(len));
+    const std::vector<uint8_t> p = wstest::random_bytes(len, uint32_t(len));
     for (unsigned phase = 0; phase < 4; ++phase) {
       naive(want.data(), p.data(), len, key, phase);
       for (size_t so : {size_t(0), size_t(1), size_t(31)}) {
@@ -175,7 +162,7 @@ TEST(mask_copy_far_every_split_point) {
   // first's phase (as copy_data does across reads): the bytes of one byte loop.
   const uint8_t key[4] = {0x80, 0x7f, 0x00, 0xe1};
   const size_t len = 9000;
-  const std::vector<uint8_t> p = random_bytes(len, 7);
+  const std::vector<uint8_t> p = wstest::random_bytes(len, 7);
   std::vector<uint8_t> want(len), dst_store(len + 5);
   naive(want.data(), p.data(), len, key, 0);
   uint8_t *dst = dst_store.data() + 5;  // the arena's positions are not aligned
@@ -202,7 +189,7 @@ TEST(mask_copy_far_at_page_ends) {
   CHECK_EQ(mprotect(sb + 3 * page, page, PROT_NONE), 0);
   CHECK_EQ(mprotect(db + 3 * page, page, PROT_NONE), 0);
   const uint8_t key[4] = {0x12, 0xa4, 0x5b, 0xf0};
-  const std::vector<uint8_t> p = random_bytes(3 * page, 3);
+  const std::vector<uint8_t> p = wstest::random_bytes(3 * page, 3);
   std::vector<uint8_t> want(3 * page);
   size_t bad = 0;
   for (size_t len = 4090; len <= 3 * page; len += len < 4300 ? 1 : 257)

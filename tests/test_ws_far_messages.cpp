@@ -17,15 +17,6 @@ namespace {
 
 const uint8_t kFarKey[4] = {0xd3, 0x5e, 0x80, 0x17};
 
-std::vector<uint8_t> random_payload(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    v[i] = uint8_t(seed >> 24);
-  }
-  return v;
-}
-
 // One frame of payload[from, from + n) (n >= 65536: the 8-byte length), masked with kFarKey by a byte loop (client to
 // server) or plain (server to client).
 void append_frame(std::vector<uint8_t> &w, uint8_t b0, const std::vector<uint8_t> &payload, size_t from, size_t n,
@@ -79,7 +70,7 @@ TEST(ws_far_message_every_arena_alignment) {
   // every k in 0..64 (each later step starts at another offset mod 64 in the arena, so the
   // streaming loop's head takes every length), then 64 KiB reads; copying and in place.
   const size_t len = size_t(MASK_FAR_MIN) + 77;
-  const std::vector<uint8_t> payload = random_payload(len, 1);
+  const std::vector<uint8_t> payload = wstest::random_bytes(len, 1);
   std::vector<uint8_t> wire;
   append_frame(wire, 0x82, payload, 0, len, true);
   size_t bad = 0;
@@ -99,7 +90,7 @@ TEST(ws_far_message_sizes_reads_and_roles) {
   // path); server copying and in place, streaming, and a client (unmasked frames).
   size_t bad = 0, runs = 0;
   for (size_t len : {size_t(MASK_FAR_MIN) - 1, size_t(MASK_FAR_MIN), size_t(MASK_FAR_MIN) + 4097}) {
-    const std::vector<uint8_t> payload = random_payload(len, uint32_t(len));
+    const std::vector<uint8_t> payload = wstest::random_bytes(len, uint32_t(len));
     std::vector<uint8_t> masked, plain;
     append_frame(masked, 0x82, payload, 0, len, true);
     append_frame(plain, 0x82, payload, 0, len, false);
@@ -125,7 +116,7 @@ TEST(ws_far_message_fragments_cross_the_threshold) {
   // threshold, the second crosses it (the message's declared size passes it with that
   // frame's header), the third is past it; a ping between fragments; then a short message.
   const size_t part = size_t(MASK_FAR_MIN) / 2 + 13, len = 3 * part;
-  const std::vector<uint8_t> payload = random_payload(len + 100, 5);
+  const std::vector<uint8_t> payload = wstest::random_bytes(len + 100, 5);
   std::vector<uint8_t> wire;
   append_frame(wire, 0x02, payload, 0, part, true);
   const std::string ping = masked_frame(0x89, "hi");

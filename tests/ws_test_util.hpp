@@ -124,4 +124,14 @@ inline std::string frame(uint8_t b0, const std::string &payload) {
   return f + payload;
 }
 
+// Bytes from a linear congruential generator: every byte value, no pattern of period 4 or 64.
+inline std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[i] = uint8_t(seed >> 24);
+  }
+  return v;
+}
+
 }  // namespace wstest
