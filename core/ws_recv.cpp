@@ -30,6 +30,10 @@ constexpr uint64_t kMoveWorthAvoiding = 4096;
 
 #if defined(__SSE2__)
 constexpr bool kShortStep = true;
+// The bits of the first n of 16 bytes in a movemask: a load, where (1 << n) - 1 took three
+// instructions of the short step.
+constexpr uint16_t kFirstBits[17] = {0x0,   0x1,   0x3,   0x7,   0xf,   0x1f,   0x3f,   0x7f,  0xff,
+                                     0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff, 0x3fff, 0x7fff, 0xffff};
 // The short step of the run of small messages: 16 bytes read from src, unmasked and written
 // to dst whole (the caller checked that both have them); returns the high bits of the first
 // len <= 16 (nonzero: not ASCII).
@@ -37,7 +41,7 @@ PUSHWIRE_INLINE unsigned unmask16(uint8_t *dst, const uint8_t *src, size_t len, 
   __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
   if (masked) v = _mm_xor_si128(v, _mm_set1_epi32(int(key)));
   _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), v);
-  return unsigned(_mm_movemask_epi8(v)) & ((1u << len) - 1);
+  return unsigned(_mm_movemask_epi8(v)) & kFirstBits[len];
 }
 #elif defined(PUSHWIRE_NEON)
 constexpr bool kShortStep = true;
@@ -590,53 +594,83 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     aroom = arena_.room();
     return true;
   };
-  // A whole message's record; b0's low bits are its opcode (TEXT or BINARY).
-  auto put = [&](uint8_t b0, Where where, uintptr_t where_at, size_t len) {
-    Queued &q = *qc++;
+  // A whole message's record; b0's low bits are its opcode (TEXT or BINARY). On little-
+  // endian machines it is written as four 8-byte words (type with flags, at, len, code with
+  // where and slow): GCC kept the six fields' stores apart.
+  auto put_message = [](Queued *q, uint8_t b0, Where where, uintptr_t where_at, size_t len) {
     static_assert(PUSHWIRE_WS_EV_TEXT == 4 && PUSHWIRE_WS_EV_BINARY == 5, "b0 & 3 is 1 or 2");
-    q.type = 3u + (b0 & 3u);
-    q.flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
-    q.at = where_at;
-    q.len = len;
-    q.code = 0;
-    q.where = where;
-    q.slow = 0;
+    const uint32_t type = 3u + (b0 & 3u);
+    constexpr uint32_t flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static_assert(offsetof(Queued, flags) == 4 && offsetof(Queued, code) == 24 && offsetof(Queued, where) == 28 &&
+                      offsetof(Queued, slow) == 29 && sizeof(Queued) == 32,
+                  "the words follow the record's layout");
+    const uint64_t type_flags = type | uint64_t(flags) << 32;
+    const uint64_t code_where_slow = uint64_t(where) << 32;
+    uint8_t *const r = reinterpret_cast<uint8_t *>(q);
+    std::memcpy(r, &type_flags, 8);
+    q->at = where_at;
+    q->len = len;
+    std::memcpy(r + 24, &code_where_slow, 8);
+#else
+    q->type = type;
+    q->flags = flags;
+    q->at = where_at;
+    q->len = len;
+    q->code = 0;
+    q->where = where;
+    q->slow = 0;
+#endif
   };
   auto record = [&](uint8_t b0, const uint8_t *dst, size_t len) {
-    put(b0, InPlace ? AT_PTR : IN_ARENA, InPlace ? uintptr_t(dst) : at + aused, len);
+    put_message(qc++, b0, InPlace ? AT_PTR : IN_ARENA, InPlace ? uintptr_t(dst) : at + aused, len);
     if (!InPlace) aused += len;
   };
   const bool buffered = !has(F_STREAMING);
 
   // Copying, payloads of at most 16 bytes (W1) take the short step: one 16-byte unmask. It
-  // writes 16 bytes to the arena's room, so it runs while the queue's room and the arena's
-  // hold `fast` more such frames; any other frame uses the rooms unchecked by that count,
-  // so it clears it, and it is counted again from the rooms as they then are.
+  // writes 16 bytes to the arena's room, so short steps are bounded by the frames both
+  // rooms hold for certain (qfast) and by the last header with 16 bytes behind it; any other
+  // frame goes below, and the bounds are taken again from the rooms at the next short frame.
+  // Frames with the same first two bytes as the one before follow at a fixed step: their
+  // positions no longer wait for each length byte to load (that chain of loads, not the
+  // instruction count, bounded W1).
   const size_t short_max = max_len < 16 ? max_len : 16;
-  size_t fast = 0;
-  auto count_fast = [&] {
-    const size_t by_arena = (aroom - aused) / 16, by_queue = size_t(qlim - qc);
-    fast = by_arena < by_queue ? by_arena : by_queue;
-    return fast != 0;
-  };
+  const uintptr_t short_last = size_t(end - p) >= hsize + 16 ? uintptr_t(end - (hsize + 16)) : 0;
   while (size_t(end - p) >= hsize) {
-    const uint8_t b0 = p[0];
+    uint8_t b0 = p[0];
     // The mask bit and the length in one test: less the expected mask bit, a frame with
     // the other one has a length of 128 or more, past any max_len.
-    const size_t len = uint8_t(p[1] - mask_bit);
-    if (kShortStep && !InPlace && PUSHWIRE_LIKELY(uint8_t(b0 - 0x81) <= 1 && len <= short_max &&
-                                                   size_t(end - p) >= hsize + 16 && (fast || count_fast()))) {
-      --fast;
-      uint32_t key = 0;
-      if (Masked) std::memcpy(&key, p + 2, 4);
-      uint8_t *dst = aw + aused;
-      if (PUSHWIRE_UNLIKELY(unmask16(dst, p + hsize, len, key, Masked) && b0 == 0x81 && !utf8_valid(dst, len)))
-        break;
-      record(b0, dst, len);
-      p += hsize + len;
-      continue;
+    size_t len = uint8_t(p[1] - mask_bit);
+    if (kShortStep && !InPlace && uint8_t(b0 - 0x81) <= 1 && len <= short_max && uintptr_t(p) <= short_last) {
+      const size_t by_arena = (aroom - aused) / 16, by_queue = size_t(qlim - qc);
+      Queued *const qfast = qc + (by_arena < by_queue ? by_arena : by_queue);
+      if (qc != qfast) {
+        for (;;) {  // a run of frames with equal first bytes each time round
+          uint16_t head, next;
+          std::memcpy(&head, p, 2);
+          const size_t step = hsize + len;
+          do {
+            uint32_t key = 0;
+            if (Masked) std::memcpy(&key, p + 2, 4);
+            uint8_t *const dst = aw + aused;
+            if (PUSHWIRE_UNLIKELY(unmask16(dst, p + hsize, len, key, Masked) && b0 == 0x81 &&
+                                  !utf8_valid(dst, len)))
+              goto stop;
+            put_message(qc++, b0, IN_ARENA, at + aused, len);
+            aused += len;
+            p += step;
+            if (qc == qfast || uintptr_t(p) > short_last) goto short_done;
+            std::memcpy(&next, p, 2);
+          } while (next == head);
+          b0 = p[0];
+          len = uint8_t(p[1] - mask_bit);
+          if (uint8_t(b0 - 0x81) > 1 || len > short_max) break;
+        }
+      short_done:
+        continue;
+      }
     }
-    fast = 0;
     if (PUSHWIRE_UNLIKELY((b0 != 0x81 && b0 != 0x82) || len > max_len)) {
       if ((uint8_t(b0 - 1) <= 1 || msg_op_ != 0) && buffered) {
         // A fragmented message (W6), buffered (streaming hands out pieces at every control
@@ -714,7 +748,7 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
             utf8_todo_ = 0;
           }
           if (!make_room(0)) goto stop;
-          put(op, IN_ARENA, msg_start_, at + aused - msg_start_);
+          put_message(qc++, op, IN_ARENA, msg_start_, at + aused - msg_start_);
           msg_op_ = 0;
           msg_start_ = at + aused;
           break;

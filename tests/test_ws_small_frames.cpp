@@ -1,6 +1,7 @@
 // The receive path's run of whole small messages (7-bit lengths, unmasked and checked
 // inline): every length 0..125 at every key position, both roles, copying and in place,
 // invalid UTF-8 at every position, and the frames that must leave the run.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -634,6 +635,131 @@ TEST(ws_small_frames_short_step_across_room_and_queue_limits) {
       CHECK_EQ(got.size(), want.size());
       CHECK(got == want);
       CHECK_EQ(a.last_error, 0);
+    }
+  }
+}
+
+namespace {
+
+// A deterministic stream of runs of frames with equal first two bytes (the short step's
+// fixed-step loop), each run ended by what may follow one: another length or type, a frame
+// the run leaves to the full decoder, a rule broken inside the run, or the end of the input.
+struct RunStream {
+  std::string wire;
+  uint32_t state;
+  explicit RunStream(uint32_t seed) : state(seed * 2654435761u + 1) {}
+  uint32_t next(uint32_t n) {
+    state = state * 1103515245u + 12345u;
+    return (state >> 8) % n;
+  }
+  void build(pushwire_ws_role role) {
+    const bool server = role == PUSHWIRE_WS_SERVER;
+    size_t key = next(1000);
+    const uint32_t runs = 1 + next(6);
+    for (uint32_t r = 0; r < runs; ++r) {
+      const bool text = next(3) != 0;
+      const uint8_t b0 = text ? 0x81 : 0x82;
+      const size_t len = next(18);
+      const uint32_t count = 1 + next(r == 0 ? 40 : 12);
+      const uint32_t bad_at = next(8) == 0 ? next(count) : count;  // invalid text inside the run
+      for (uint32_t i = 0; i < count; ++i) {
+        std::string payload;
+        if (!text) {
+          for (size_t j = 0; j < len; ++j) payload += char(next(256));
+        } else if (i == bad_at && len) {
+          payload = std::string(len, 'v');
+          payload[next(uint32_t(len))] = char(0x80 + next(0x80));
+        } else {
+          payload = next(4) == 0 ? text_of(len, i) : std::string(len, char('a' + next(26)));
+        }
+        wire += data_frame(role, b0, payload, key++);
+      }
+      switch (next(9)) {
+        case 0: wire += data_frame(role, 0x89, "pi", key++); break;
+        case 1: wire += data_frame(role, 0x82, std::string(126 + next(40), 'L'), key++); break;
+        case 2:
+          wire += data_frame(role, 0x01, "fr", key);
+          wire += data_frame(role, 0x80, "ag", key + 1);
+          key += 2;
+          break;
+        case 3: wire += data_frame(role, uint8_t(b0 | 0x40), "rsv", key++); break;  // equal but for RSV1
+        case 4: wire += server ? frame(b0, std::string(len, 'u')) : masked_frame(b0, std::string(len, 'm')); break;
+        case 5: wire += data_frame(role, 0x80, "cont", key++); break;  // a continuation with nothing to continue
+        default: break;  // straight into the next run
+      }
+    }
+    const size_t cut = next(2) ? next(8) : 0;  // sometimes the input ends inside the last frame
+    wire.resize(wire.size() - std::min(cut, wire.size()));
+  }
+};
+
+std::vector<std::string> fed_in_pieces(pushwire_ws_role role, const std::string &wire, uint64_t max_frame,
+                                       const std::vector<size_t> &cuts) {
+  Open a(role);
+  if (max_frame) CHECK_EQ(a.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
+  std::vector<std::string> got;
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    a.feed(wire.substr(from, cut - from));
+    for (const std::string &e : a.events(true)) got.push_back(e);
+    from = cut;
+  }
+  got.push_back("rc " + std::to_string(a.last_error));
+  return got;
+}
+
+}  // namespace
+
+// Runs of equal frames, whole and in pieces cut at random points, against the full decoder
+// fed a byte at a time.
+TEST(ws_small_frames_runs_of_equal_heads_match_the_full_decoder) {
+  size_t mismatches = 0;
+  for (uint32_t seed = 0; seed < 240; ++seed) {
+    const pushwire_ws_role role = seed % 2 ? PUSHWIRE_WS_CLIENT : PUSHWIRE_WS_SERVER;
+    RunStream s(seed);
+    s.build(role);
+    const uint64_t max_frame = seed % 5 == 0 ? 1 + s.next(17) : 0;
+    std::vector<std::string> ref;
+    const std::vector<std::string> whole = whole_and_bytewise(role, s.wire, max_frame, &ref);
+    std::vector<size_t> cuts;
+    for (uint32_t k = s.next(3); k > 0; --k) cuts.push_back(s.next(uint32_t(s.wire.size() + 1)));
+    std::sort(cuts.begin(), cuts.end());
+    cuts.push_back(s.wire.size());
+    const std::vector<std::string> pieces = fed_in_pieces(role, s.wire, max_frame, cuts);
+    if ((whole != ref || pieces != ref) && ++mismatches <= 3) {
+      std::string g, p, r;
+      for (const std::string &e : whole) g += "\n    " + e;
+      for (const std::string &e : pieces) p += "\n    " + e;
+      for (const std::string &e : ref) r += "\n    " + e;
+      harness::fail(__FILE__, __LINE__,
+                    "seed " + std::to_string(seed) + ": whole" + g + "\n  in pieces" + p + "\n  byte by byte" + r);
+    }
+  }
+  CHECK_EQ(mismatches, 0);
+}
+
+// Long runs of one length: the rooms' count (arena growth, queue room) and the queue's limit
+// (4096) end runs in their middle, and every payload arrives whole, in order.
+TEST(ws_small_frames_long_equal_runs_across_room_and_queue_limits) {
+  for (pushwire_ws_role role : {PUSHWIRE_WS_SERVER, PUSHWIRE_WS_CLIENT}) {
+    for (size_t len : {size_t(0), size_t(5), size_t(15), size_t(16)}) {
+      for (bool in_place : {false, true}) {
+        std::string wire;
+        std::vector<std::string> want;
+        for (size_t i = 0; i < 9000; ++i) {
+          const bool text = i < 6000;  // the run changes type once, past the queue's limit
+          std::string payload(len, char(text ? 'a' + i % 26 : 0x80 + i % 100));
+          wire += data_frame(role, text ? 0x81 : 0x82, payload, i);
+          want.push_back((text ? "text " : "binary ") + vectors::escape(payload));
+        }
+        Open a(role);
+        std::vector<uint8_t> buf(wire.begin(), wire.end());
+        CHECK_EQ(in_place ? pushwire_ws_feed_mutable(a.ws, buf.data(), buf.size()) : a.feed(wire), 0);
+        const std::vector<std::string> got = a.events();
+        CHECK_EQ(got.size(), want.size());
+        CHECK(got == want);
+        CHECK_EQ(a.last_error, 0);
+      }
     }
   }
 }
