@@ -594,14 +594,16 @@ const uint8_t *WsSession::recv_small(const uint8_t *p, const uint8_t *const end,
     aroom = arena_.room();
     return true;
   };
-  // A whole message's record; b0's low bits are its opcode (TEXT or BINARY). On little-
-  // endian machines it is written as four 8-byte words (type with flags, at, len, code with
-  // where and slow): GCC kept the six fields' stores apart.
+  // A whole message's record; b0's low bits are its opcode (TEXT or BINARY). On 64-bit
+  // little-endian machines it is written as four 8-byte words (type with flags, at, len, code
+  // with where and slow): GCC kept the six fields' stores apart. 32-bit targets (24-byte
+  // records) take the field stores.
   auto put_message = [](Queued *q, uint8_t b0, Where where, uintptr_t where_at, size_t len) {
     static_assert(PUSHWIRE_WS_EV_TEXT == 4 && PUSHWIRE_WS_EV_BINARY == 5, "b0 & 3 is 1 or 2");
     const uint32_t type = 3u + (b0 & 3u);
     constexpr uint32_t flags = PUSHWIRE_WS_EVF_FIRST | PUSHWIRE_WS_EVF_FIN;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && __SIZEOF_POINTER__ == 8 && \
+    __SIZEOF_SIZE_T__ == 8
     static_assert(offsetof(Queued, flags) == 4 && offsetof(Queued, code) == 24 && offsetof(Queued, where) == 28 &&
                       offsetof(Queued, slow) == 29 && sizeof(Queued) == 32,
                   "the words follow the record's layout");
