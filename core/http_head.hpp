@@ -81,12 +81,9 @@ class HttpHead {
     if (!borrowing()) return copied_field(i);
     return i < borrowed_.count ? borrowed_.fields[i] : HttpField{span{nullptr, 0}, span{nullptr, 0}};
   }
-  // The fields as one array, for a borrowed head (*count set), or NULL: a caller that
-  // walks them all then reads them without a check per field.
-  const HttpField *borrowed_fields(size_t *count) const {
-    *count = borrowed_.count;
-    return borrowing() ? borrowed_.fields : nullptr;
-  }
+  // The fields as one array (field_count() of them) for a borrowed head, or NULL: a caller
+  // that walks them all then reads them without a check per field.
+  const HttpField *borrowed_fields() const { return borrowing() ? borrowed_.fields : nullptr; }
   // index-th field named `name` (case-insensitive).
   bool find(span name, size_t index, span *value) const;
   bool find(const char *name, size_t index, span *value) const;

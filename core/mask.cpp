@@ -24,10 +24,10 @@ constexpr size_t kMaskPrefetch = 512;
 
 #if defined(PUSHWIRE_MASK_AVX2)
 namespace {
+constexpr size_t kMaskAvx2Min = 4096;
 // The 64-byte steps of mask_copy in two 32-byte registers: half the loads and stores of
 // the SSE2 loop.
 // Returns how many bytes were done (a multiple of 64).
-constexpr size_t kMaskAvx2Min = 4096;
 // kStream: streaming stores (dst 32-byte aligned), fenced before returning, for mask_copy_far.
 template <bool kStream>
 __attribute__((target("avx2"))) inline size_t mask_copy_avx2_steps(uint8_t *dst, const uint8_t *src, size_t len,

@@ -134,8 +134,8 @@ unsigned mask_copy_far(uint8_t *dst, const uint8_t *src, size_t len, const uint8
 
 // Messages from this size are stored with mask_copy_far. Far above any core's private L2
 // and half or more of a shared L3: by the time the application reads such a message,
-// little of it would still be cached anyway. (W3b, 16 MiB on AMD EPYC: CPU time 0.88 ->
-// 1.35 x memcpy; W3's 64 KiB messages stay below, in an arena reused in L2.)
+// little of it would still be cached anyway. (W3b, 16 MiB on AMD EPYC: CPU time 0.84 ->
+// 1.28 x memcpy copying; W3's 64 KiB messages stay below, in an arena reused in L2.)
 constexpr uint64_t MASK_FAR_MIN = 8u << 20;
 
 }  // namespace pushwire

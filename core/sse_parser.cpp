@@ -193,7 +193,6 @@ struct SseQueueRun {
   uint8_t *o;  // q_store_: values are copied here (room for the run's bytes and 64 more)
   size_t count = 0;
   size_t plain = SIZE_MAX;  // records from here on depend on nothing before the run
-  size_t used = 0;          // bytes of the run up to the end of the last record
 };
 
 // One 64-byte block of the run: bit i of lf set when p[i] is LF; cr nonzero when the block
@@ -202,15 +201,8 @@ struct SseBlock {
   uint64_t lf, cr;
 };
 
-uint64_t sse_cr_bits(const uint8_t *p) {
-  uint64_t m = 0;
-  for (size_t i = 0; i < 64; ++i) m |= uint64_t(p[i] == '\r') << i;
-  return m;
-}
-
-// Lanes: `static SseBlock block(const uint8_t *p)`, `static unsigned low(uint64_t m)` (index of
-// the lowest bit of m != 0), `static uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n)`
-// (p[0..64) readable, o with room for 64; returns o + n).
+// Lanes: `static SseBlock block(const uint8_t *p)`, `static uint8_t *copy(uint8_t *o, const
+// uint8_t *p, size_t n)` (p[0..64) readable, o with room for 64; returns o + n).
 struct SseQueuePortable {
   static PUSHWIRE_INLINE SseBlock block(const uint8_t *p) {
     const uint64_t m = sse_line_ends64(p, 64);
@@ -219,9 +211,11 @@ struct SseQueuePortable {
       if (p[__builtin_ctzll(t)] == '\r') cr |= t & (~t + 1);
     return SseBlock{m & ~cr, cr};
   }
-  static PUSHWIRE_INLINE unsigned low(uint64_t m) { return unsigned(__builtin_ctzll(m)); }
   static PUSHWIRE_INLINE uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n) {
-    std::memcpy(o, p, n <= 64 ? 64 : n);  // up to 64: one fixed move, whatever the length
+    if (PUSHWIRE_LIKELY(n <= 64))
+      std::memcpy(o, p, 64);  // one fixed move, whatever the length
+    else
+      std::memcpy(o, p, n);
     return o + n;
   }
 };
@@ -253,7 +247,6 @@ struct SseQueueAvx2 {
     const __m256i c = _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(b, cr));
     return SseBlock{l, uint32_t(_mm256_movemask_epi8(c))};
   }
-  __attribute__((target("bmi"))) static unsigned low(uint64_t m) { return unsigned(_tzcnt_u64(m)); }
   __attribute__((target("avx2"))) static uint8_t *copy(uint8_t *o, const uint8_t *p, size_t n) {
     if (PUSHWIRE_LIKELY(n <= 64)) {
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
@@ -315,7 +308,7 @@ PUSHWIRE_INLINE bool sse_queue_lines(const SseQueueRun &r, SseQueueAt &at) {
           size_t cut = size_t(at.lim - blk);
           const SseBlock b = Lanes::block(blk);
           if (b.cr) {
-            const size_t cr = unsigned(__builtin_ctzll(sse_cr_bits(blk)));
+            const size_t cr = unsigned(__builtin_ctzll(sse_line_ends64(blk, 64) & ~b.lf));
             if (cr < cut) cut = cr;
           }
           m = b.lf & ((uint64_t(1) << cut) - 1);
@@ -332,12 +325,12 @@ PUSHWIRE_INLINE bool sse_queue_lines(const SseQueueRun &r, SseQueueAt &at) {
       const SseBlock b = Lanes::block(blk);
       m = b.lf;
       if (PUSHWIRE_UNLIKELY(b.cr != 0)) {
-        const uint64_t cr = sse_cr_bits(blk);
+        const uint64_t cr = sse_line_ends64(blk, 64) & ~b.lf;
         m &= (cr & (~cr + 1)) - 1;  // the lines before the first CR, and none after
         at.lim = soft = next;
       }
     }
-    const uint8_t *const e = blk + Lanes::low(m);
+    const uint8_t *const e = blk + __builtin_ctzll(m);
     m &= m - 1;
     const size_t n = size_t(e - line);
     if (PUSHWIRE_UNLIKELY(n > r.max_line)) goto done;
@@ -426,7 +419,6 @@ PUSHWIRE_INLINE void sse_queue_walk(SseQueueRun &r) {
   if (sse_queue_lines<Lanes, false>(r, at)) sse_queue_lines<Lanes, true>(r, at);
   r.count = at.count;
   r.plain = at.plain < at.count ? at.plain : at.count;
-  r.used = at.count ? r.ends[at.count - 1] : 0;
   r.o = at.o;
 }
 
@@ -472,7 +464,7 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
   // line's first word, a value's wide copy) stays within the caller's bytes.
   if (start == 0 || len - start < 2 * 64) return len;
   const size_t max_recs = len / kSseQueueBytesPerRecord + 1;
-  const size_t rec_bytes = max_recs * (sizeof(pushwire_sse_event) + sizeof(size_t));
+  const size_t rec_bytes = max_recs * kSseQueueBytesPerRecord;
   q_store_.clear();
   q_recs_.clear();
   if ((q_store_.room() < len + 64 && q_store_.reserve_extra(len + 64)) ||
@@ -500,7 +492,7 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
   q_count_ = r.count;
   q_plain_ = r.plain;
   q_ends_at_ = max_recs * sizeof(pushwire_sse_event);
-  q_run_ = q_bytes_ = r.used;
+  q_bytes_ = r.ends[r.count - 1];
   return start;
 }
 
@@ -541,7 +533,10 @@ int SseParser::pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n) {
     id_at_ = last_id_at_ = id_at;
     id_.clear();
   }
-  if (pos != q_pos_) q_bytes_ = q_run_ - reinterpret_cast<const size_t *>(q_recs_.data() + q_ends_at_)[pos - 1];
+  if (pos != q_pos_) {
+    const size_t *const ends = reinterpret_cast<const size_t *>(q_recs_.data() + q_ends_at_);
+    q_bytes_ = ends[q_count_ - 1] - ends[pos - 1];
+  }
   q_pos_ = pos;
   *n = count;
   if (rc < 0) {

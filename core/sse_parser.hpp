@@ -132,9 +132,9 @@ class SseParser {
   Buffer q_store_;
   Buffer tail_;
   // The records are the events to hand out (see pull_queued); behind them in q_recs_, at
-  // q_ends_at_, for each the bytes of the run (q_run_ long) up to its end.
+  // q_ends_at_, for each the bytes of the run up to its end.
   size_t q_pos_ = 0, q_count_ = 0, q_plain_ = 0;
-  size_t q_ends_at_ = 0, q_run_ = 0;
+  size_t q_ends_at_ = 0;
   size_t q_bytes_ = 0;  // fed bytes behind the records not yet pulled (they count as unparsed input)
   // The same values while they still lie in in_ where the walk found them (non-null):
   // data joined in place (data_ is then empty), the event type, the id buffer and string.

@@ -235,9 +235,8 @@ int ws_check_request(const HttpHead &req, const StringList &origins, bool requir
   size_t hosts = 0, versions = 0, keys = 0, origin_count = 0;
   span host{nullptr, 0}, version{nullptr, 0}, key{nullptr, 0}, origin{nullptr, 0};
   bool upgrade = false, connection = false, protocols_ok = true, extensions_ok = true;
-  size_t n;
-  const HttpField *fields = req.borrowed_fields(&n);
-  if (!fields) n = req.field_count();
+  const HttpField *const fields = req.borrowed_fields();
+  const size_t n = req.field_count();
   for (size_t i = 0; i < n; ++i) {
     const HttpField f = fields ? fields[i] : req.field(i);
     switch (classify_field(f.name)) {

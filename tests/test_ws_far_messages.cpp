@@ -15,17 +15,15 @@ using pushwire::MASK_FAR_MIN;
 
 namespace {
 
-const uint8_t kFarKey[4] = {0xd3, 0x5e, 0x80, 0x17};
+const char kFarKey[] = "\xd3\x5e\x80\x17";
 
-// One frame of payload[from, from + n) (n >= 65536: the 8-byte length), masked with kFarKey by a byte loop (client to
-// server) or plain (server to client).
+// One frame of payload[from, from + n), masked with kFarKey (client to server) or plain
+// (server to client).
 void append_frame(std::vector<uint8_t> &w, uint8_t b0, const std::vector<uint8_t> &payload, size_t from, size_t n,
                   bool masked) {
-  w.push_back(b0);
-  w.push_back(uint8_t((masked ? 0x80 : 0) | 127));
-  for (int i = 7; i >= 0; --i) w.push_back(uint8_t(uint64_t(n) >> (8 * i)));
-  if (masked) w.insert(w.end(), kFarKey, kFarKey + 4);
-  for (size_t i = 0; i < n; ++i) w.push_back(uint8_t(payload[from + i] ^ (masked ? kFarKey[i % 4] : 0)));
+  const std::string part(payload.begin() + long(from), payload.begin() + long(from + n));
+  const std::string f = masked ? masked_frame(b0, part, kFarKey) : frame(b0, part);
+  w.insert(w.end(), f.begin(), f.end());
 }
 
 struct Replay {

@@ -545,25 +545,32 @@ TEST(ws_mid_binary_frames_rules_hold_in_the_run) {
 
 namespace {
 
+// Events of `wire` fed in pieces ending at `cuts` (ascending, the last at wire.size()), as
+// transcript lines and the final return code.
+std::vector<std::string> fed_in_pieces(pushwire_ws_role role, const std::string &wire, uint64_t max_frame,
+                                       const std::vector<size_t> &cuts) {
+  Open a(role);
+  if (max_frame) CHECK_EQ(a.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
+  std::vector<std::string> got;
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    const int rc = a.feed(wire.substr(from, cut - from));
+    if (from == 0) CHECK_EQ(rc, 0);  // a failure is reported as an event, then by later calls
+    for (const std::string &e : a.events(true)) got.push_back(e);
+    from = cut;
+  }
+  got.push_back("rc " + std::to_string(a.last_error));
+  return got;
+}
+
 // Events of `wire` fed whole (copying: the run's short step where it applies) and fed a byte
-// at a time (the full decoder only: no run ever sees a whole header), as transcript lines.
+// at a time (the full decoder only: no run ever sees a whole header).
 std::vector<std::string> whole_and_bytewise(pushwire_ws_role role, const std::string &wire, uint64_t max_frame,
                                             std::vector<std::string> *bytewise) {
-  Open a(role), b(role);
-  if (max_frame) {
-    CHECK_EQ(a.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
-    CHECK_EQ(b.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
-  }
-  CHECK_EQ(a.feed(wire), 0);
-  std::vector<std::string> got = a.events(true);
-  got.push_back("rc " + std::to_string(a.last_error));
-  bytewise->clear();
-  for (size_t i = 0; i < wire.size(); ++i) {
-    b.feed(wire.substr(i, 1));
-    for (const std::string &e : b.events(true)) bytewise->push_back(e);
-  }
-  bytewise->push_back("rc " + std::to_string(b.last_error));
-  return got;
+  std::vector<size_t> each_byte(wire.size());
+  for (size_t i = 0; i < wire.size(); ++i) each_byte[i] = i + 1;
+  *bytewise = fed_in_pieces(role, wire, max_frame, each_byte);
+  return fed_in_pieces(role, wire, max_frame, {wire.size()});
 }
 
 }  // namespace
@@ -692,21 +699,6 @@ struct RunStream {
     wire.resize(wire.size() - std::min(cut, wire.size()));
   }
 };
-
-std::vector<std::string> fed_in_pieces(pushwire_ws_role role, const std::string &wire, uint64_t max_frame,
-                                       const std::vector<size_t> &cuts) {
-  Open a(role);
-  if (max_frame) CHECK_EQ(a.opt(PUSHWIRE_WS_OPT_MAX_FRAME_SIZE, max_frame), 0);
-  std::vector<std::string> got;
-  size_t from = 0;
-  for (size_t cut : cuts) {
-    a.feed(wire.substr(from, cut - from));
-    for (const std::string &e : a.events(true)) got.push_back(e);
-    from = cut;
-  }
-  got.push_back("rc " + std::to_string(a.last_error));
-  return got;
-}
 
 }  // namespace
 
