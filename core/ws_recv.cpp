@@ -876,7 +876,7 @@ void WsSession::whole_message(const uint8_t *p, const WsFrameHeader &h, uint8_t 
     unsigned ph = 0;
     valid = utf8_feed_unmask(st, data, here ? here : p, len, h.key, &ph, &bad);
   } else {
-    if (h.masked && !here && len >= MASK_FAR_MIN && !has(F_STREAMING))
+    if (h.masked && !here && stored_far(len))
       mask_copy_far(data, p, len, h.key, 0);
     else if (h.masked)
       mask_copy(data, here ? here : p, len, h.key, 0);
@@ -925,7 +925,7 @@ bool WsSession::copy_data(const uint8_t *p, size_t k) {
         // mask_copy cost more than the XOR.
         mask_copy_short(dst, p, step, mask_key_word(key_, phase_));
         phase_ = uint8_t((phase_ + step) & 3);
-      } else if (msg_size_ >= MASK_FAR_MIN && !has(F_STREAMING)) {  // streamed data is read at once
+      } else if (stored_far(msg_size_)) {
         phase_ = uint8_t(mask_copy_far(dst, p, step, key_, phase_));
       } else {
         phase_ = uint8_t(mask_copy(dst, p, step, key_, phase_));

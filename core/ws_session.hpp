@@ -143,6 +143,11 @@ class WsSession {
   // also stalled store forwarding on every frame).
   bool masked_by_peer() const { return !is_client(); }
   bool has(uint16_t f) const { return (flags_ & f) != 0; }
+  // A message of `size` bytes is stored with mask_copy_far: a buffered one so large that
+  // little of it is still cached when the application reads it. Streamed data is handed
+  // out, and read, at once, so it stays on mask_copy. One test for both places that copy
+  // a message's data (a whole frame, and data arriving in pieces), so they cannot differ.
+  bool stored_far(uint64_t size) const { return size >= MASK_FAR_MIN && !has(F_STREAMING); }
   void set(uint16_t f, bool on) { flags_ = on ? uint16_t(flags_ | f) : uint16_t(flags_ & ~f); }
   int nomem() { return fatal_ = ERR_NOMEM; }
 
