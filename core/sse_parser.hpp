@@ -58,6 +58,10 @@ class SseParser {
   // hold each path against the lazy parser).
   void set_feed_avx2(bool on) { feed_avx2_ = on; }
   bool started() const { return started_; }
+  // For tests: events parsed at feed time (queue_events) and not yet handed out. Right after
+  // a feed that found no records queued, what that feed's walk queued (a feed made while
+  // records are queued is only held behind them).
+  size_t queued_events() const { return q_count_ - q_pos_; }
 
   // Copy stream bytes. 0, ERR_BUFFER_FULL (unparsed bytes are held and these would pass the
   // input limit; a feed into an empty input buffer is always taken), ERR_INVALID_STATE
