@@ -470,19 +470,41 @@ std::string observe(const std::string &s, size_t first_piece, size_t max_head, s
   return out;
 }
 
+// The whole-head pass alone (borrow_whole_request), observed as observe() does, or "" when
+// it leaves the head to the state machine.
+std::string observe_borrowed(const std::string &s, size_t max_head, size_t max_headers) {
+  Allocator a;
+  HttpHead h(&a, HttpHead::Kind::Request);
+  h.set_limits(max_head, max_headers);
+  std::vector<HttpField> fields(max_headers);
+  size_t used = 0;
+  if (!h.borrow_whole_request(reinterpret_cast<const uint8_t *>(s.data()), s.size(), fields.data(), fields.size(),
+                              &used))
+    return "";
+  return "1 " + std::string(h.error_reason()) + " " + std::to_string(used) + " " + dump(h);
+}
+
 }  // namespace
 
 // One head parsed whole (the whole-head pass) and fed a byte at a time (the state machine):
 // the two observations must agree; counts how many were compared and how many accepted.
+// A head the whole-head pass refuses goes to the state machine and looks the same, so the
+// pass is also called on its own: a head it takes must read the same (so it refuses every
+// head the state machine refuses), and `taken` counts them, for each test to check that
+// the pass took every head it means it to take.
 struct WholeAndSplit {
-  size_t compared = 0, accepted = 0;
+  size_t compared = 0, accepted = 0, taken = 0;
   // The whole-head result (the same as the split one, or a failure is reported).
   std::string operator()(const std::string &s, size_t max_head = 64 * 1024, size_t max_headers = 64) {
     const std::string whole = observe(s, s.size(), max_head, max_headers);
     const std::string split = observe(s, 1, max_head, max_headers);
     if (whole != split) harness::fail(__FILE__, __LINE__, "whole [" + whole + "] split [" + split + "]");
+    const std::string borrowed = observe_borrowed(s, max_head, max_headers);
+    if (!borrowed.empty() && borrowed != whole)
+      harness::fail(__FILE__, __LINE__, "borrowed [" + borrowed + "] whole [" + whole + "]");
     ++compared;
     accepted += whole[0] == '1';
+    taken += !borrowed.empty();
     return whole;
   }
 };
@@ -521,15 +543,19 @@ TEST(http_head_whole_path_matches_state_machine) {
     }
     both(base.substr(0, pos) + base.substr(pos + 1) + tail, 64 * 1024, 64);  // a byte missing
   }
-  // Heads longer than the whole-head path takes at once, and of every length around the
-  // 64-byte blocks its vector pass works in.
-  both("GET / HTTP/1.1\r\nCookie: " + std::string(9000, 'c') + "\r\n\r\n", 64 * 1024, 64);
+  // Heads longer than the whole-head path takes at once (8 KiB: this valid one is the only
+  // head here that it leaves to the state machine), and of every length around the 64-byte
+  // blocks its vector pass works in.
+  const size_t taken = both.taken;
+  CHECK(both("GET / HTTP/1.1\r\nCookie: " + std::string(9000, 'c') + "\r\n\r\n", 64 * 1024, 64)[0] == '1');
+  CHECK_EQ(both.taken, taken);
   for (size_t pad = 0; pad < 130; ++pad) {
     both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\n\r\n", 64 * 1024, 64);
     both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\n\r", 64 * 1024, 64);
     both("GET / HTTP/1.1\r\nX: " + std::string(pad, 'v') + "\r\r\n\r\n", 64 * 1024, 64);
   }
   CHECK(both.compared > 5000);
+  CHECK_EQ(both.taken, both.accepted - 1);
 }
 
 // The whole-head path ends methods and field names at the first bit of its stop bitmap
@@ -565,6 +591,7 @@ TEST(http_head_whole_path_name_and_target_runs) {
   }
   CHECK(both.compared > 20000);
   CHECK(both.accepted > 5000);  // the valid ones are compared field by field, not only refused alike
+  CHECK_EQ(both.taken, both.accepted);
 }
 
 // The whole-head path trims a value's OWS with one compare in the usual case (one SP
@@ -592,6 +619,7 @@ TEST(http_head_whole_path_value_ows) {
     }
   }
   CHECK_EQ(both.accepted, 10 * 10 * 8 * 2);  // every one of these heads is valid
+  CHECK_EQ(both.taken, both.accepted);
 }
 
 // The stop bitmap is built per 64-byte block (from 16- or 32-byte vectors), and a name's
@@ -627,6 +655,7 @@ TEST(http_head_whole_path_names_across_block_seams) {
   }
   CHECK(both.compared > 50000);
   CHECK(both.accepted > 10000);
+  CHECK_EQ(both.taken, both.accepted);
 }
 
 // The whole-head pass classifies blocks with AVX2 where the CPU has it, so the other tests

@@ -63,9 +63,10 @@ struct Check {
   std::string reason;
 };
 
-// ws_check_request on the head as the state machine copies it and, when the whole-head
-// path takes it, as the server's first read borrows it (the fields read from the array
-// directly): both must give the same answer and key (a copy in *key_out: the heads go).
+// ws_check_request on the head as the state machine copies it and as the server's first
+// read borrows it through the whole-head path (the fields read from the array directly):
+// both must give the same answer and key (a copy in *key_out: the heads go). Every head
+// here is complete and valid, under 8 KiB and 64 fields, so that path must take each.
 Check check_request_both(const std::string &text, const StringList &origins, bool require_origin,
                          std::string *key_out = nullptr) {
   Parsed p(text);
@@ -78,7 +79,11 @@ Check check_request_both(const std::string &text, const StringList &origins, boo
   HttpHead borrowed(&a, HttpHead::Kind::Request);
   HttpField fields[64];
   size_t used = 0;
-  if (borrowed.borrow_whole_request(reinterpret_cast<const uint8_t *>(text.data()), text.size(), fields, 64, &used)) {
+  const int taken = borrowed.borrow_whole_request(reinterpret_cast<const uint8_t *>(text.data()), text.size(), fields,
+                                                  64, &used);
+  if (!taken) {
+    harness::fail(__FILE__, __LINE__, "the whole-head path refuses " + text);
+  } else {
     CHECK_EQ(used, text.size());
     Check b{0, 0, ""};
     const char *why = "unset";
