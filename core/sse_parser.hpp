@@ -25,9 +25,9 @@
 // or the general path needs them are they copied into their own buffers. So the events of
 // one batch (next_events) can all point into the input at once. Memory is bounded by the
 // line, event and input limits. Events parsed at feed time are queued only from that feed's
-// bytes: at most one record (an event and its end offset, 80 bytes) per 80 fed bytes, and
-// their values (no longer than the lines they came from), so the queue costs at most about
-// twice the feed; its bytes count as
+// bytes: at most one record (an event and its end offset: 80 bytes on 64-bit targets, 52 on
+// 32-bit ones) per record's size of fed bytes, and their values (no longer than the lines
+// they came from), so the queue costs at most about twice the feed; its bytes count as
 // unparsed input (MAX_INPUT_BUFFER, BUFFER_FULL) until their events are pulled, exactly as
 // they would unparsed.
 #pragma once
