@@ -16,12 +16,6 @@ constexpr size_t kSseKeepCapacity = size_t(256) << 10;
 // loads a line's first word, a short id and a data value's 64-byte block without a bounds
 // check (and without leaving the allocation).
 constexpr size_t kSseSlack = 64;
-// Feed-time parsing (queue_events): feeds shorter than this are only copied; the first blank
-// line is looked for this far; and a record is allowed per this many fed bytes (so records
-// take no more memory than the feed: W9's events are about 150 bytes).
-constexpr size_t kSseQueueMinFeed = 512;
-constexpr size_t kSseQueueSearch = 8192;
-constexpr size_t kSseQueueBytesPerRecord = sizeof(pushwire_sse_event) + sizeof(size_t);
 constexpr size_t kSseQueueCheck = 4096;  // UTF-8 checked this many bytes at a time
 constexpr size_t kSseQueueAhead = 8192;  // bytes are prefetched this far ahead of the walk
 
@@ -161,7 +155,7 @@ int SseParser::feed(const uint8_t *data, size_t len) {
   if (event_out_) drop_event(false);
   if (settle()) return fail(ERR_NOMEM);
   if (queued()) return append_raw(tail_, data, len) ? fail(ERR_NOMEM) : 0;  // behind the records
-  const size_t head = len >= kSseQueueMinFeed && feed_parsing_ ? queue_events(data, len) : len;
+  const size_t head = len >= SSE_QUEUE_MIN_FEED && feed_parsing_ ? queue_events(data, len) : len;
   if (head > SIZE_MAX - kSseSlack || (in_.room() < head + kSseSlack && in_.reserve_extra(head + kSseSlack)))
     return fail(ERR_NOMEM);
   append_in(data, head);
@@ -446,12 +440,12 @@ __attribute__((flatten)) void sse_queue_walk_default(SseQueueRun &r) {
 // Their values are copied once, into q_store_ (reserved whole first, so records may point
 // into it), and each dispatched event becomes a record. Returns how many bytes come before the
 // run (they go to in_); q_bytes_ is the run's length (the rest goes to tail_). The queue is
-// bounded by the feed: at most one record per kSseQueueBytesPerRecord fed bytes, and values
+// bounded by the feed: at most one record per SSE_QUEUE_BYTES_PER_RECORD fed bytes, and values
 // no longer than the bytes they were copied from.
 size_t SseParser::queue_events(const uint8_t *data, size_t len) {
   // The first blank line: two LFs in a row always end an empty line (the first may be a
   // CR LF's, and no BOM or character spans a LF).
-  const size_t search = len < kSseQueueSearch ? len : kSseQueueSearch;
+  const size_t search = len < SSE_QUEUE_SEARCH ? len : SSE_QUEUE_SEARCH;
   size_t start = 0;
   for (const uint8_t *q = data; (q = static_cast<const uint8_t *>(std::memchr(q, '\n', size_t(data + search - q))));) {
     if (size_t(q - data) + 1 < search && q[1] == '\n') {
@@ -463,8 +457,8 @@ size_t SseParser::queue_events(const uint8_t *data, size_t len) {
   // Whole 64-byte blocks with 64 fed bytes after them: every load the walk makes (a block, a
   // line's first word, a value's wide copy) stays within the caller's bytes.
   if (start == 0 || len - start < 2 * 64) return len;
-  const size_t max_recs = len / kSseQueueBytesPerRecord + 1;
-  const size_t rec_bytes = max_recs * kSseQueueBytesPerRecord;
+  const size_t max_recs = len / SSE_QUEUE_BYTES_PER_RECORD + 1;
+  const size_t rec_bytes = max_recs * SSE_QUEUE_BYTES_PER_RECORD;
   q_store_.clear();
   q_recs_.clear();
   if ((q_store_.room() < len + 64 && q_store_.reserve_extra(len + 64)) ||

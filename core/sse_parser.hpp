@@ -40,6 +40,13 @@ namespace pushwire {
 constexpr size_t SSE_DEFAULT_MAX_LINE = size_t(64) << 10;
 constexpr size_t SSE_DEFAULT_MAX_EVENT = size_t(1) << 20;
 constexpr size_t SSE_DEFAULT_MAX_INPUT = size_t(4) << 20;
+// Feed-time parsing (queue_events): feeds shorter than this are only copied; the first blank
+// line is looked for this far; and a record is allowed per this many fed bytes (so records
+// take no more memory than the feed: W9's events are about 150 bytes). Here, not in the .cpp,
+// so that the tests' model of the walk uses the same rules.
+constexpr size_t SSE_QUEUE_MIN_FEED = 512;
+constexpr size_t SSE_QUEUE_SEARCH = 8192;
+constexpr size_t SSE_QUEUE_BYTES_PER_RECORD = sizeof(pushwire_sse_event) + sizeof(size_t);
 
 class SseParser {
  public:
@@ -58,9 +65,9 @@ class SseParser {
   // hold each path against the lazy parser).
   void set_feed_avx2(bool on) { feed_avx2_ = on; }
   bool started() const { return started_; }
-  // For tests: events parsed at feed time (queue_events) and not yet handed out. Right after
-  // a feed that found no records queued, what that feed's walk queued (a feed made while
-  // records are queued is only held behind them).
+  // Events parsed at feed time (queue_events) and not yet handed out; public for the tests.
+  // Right after a feed that found no records queued, what that feed's walk queued (a feed
+  // made while records are queued is only held behind them).
   size_t queued_events() const { return q_count_ - q_pos_; }
 
   // Copy stream bytes. 0, ERR_BUFFER_FULL (unparsed bytes are held and these would pass the
@@ -94,7 +101,7 @@ class SseParser {
   int next_in_place(pushwire_sse_event *evs, size_t cap, size_t *n);
   size_t queue_events(const uint8_t *data, size_t len);
   int pull_queued(pushwire_sse_event *evs, size_t cap, size_t *n);
-  bool queued() const { return q_pos_ < q_count_; }
+  bool queued() const { return queued_events() != 0; }
   int append_raw(Buffer &b, const uint8_t *data, size_t len);
   void walk_load(Walk &w) const;
   void walk_store(const Walk &w);

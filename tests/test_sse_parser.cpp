@@ -1028,11 +1028,13 @@ std::string w9_style_stream(size_t bytes, uint32_t seed, size_t first_id = 1) {
 }
 
 // The feed-time walk's run in a feed f, [*start, *end), worked out from the feed alone as
-// queue_events documents it (false: the feed has none): only in feeds of at least 512 bytes,
-// after the first blank line (two LFs in a row) in the first 8 KiB, when that is at least 128
+// queue_events documents it (false: the feed has none): only in feeds of SSE_QUEUE_MIN_FEED
+// bytes or more, after the first blank line (two LFs in a row) in the first SSE_QUEUE_SEARCH
+// bytes, when that is at least 128
 // bytes before the feed's end; whole 64-byte blocks with 64 fed bytes after them.
 bool walk_run(const std::string &f, size_t *start, size_t *end) {
-  const size_t first = f.size() < 512 ? std::string::npos : f.substr(0, 8192).find("\n\n");
+  const size_t first =
+      f.size() < pushwire::SSE_QUEUE_MIN_FEED ? std::string::npos : f.substr(0, pushwire::SSE_QUEUE_SEARCH).find("\n\n");
   if (first == std::string::npos || f.size() - (first + 2) < 128) return false;
   *start = first + 2;
   *end = *start + ((f.size() - *start - 64) & ~size_t(63));
@@ -1044,13 +1046,13 @@ bool walk_run(const std::string &f, size_t *start, size_t *end) {
 // a CR or invalid UTF-8, other than "data: ", "event: ", "id: " (no NUL) or blank, a type or
 // id after data, one that takes its event over the event limit (the id counted once the run
 // has one), a blank line without data in an event that set a type before the run's first id,
-// or the blank line of a record past the bound (one per sizeof(record) + sizeof(end) fed
-// bytes, and one).
+// or the blank line of a record past the bound (one per SSE_QUEUE_BYTES_PER_RECORD fed bytes,
+// and one).
 size_t walk_queues(const std::string &f, size_t max_line = pushwire::SSE_DEFAULT_MAX_LINE,
                    size_t max_event = pushwire::SSE_DEFAULT_MAX_EVENT) {
   size_t start, end;
   if (!walk_run(f, &start, &end)) return 0;
-  const size_t max_recs = f.size() / (sizeof(pushwire_sse_event) + sizeof(size_t)) + 1;
+  const size_t max_recs = f.size() / pushwire::SSE_QUEUE_BYTES_PER_RECORD + 1;
   size_t count = 0, type = 0, data = 0, id = 0;
   bool has_data = false, has_id = false, id_known = false, early_type = false;
   for (size_t line = start, e; (e = f.find('\n', line)) < end; line = e + 1) {
@@ -1536,6 +1538,6 @@ TEST(sse_feed_parsing_first_id_of_the_run) {
           }
         FeedScript s;
         const size_t queued = EXPECT_SAME_AS_LAZY(in, s);
-        CHECK_EQ(queued, stops ? before : in.size() / (sizeof(pushwire_sse_event) + sizeof(size_t)) + 1);
+        CHECK_EQ(queued, stops ? before : in.size() / pushwire::SSE_QUEUE_BYTES_PER_RECORD + 1);
       }
 }
