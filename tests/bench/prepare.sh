@@ -12,13 +12,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 # The shared folder sits beside the repository (../shared); from a git worktree, beside
-# the main checkout. PUSHWIRE_SHARED overrides both.
+# the main checkout; from a clone of a checkout on this machine (CI clones into /tmp),
+# beside that checkout (or its main checkout). PUSHWIRE_SHARED overrides all of them.
+# main_checkout DIR: the checkout whose .git DIR shares (DIR itself unless a worktree).
+main_checkout() {
+  (cd "$1" 2>/dev/null && cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .)/.." 2>/dev/null && pwd)
+}
 shared=${PUSHWIRE_SHARED:-}
 if [ -z "$shared" ]; then
-  for cand in "$repo/../shared" \
-      "$(cd "$repo" && cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .)/.." 2>/dev/null && pwd)/../shared"; do
-    if [ -f "$cand/bench/gen_workloads.py" ]; then
-      shared=$(cd "$cand" && pwd)
+  origin=$(cd "$repo" && git config --get remote.origin.url 2>/dev/null || true)
+  case "$origin" in
+    /*) ;;
+    file:///*) origin=${origin#file://} ;;
+    *) origin=/nonexistent ;;  # a URL: nothing beside it on this machine
+  esac
+  for cand in "$repo" "$(main_checkout "$repo")" "$origin" "$(main_checkout "$origin")"; do
+    if [ -n "$cand" ] && [ -f "$cand/../shared/bench/gen_workloads.py" ]; then
+      shared=$(cd "$cand/../shared" && pwd)
       break
     fi
   done
