@@ -50,11 +50,13 @@ fuzz-seeds: $(BUILD)/fuzz/seeds
 	$(BUILD)/fuzz/seeds $(BUILD)/fuzz/seeds.out tests/vectors
 	@sh fuzz/run.sh file $(BUILD)/fuzz/seeds.out
 
-# Each target in turn (one process, one job: the machine is shared), new inputs kept in
-# build-fuzz/corpus/NAME; `make fuzz-merge` moves the ones adding coverage into the seeds.
+# Each target in turn (one process: the machine is shared; FUZZ_JOBS=N runs N side by side,
+# as CI does), new inputs kept in build-fuzz/corpus/NAME; `make fuzz-merge` moves the ones
+# adding coverage into the seeds. Every target runs; any failure fails the whole.
+FUZZ_JOBS ?= 1
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CXX=clang++ CC=clang SANFLAGS="$(FUZZ_SANFLAGS)" fuzz-engines
-	@for t in $(FUZZ_TARGETS); do sh fuzz/run.sh run $$t $(FUZZ_SECONDS) || exit 1; done
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh fuzz/run.sh run {} $(FUZZ_SECONDS)
 
 fuzz-merge:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CXX=clang++ CC=clang SANFLAGS="$(FUZZ_SANFLAGS)" fuzz-engines
