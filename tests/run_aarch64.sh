@@ -30,5 +30,5 @@ echo '#include "config.hpp"' | aarch64-linux-gnu-g++ -std=c++17 -Icore -Icapi/in
   grep -q 'define PUSHWIRE_NEON 1' || fail_out "PUSHWIRE_NEON is not defined for AArch64"
 
 # One shard per core: under emulation these tests take minutes.
-QEMU_LD_PREFIX=$SYSROOT exec sh tests/run_shards.sh "${PUSHWIRE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}" \
+QEMU_LD_PREFIX=$SYSROOT exec sh tests/run_shards.sh \
   qemu-aarch64 "$XBUILD/tests/unit" mask_ utf8 sse_ ws_small ws_fragmented ws_next ws_frame http_head ws_handshake

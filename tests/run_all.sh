@@ -6,8 +6,6 @@
 # Each suite prints its own "N passed, M failed" as its last line; a suite that crashes
 # or prints no such line counts as one failure.
 BUILD=${BUILD:-build}
-# The unit tests run as one shard per core (tests/run_shards.sh); PUSHWIRE_TEST_JOBS overrides.
-jobs=${PUSHWIRE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
 total_pass=0
 total_fail=0
 log=$(mktemp)
@@ -36,7 +34,7 @@ run_suite() {
   total_fail=$((total_fail + f))
 }
 
-run_suite unit sh tests/run_shards.sh "$jobs" "$BUILD/tests/unit"
+run_suite unit sh tests/run_shards.sh "$BUILD/tests/unit"  # one shard per core
 run_suite capi_c "$BUILD/tests/capi_c_test"
 run_suite abi sh tests/abi_symbols.sh "$BUILD"
 for extra in tests/suites/*.sh; do

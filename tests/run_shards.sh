@@ -1,10 +1,10 @@
 #!/bin/sh
-# run_shards.sh N CMD [ARG...]: runs a unit-test binary (tests/harness.cpp) as N shards side by
+# run_shards.sh CMD [ARG...]: runs a unit-test binary (tests/harness.cpp) as N shards side by
 # side (PUSHWIRE_TEST_SHARD=i/N, passed through qemu-user too), so the slow runs (ASan, qemu)
-# use every core. Prints each shard's output, then the one total "P passed, F failed"; a shard
-# that prints no total or exits with an error counts as a failure.
-n=$1
-shift
+# use every core; N is PUSHWIRE_TEST_JOBS, by default the number of cores. Prints each shard's
+# output, then the one total "P passed, F failed"; a shard that prints no total or exits with
+# an error counts as a failure.
+n=${PUSHWIRE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 i=0

@@ -27,6 +27,6 @@ qemu-x86_64 -cpu qemu64 "$probe" || fail_out "the emulated CPU offers AVX2 or BM
 # utf8 and mask_ do not choose a path by name, so on an AVX2 host their SSE2 loops beyond the
 # shortest lengths never ran before this; the SSE tests already hold both widths by name
 # (set_feed_avx2, the writer entries), so only their end-to-end comparisons come along.
-exec sh tests/run_shards.sh "${PUSHWIRE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}" \
+exec sh tests/run_shards.sh \
   qemu-x86_64 -cpu qemu64 "$BUILD/tests/unit" mask_ utf8 http_head ws_handshake ws_small ws_far ws_text ws_frame ws_mid \
   sse_feed_parsing_matches_lazy sse_writer vs_reference
